@@ -1,0 +1,10 @@
+//! clockwatch: reads chronyd's view of the clock through its own command
+//! protocol and the kernel's view through adjtimex, turns them into a clock
+//! error bound and a sync state, and serves them as Prometheus metrics.
+//!
+//! Data flows one way: transport ([`chrony`]) -> decoded reports ->
+//! collector snapshot ([`collect`]) -> bound and state ([`bound`]) ->
+//! rendered text ([`render`]).
+
+pub mod cli;
+pub mod report;
