@@ -7,4 +7,5 @@
 //! rendered text ([`render`]).
 
 pub mod cli;
+pub mod http;
 pub mod report;

@@ -1,0 +1,1 @@
+//! Prometheus exporter-toolkit compatible web configuration (placeholder).
