@@ -1,0 +1,388 @@
+//! Values that appear in requests and replies: addresses, timestamps,
+//! reference IDs, and the decoded reports.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// chrony's `IPAddr`: an IP address, nothing, or an opaque source ID (chronyd
+/// uses IDs for sources whose name is not resolved yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Address {
+    Unspecified,
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+    Id(u32),
+}
+
+impl Address {
+    /// The IP address, if this is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match *self {
+            Address::V4(ip) => Some(IpAddr::V4(ip)),
+            Address::V6(ip) => Some(IpAddr::V6(ip)),
+            Address::Unspecified | Address::Id(_) => None,
+        }
+    }
+}
+
+impl From<IpAddr> for Address {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => Address::V4(v4),
+            IpAddr::V6(v6) => Address::V6(v6),
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    /// Formats like chronyc: IPv4 dotted, IPv6 compressed, `[UNSPEC]`, `ID#N`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Unspecified => f.write_str("[UNSPEC]"),
+            Address::V4(ip) => write!(f, "{ip}"),
+            Address::V6(ip) => write!(f, "{ip}"),
+            Address::Id(id) => write!(f, "ID#{id:010}"),
+        }
+    }
+}
+
+/// A point in time as chronyd sends it: seconds since the Unix epoch and
+/// nanoseconds. Kept as integers so that no precision is lost on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timespec {
+    pub seconds: u64,
+    pub nanos: u32,
+}
+
+impl Timespec {
+    /// Seconds since the epoch as a float (nanosecond resolution is kept to
+    /// well past 2100 only to about 0.2 µs; use the fields for exact work).
+    pub fn as_secs_f64(&self) -> f64 {
+        self.seconds as f64 + f64::from(self.nanos) * 1e-9
+    }
+}
+
+/// A 32-bit NTP reference ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RefId(pub u32);
+
+/// The local reference clock's ID, "LOCL": chronyd uses it when it serves
+/// its own clock (`local` directive), which is not traceable to UTC.
+pub const REFID_LOCAL: RefId = RefId(0x4C4F_434C);
+
+impl RefId {
+    /// The ID as chronyc prints it in CSV mode: 8 upper-case hex digits.
+    pub fn to_hex(&self) -> String {
+        format!("{:08X}", self.0)
+    }
+
+    /// The ID as text (reference clocks and KoD codes use ASCII IDs such as
+    /// "GPS" or "LOCL"): printable ASCII bytes up to the first NUL.
+    pub fn to_ascii(&self) -> String {
+        self.0
+            .to_be_bytes()
+            .iter()
+            .take_while(|b| **b != 0)
+            .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+            .collect()
+    }
+}
+
+/// Leap status of the local clock as chronyd reports it in tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeapStatus {
+    Normal,
+    InsertSecond,
+    DeleteSecond,
+    Unsynchronised,
+}
+
+impl LeapStatus {
+    pub(crate) fn from_wire(v: u16) -> Result<Self, crate::DecodeError> {
+        match v {
+            0 => Ok(LeapStatus::Normal),
+            1 => Ok(LeapStatus::InsertSecond),
+            2 => Ok(LeapStatus::DeleteSecond),
+            3 => Ok(LeapStatus::Unsynchronised),
+            other => Err(crate::DecodeError::BadEnum {
+                field: "leap status",
+                value: other.into(),
+            }),
+        }
+    }
+
+    pub fn to_wire(self) -> u16 {
+        match self {
+            LeapStatus::Normal => 0,
+            LeapStatus::InsertSecond => 1,
+            LeapStatus::DeleteSecond => 2,
+            LeapStatus::Unsynchronised => 3,
+        }
+    }
+
+    /// Words as `chronyc tracking` prints them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeapStatus::Normal => "Normal",
+            LeapStatus::InsertSecond => "Insert second",
+            LeapStatus::DeleteSecond => "Delete second",
+            LeapStatus::Unsynchronised => "Not synchronised",
+        }
+    }
+}
+
+/// The tracking report: chronyd's view of the system clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracking {
+    pub ref_id: RefId,
+    pub ip_addr: Address,
+    pub stratum: u16,
+    pub leap_status: LeapStatus,
+    pub ref_time: Timespec,
+    /// "System time" in `chronyc tracking`: the offset chronyd is still
+    /// slewing away, positive when the system clock is fast. This, not the
+    /// last offset, enters chrony's documented error bound.
+    pub current_correction: f64,
+    pub last_offset: f64,
+    pub rms_offset: f64,
+    pub freq_ppm: f64,
+    pub resid_freq_ppm: f64,
+    pub skew_ppm: f64,
+    pub root_delay: f64,
+    pub root_dispersion: f64,
+    pub last_update_interval: f64,
+}
+
+/// How a source is used (`RPY_SD_MD_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceMode {
+    Client,
+    Peer,
+    RefClock,
+}
+
+impl SourceMode {
+    pub(crate) fn from_wire(v: u16) -> Result<Self, crate::DecodeError> {
+        match v {
+            0 => Ok(SourceMode::Client),
+            1 => Ok(SourceMode::Peer),
+            2 => Ok(SourceMode::RefClock),
+            other => Err(crate::DecodeError::BadEnum {
+                field: "source mode",
+                value: other.into(),
+            }),
+        }
+    }
+
+    pub fn to_wire(self) -> u16 {
+        match self {
+            SourceMode::Client => 0,
+            SourceMode::Peer => 1,
+            SourceMode::RefClock => 2,
+        }
+    }
+
+    /// The mode character of `chronyc sources`.
+    pub fn symbol(self) -> char {
+        match self {
+            SourceMode::Client => '^',
+            SourceMode::Peer => '=',
+            SourceMode::RefClock => '#',
+        }
+    }
+}
+
+/// Selection state of a source (`RPY_SD_ST_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceState {
+    /// `*`: the source chronyd synchronises to.
+    Selected,
+    /// `?`: unusable (unreachable, too few samples, or excluded by options).
+    NonSelectable,
+    /// `x`: its interval disagrees with the majority.
+    Falseticker,
+    /// `~`: too variable.
+    Jittery,
+    /// `-`: acceptable but left out by the combining algorithm.
+    Unselected,
+    /// `+`: acceptable and combined with the selected source.
+    Selectable,
+}
+
+impl SourceState {
+    pub(crate) fn from_wire(v: u16) -> Result<Self, crate::DecodeError> {
+        match v {
+            0 => Ok(SourceState::Selected),
+            1 => Ok(SourceState::NonSelectable),
+            2 => Ok(SourceState::Falseticker),
+            3 => Ok(SourceState::Jittery),
+            4 => Ok(SourceState::Unselected),
+            5 => Ok(SourceState::Selectable),
+            other => Err(crate::DecodeError::BadEnum {
+                field: "source state",
+                value: other.into(),
+            }),
+        }
+    }
+
+    pub fn to_wire(self) -> u16 {
+        match self {
+            SourceState::Selected => 0,
+            SourceState::NonSelectable => 1,
+            SourceState::Falseticker => 2,
+            SourceState::Jittery => 3,
+            SourceState::Unselected => 4,
+            SourceState::Selectable => 5,
+        }
+    }
+
+    /// The state character of `chronyc sources`.
+    pub fn symbol(self) -> char {
+        match self {
+            SourceState::Selected => '*',
+            SourceState::NonSelectable => '?',
+            SourceState::Falseticker => 'x',
+            SourceState::Jittery => '~',
+            SourceState::Unselected => '-',
+            SourceState::Selectable => '+',
+        }
+    }
+}
+
+/// One entry of the source list (`chronyc sources`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceData {
+    pub ip_addr: Address,
+    /// log2 of the polling interval in seconds.
+    pub poll: i16,
+    pub stratum: u16,
+    pub state: SourceState,
+    pub mode: SourceMode,
+    pub flags: u16,
+    /// The reachability register: the last 8 polls, newest in bit 0.
+    pub reachability: u16,
+    /// Seconds since the last good sample.
+    pub since_sample: u32,
+    pub orig_latest_meas: f64,
+    pub latest_meas: f64,
+    pub latest_meas_err: f64,
+}
+
+/// Statistics of one source (`chronyc sourcestats`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceStats {
+    pub ref_id: RefId,
+    pub ip_addr: Address,
+    pub n_samples: u32,
+    pub n_runs: u32,
+    pub span_seconds: u32,
+    pub std_dev: f64,
+    pub resid_freq_ppm: f64,
+    pub skew_ppm: f64,
+    pub est_offset: f64,
+    pub est_offset_err: f64,
+}
+
+/// Counts of sources by activity (`chronyc activity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Activity {
+    pub online: i32,
+    pub offline: i32,
+    pub burst_online: i32,
+    pub burst_offline: i32,
+    pub unresolved: i32,
+}
+
+/// The last NTP exchange with one source (`chronyc ntpdata`). chronyd before
+/// 4.6 sends the shorter `NTP_DATA` reply, whose kernel and hardware
+/// timestamp counters are absent (`None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NtpData {
+    pub remote_addr: Address,
+    pub local_addr: Address,
+    pub remote_port: u16,
+    pub leap: u8,
+    pub version: u8,
+    pub mode: u8,
+    pub stratum: u8,
+    pub poll: i8,
+    pub precision: i8,
+    pub root_delay: f64,
+    pub root_dispersion: f64,
+    pub ref_id: RefId,
+    pub ref_time: Timespec,
+    pub offset: f64,
+    pub peer_delay: f64,
+    pub peer_dispersion: f64,
+    pub response_time: f64,
+    pub jitter_asymmetry: f64,
+    pub flags: u16,
+    pub tx_tss_char: u8,
+    pub rx_tss_char: u8,
+    pub total_tx_count: u32,
+    pub total_rx_count: u32,
+    pub total_valid_count: u32,
+    pub total_good_count: u32,
+    pub extended: Option<NtpDataTimestampCounts>,
+}
+
+/// Timestamp counters added by the `NTP_DATA2` reply (chrony 4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NtpDataTimestampCounts {
+    pub total_kernel_tx_ts: u32,
+    pub total_kernel_rx_ts: u32,
+    pub total_hw_tx_ts: u32,
+    pub total_hw_rx_ts: u32,
+}
+
+/// Server statistics (`chronyc serverstats`). The reply grew over chrony
+/// versions; fields a version does not send are `None`, and
+/// [`ServerStats::format`] says which reply arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerStats {
+    pub format: ServerStatsFormat,
+    pub ntp_hits: u64,
+    pub cmd_hits: u64,
+    pub ntp_drops: u64,
+    pub cmd_drops: u64,
+    pub log_drops: u64,
+    pub nke_hits: Option<u64>,
+    pub nke_drops: Option<u64>,
+    pub ntp_auth_hits: Option<u64>,
+    pub ntp_interleaved_hits: Option<u64>,
+    pub ntp_timestamps: Option<u64>,
+    pub ntp_span_seconds: Option<u64>,
+    pub ntp_daemon_rx_timestamps: Option<u64>,
+    pub ntp_daemon_tx_timestamps: Option<u64>,
+    pub ntp_kernel_rx_timestamps: Option<u64>,
+    pub ntp_kernel_tx_timestamps: Option<u64>,
+    pub ntp_hw_rx_timestamps: Option<u64>,
+    pub ntp_hw_tx_timestamps: Option<u64>,
+}
+
+/// Which server statistics reply chronyd sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerStatsFormat {
+    /// `SERVER_STATS` (chrony 3.x): 5 32-bit counters.
+    #[default]
+    V1,
+    /// `SERVER_STATS2` (chrony 4.0 and 4.1): adds NTS-KE and authentication.
+    V2,
+    /// `SERVER_STATS3` (chrony 4.2 and 4.3): adds interleaved mode and the
+    /// timestamp table.
+    V3,
+    /// `SERVER_STATS4` (chrony 4.4 and later): 64-bit counters, adds
+    /// timestamp sources.
+    V4,
+}
+
+/// A source's configured name as chronyd sends it: bytes up to the first
+/// NUL. Host names are ASCII; anything else is shown lossily.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SourceName(pub Vec<u8>);
+
+impl fmt::Display for SourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
