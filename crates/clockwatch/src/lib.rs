@@ -6,6 +6,8 @@
 //! collector snapshot ([`collect`]) -> bound and state ([`bound`]) ->
 //! rendered text ([`render`]).
 
+pub mod chrony;
 pub mod cli;
 pub mod http;
 pub mod report;
+pub mod sys;

@@ -192,7 +192,9 @@ impl SourceMode {
     }
 }
 
-/// Selection state of a source (`RPY_SD_ST_*`).
+/// Selection state of a source (`RPY_SD_ST_*`), with the character
+/// `chronyc sources` shows for it. chrony's constant names are confusing:
+/// UNSELECTED is shown as `+` and SELECTABLE as `-`; this follows chronyc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceState {
     /// `*`: the source chronyd synchronises to.
@@ -203,9 +205,9 @@ pub enum SourceState {
     Falseticker,
     /// `~`: too variable.
     Jittery,
-    /// `-`: acceptable but left out by the combining algorithm.
-    Unselected,
     /// `+`: acceptable and combined with the selected source.
+    Unselected,
+    /// `-`: acceptable but left out by the combining algorithm.
     Selectable,
 }
 
@@ -243,8 +245,8 @@ impl SourceState {
             SourceState::NonSelectable => '?',
             SourceState::Falseticker => 'x',
             SourceState::Jittery => '~',
-            SourceState::Unselected => '-',
-            SourceState::Selectable => '+',
+            SourceState::Unselected => '+',
+            SourceState::Selectable => '-',
         }
     }
 }

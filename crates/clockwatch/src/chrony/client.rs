@@ -1,0 +1,362 @@
+//! The chronyd client: sessions over UDP or the unix socket, random initial
+//! sequence numbers, pipelined requests, retransmission with a new attempt
+//! number, and one deadline for the whole exchange.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use cmdmon::{ReplyBody, ReplyError, ReplyHeader, Request};
+use tokio::time::Instant;
+
+use super::address::{ChronyAddress, DEFAULT_SOCKET};
+use super::error::{refusal_hint, ChronyError};
+use super::socket::{random_u32, Socket};
+
+/// How many requests may be outstanding at once in one session. Keeps the
+/// replies well inside a default socket receive buffer.
+const WINDOW: usize = 32;
+/// Requests are resent this many times within the timeout.
+const ATTEMPTS: u16 = 3;
+/// Large enough for any reply (the longest is 284 bytes).
+const RECV_BUF: usize = 1024;
+
+/// Which transport a session uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Unix,
+}
+
+/// A resolved place to send requests to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Endpoint {
+    Udp(SocketAddr),
+    Unix(std::path::PathBuf),
+}
+
+pub struct ChronyClient {
+    address: ChronyAddress,
+    timeout: Duration,
+    sequence: AtomicU32,
+    /// For `auto`: the endpoint that answered last, tried first next time.
+    last_good: Mutex<Option<Endpoint>>,
+}
+
+impl ChronyClient {
+    pub fn new(address: ChronyAddress, timeout: Duration) -> Self {
+        Self {
+            address,
+            timeout,
+            sequence: AtomicU32::new(random_u32()),
+            last_good: Mutex::new(None),
+        }
+    }
+
+    pub fn address(&self) -> &ChronyAddress {
+        &self.address
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.address == ChronyAddress::None
+    }
+
+    /// Opens a session: one socket for a batch of queries (one scrape).
+    /// With `auto`, tries the unix socket, then 127.0.0.1:323, then
+    /// [::1]:323, and sticks with whichever answered.
+    pub async fn session(&self) -> Result<Session<'_>, ChronyError> {
+        match &self.address {
+            ChronyAddress::None => Err(ChronyError::Disabled),
+            ChronyAddress::Unix(path) => self.open(&Endpoint::Unix(path.clone())).await,
+            ChronyAddress::Udp { host, port } => {
+                let addr = resolve(host, *port)?;
+                self.open(&Endpoint::Udp(addr)).await
+            }
+            ChronyAddress::Auto => self.open_auto().await,
+        }
+    }
+
+    async fn open(&self, endpoint: &Endpoint) -> Result<Session<'_>, ChronyError> {
+        let socket = match endpoint {
+            Endpoint::Udp(addr) => Socket::udp(*addr).await?,
+            Endpoint::Unix(path) => Socket::unix(path)?,
+        };
+        Ok(Session {
+            client: self,
+            socket,
+        })
+    }
+
+    async fn open_auto(&self) -> Result<Session<'_>, ChronyError> {
+        let cached = self
+            .last_good
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(endpoint) = cached {
+            if let Ok(session) = self.open(&endpoint).await {
+                return Ok(session);
+            }
+        }
+        let [v4, v6] = ChronyAddress::auto_udp_fallbacks();
+        let candidates = [
+            Endpoint::Unix(DEFAULT_SOCKET.into()),
+            Endpoint::Udp(v4),
+            Endpoint::Udp(v6),
+        ];
+        let mut first_error = None;
+        for endpoint in candidates {
+            match self.open(&endpoint).await {
+                // A UDP socket opens whether or not chronyd listens: probe.
+                Ok(session) if session.socket.is_udp() => {
+                    match session.query(Request::NSources).await {
+                        Ok(_) => {
+                            *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(endpoint);
+                            return Ok(session);
+                        }
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                Ok(session) => {
+                    *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) = Some(endpoint);
+                    return Ok(session);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or(ChronyError::Disabled))
+    }
+
+    /// Reserves `n` consecutive sequence numbers.
+    fn next_sequences(&self, n: usize) -> u32 {
+        self.sequence.fetch_add(n as u32, Ordering::Relaxed)
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, ChronyError> {
+    let resolve_err = |source| ChronyError::Resolve {
+        host: host.to_string(),
+        source,
+    };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(resolve_err)?
+        .next()
+        .ok_or_else(|| {
+            resolve_err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no addresses",
+            ))
+        })
+}
+
+/// One socket and the queries made over it.
+pub struct Session<'a> {
+    client: &'a ChronyClient,
+    socket: Socket,
+}
+
+impl Session<'_> {
+    pub fn transport(&self) -> Transport {
+        if self.socket.is_udp() {
+            Transport::Udp
+        } else {
+            Transport::Unix
+        }
+    }
+
+    pub fn address(&self) -> String {
+        self.socket.address()
+    }
+
+    pub async fn query(&self, request: Request) -> Result<ReplyBody, ChronyError> {
+        let mut results = self.query_many(&[request]).await;
+        results.pop().unwrap_or(Err(ChronyError::Disabled))
+    }
+
+    /// Sends all requests, up to [`WINDOW`] at a time, and collects their
+    /// replies in order. Unanswered requests are resent (same sequence, next
+    /// attempt number) and the whole batch ends at one deadline, so a chronyd
+    /// that never answers costs at most the timeout.
+    pub async fn query_many(&self, requests: &[Request]) -> Vec<Result<ReplyBody, ChronyError>> {
+        let n = requests.len();
+        let base = self.client.next_sequences(n);
+        let timeout = self.client.timeout;
+        let deadline = Instant::now() + timeout;
+        let resend_every = timeout / u32::from(ATTEMPTS);
+        let address = self.socket.address();
+
+        let mut results: Vec<Option<Result<ReplyBody, ChronyError>>> =
+            (0..n).map(|_| None).collect();
+        let mut attempts = vec![0u16; n];
+        let mut sent_at: Vec<Option<Instant>> = vec![None; n];
+        let mut next_unsent = 0usize;
+        let mut pending = n;
+        let mut buf = [0u8; RECV_BUF];
+
+        while pending > 0 {
+            // Fill the window, and resend what waited too long.
+            let in_flight = (0..next_unsent).filter(|&i| results[i].is_none()).count();
+            let mut room = WINDOW.saturating_sub(in_flight);
+            let now = Instant::now();
+            for i in 0..n {
+                if results[i].is_some() {
+                    continue;
+                }
+                let due = match sent_at[i] {
+                    None if i == next_unsent && room > 0 => {
+                        room -= 1;
+                        next_unsent += 1;
+                        true
+                    }
+                    None => false,
+                    Some(t) => now >= t + resend_every && attempts[i] < ATTEMPTS,
+                };
+                if !due {
+                    continue;
+                }
+                let sequence = base.wrapping_add(i as u32);
+                let packet = requests[i].encode(sequence, attempts[i]);
+                attempts[i] += 1;
+                sent_at[i] = Some(now);
+                if let Err(e) = self.socket.send(&packet).await {
+                    let err = io_error(&address, e);
+                    fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
+                    break;
+                }
+            }
+            if pending == 0 {
+                break;
+            }
+            // Wait for a reply until the next resend is due or the deadline.
+            let next_resend = (0..n)
+                .filter(|&i| results[i].is_none() && attempts[i] < ATTEMPTS)
+                .filter_map(|i| sent_at[i].map(|t| t + resend_every))
+                .min();
+            let wake = next_resend.map_or(deadline, |t| t.min(deadline));
+            match tokio::time::timeout_at(wake, self.socket.recv(&mut buf)).await {
+                Err(_elapsed) if Instant::now() >= deadline => {
+                    let attempts_made = attempts.iter().copied().max().unwrap_or(0);
+                    fail_pending(&mut results, &mut pending, |_| ChronyError::Timeout {
+                        address: address.clone(),
+                        timeout,
+                        attempts: attempts_made,
+                    });
+                }
+                Err(_elapsed) => {} // time to resend
+                Ok(Err(e)) => {
+                    let err = io_error(&address, e);
+                    fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
+                }
+                Ok(Ok(len)) => {
+                    self.accept_reply(&buf[..len], base, requests, &mut results, &mut pending)
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(ChronyError::Disabled)))
+            .collect()
+    }
+
+    /// Matches a received packet to its request by sequence number. Replies
+    /// to other requests (late answers to an earlier batch) are ignored; a
+    /// packet that is not a chrony reply at all fails every pending request,
+    /// since the peer is evidently not chronyd.
+    fn accept_reply(
+        &self,
+        packet: &[u8],
+        base: u32,
+        requests: &[Request],
+        results: &mut [Option<Result<ReplyBody, ChronyError>>],
+        pending: &mut usize,
+    ) {
+        let address = self.socket.address();
+        let header = match ReplyHeader::decode(packet) {
+            Ok(h) => h,
+            Err(e) => {
+                let reply_error = ReplyError::Decode(e);
+                fail_pending(results, pending, |i| ChronyError::Protocol {
+                    address: address.clone(),
+                    command: requests[i].name(),
+                    source: reply_error.clone(),
+                });
+                return;
+            }
+        };
+        let index = header.sequence.wrapping_sub(base) as usize;
+        if index >= requests.len() || results[index].is_some() {
+            return; // stray or duplicate
+        }
+        let request = &requests[index];
+        let outcome = match request.parse_reply(header.sequence, packet) {
+            Ok(body) => Ok(body),
+            Err(e) if e.is_stray() => return,
+            Err(ReplyError::Status(status)) => Err(ChronyError::Refused {
+                command: request.name(),
+                status,
+                hint: refusal_hint(status, self.socket.is_udp()),
+            }),
+            Err(source) => Err(ChronyError::Protocol {
+                address,
+                command: request.name(),
+                source,
+            }),
+        };
+        results[index] = Some(outcome);
+        *pending -= 1;
+    }
+}
+
+fn fail_pending(
+    results: &mut [Option<Result<ReplyBody, ChronyError>>],
+    pending: &mut usize,
+    make: impl Fn(usize) -> ChronyError,
+) {
+    for (i, slot) in results.iter_mut().enumerate() {
+        if slot.is_none() {
+            *slot = Some(Err(make(i)));
+            *pending -= 1;
+        }
+    }
+}
+
+fn io_error(address: &str, e: std::io::Error) -> ChronyError {
+    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        ChronyError::NotListening {
+            address: address.to_string(),
+        }
+    } else {
+        ChronyError::Io {
+            address: address.to_string(),
+            source: e,
+        }
+    }
+}
+
+/// io::Error is not Clone; keep the kind and message.
+fn clone_err(err: &ChronyError, address: &str) -> ChronyError {
+    match err {
+        ChronyError::NotListening { .. } => ChronyError::NotListening {
+            address: address.to_string(),
+        },
+        ChronyError::Io { source, .. } => ChronyError::Io {
+            address: address.to_string(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => ChronyError::Io {
+            address: address.to_string(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}

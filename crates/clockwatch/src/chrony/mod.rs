@@ -1,0 +1,12 @@
+//! Talking to chronyd: address syntax, transports (UDP and unix datagram),
+//! sequence numbers, timeouts and retries. The protocol itself is the
+//! `cmdmon` crate's.
+
+pub mod address;
+pub mod client;
+pub mod error;
+mod socket;
+
+pub use address::{AddressError, ChronyAddress, DEFAULT_SOCKET};
+pub use client::{ChronyClient, Session, Transport};
+pub use error::ChronyError;

@@ -1,0 +1,289 @@
+//! Real chronyd for integration tests: an upstream serving its local clock
+//! and a client synchronised to it over loopback, neither touching the
+//! host's clock (`-x`). Also runs `chronyc -c` against the same daemon, the
+//! independent source every value is compared with.
+#![allow(dead_code)]
+
+use std::net::UdpSocket;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Says loudly why a test does not run, and returns true if it must skip.
+/// In CI (CI=true) a missing prerequisite is a failure, not a skip.
+pub fn skip_unless(tools: &[&str], needs_root: bool) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
+    let not_root = needs_root && !is_root();
+    if missing.is_empty() && !not_root {
+        return false;
+    }
+    let why = if not_root {
+        format!("needs root (missing: {missing:?})")
+    } else {
+        format!("missing {missing:?} (apt-get install chrony prometheus)")
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("in CI nothing may skip: {why}");
+    }
+    eprintln!("\n*** SKIP: {why} ***\n");
+    true
+}
+
+pub fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+pub fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind ephemeral port");
+    s.local_addr().expect("local addr").port()
+}
+
+pub fn free_tcp_port() -> u16 {
+    let s = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
+    s.local_addr().expect("local addr").port()
+}
+
+/// A running chronyd; killed when dropped.
+pub struct Chronyd {
+    pub child: Option<Child>,
+    pub conf: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Chronyd {
+    pub fn start(conf: &Path, log: &Path) -> Self {
+        let chronyd = which("chronyd").expect("chronyd installed");
+        let child = Command::new(chronyd)
+            .args(["-d", "-x", "-u", "root", "-f"])
+            .arg(conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log file"))
+            .spawn()
+            .expect("start chronyd");
+        Self {
+            child: Some(child),
+            conf: conf.to_path_buf(),
+            log: log.to_path_buf(),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut again = Chronyd::start(&self.conf, &self.log);
+        self.child = again.child.take();
+    }
+}
+
+impl Drop for Chronyd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Upstream and client chronyd on loopback.
+pub struct ChronyPair {
+    pub dir: tempfile::TempDir,
+    pub upstream: Chronyd,
+    pub client: Chronyd,
+    pub ntp_port: u16,
+    pub cmd_port: u16,
+    pub socket: PathBuf,
+}
+
+pub struct PairOptions {
+    /// Extra lines for the client's configuration.
+    pub client_extra: String,
+    /// Wait until the client is synchronised.
+    pub wait_sync: bool,
+    /// Run the upstream under faketime with this offset (e.g. "+2s").
+    pub upstream_faketime: Option<String>,
+}
+
+impl Default for PairOptions {
+    fn default() -> Self {
+        Self {
+            client_extra: String::new(),
+            wait_sync: true,
+            upstream_faketime: None,
+        }
+    }
+}
+
+impl ChronyPair {
+    pub fn start() -> Self {
+        Self::start_with(PairOptions::default())
+    }
+
+    pub fn start_with(opts: PairOptions) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let ntp_port = free_udp_port();
+        let cmd_port = free_udp_port();
+        let sock_dir = d.join("run");
+        std::fs::create_dir(&sock_dir).expect("socket dir");
+        std::fs::set_permissions(&sock_dir, std::fs::Permissions::from_mode(0o750)).expect("chmod");
+        let socket = sock_dir.join("chronyd.sock");
+
+        let up_conf = d.join("upstream.conf");
+        std::fs::write(
+            &up_conf,
+            format!(
+                "local stratum 3\nport {ntp_port}\nallow 127.0.0.1\ncmdport 0\npidfile {pid}\n",
+                pid = d.join("upstream.pid").display()
+            ),
+        )
+        .expect("write conf");
+        let client_conf = d.join("client.conf");
+        std::fs::write(
+            &client_conf,
+            format!(
+                "server 127.0.0.1 port {ntp_port} iburst minpoll -2 maxpoll -2\nport 0\ncmdport {cmd_port}\n\
+                 bindcmdaddress 127.0.0.1\nbindcmdaddress {sock}\npidfile {pid}\n{extra}\n",
+                sock = socket.display(),
+                pid = d.join("client.pid").display(),
+                extra = opts.client_extra,
+            ),
+        )
+        .expect("write conf");
+
+        let upstream = match &opts.upstream_faketime {
+            None => Chronyd::start(&up_conf, &d.join("upstream.log")),
+            Some(offset) => start_faketime(offset, &up_conf, &d.join("upstream.log")),
+        };
+        let client = Chronyd::start(&client_conf, &d.join("client.log"));
+        let pair = Self {
+            dir,
+            upstream,
+            client,
+            ntp_port,
+            cmd_port,
+            socket,
+        };
+        pair.wait_for_socket();
+        if opts.wait_sync {
+            pair.wait_synchronised(Duration::from_secs(30));
+        }
+        pair
+    }
+
+    fn wait_for_socket(&self) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !self.socket.exists() {
+            assert!(
+                Instant::now() < until,
+                "chronyd did not create {}: {}",
+                self.socket.display(),
+                self.client_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn client_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("client.log")).unwrap_or_default()
+    }
+
+    pub fn udp_address(&self) -> String {
+        format!("udp://127.0.0.1:{}", self.cmd_port)
+    }
+
+    pub fn unix_address(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// `chronyc -c -n ARGS` against the client over UDP (or the socket).
+    pub fn chronyc(&self, args: &[&str]) -> String {
+        self.chronyc_via(&["-h", "127.0.0.1", "-p", &self.cmd_port.to_string()], args)
+    }
+
+    pub fn chronyc_unix(&self, args: &[&str]) -> String {
+        self.chronyc_via(&["-h", &self.socket.display().to_string()], args)
+    }
+
+    fn chronyc_via(&self, target: &[&str], args: &[&str]) -> String {
+        let out = Command::new(which("chronyc").expect("chronyc installed"))
+            .args(target)
+            .args(["-c", "-n"])
+            .args(args)
+            .output()
+            .expect("run chronyc");
+        assert!(
+            out.status.success(),
+            "chronyc {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    pub fn wait_synchronised(&self, limit: Duration) {
+        let until = Instant::now() + limit;
+        loop {
+            let tracking = self.chronyc(&["tracking"]);
+            let fields: Vec<&str> = tracking.trim().split(',').collect();
+            if fields.len() > 13 && fields[0] != "00000000" && fields[13] == "Normal" {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "chronyd did not synchronise: {tracking}\n{}",
+                self.client_log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn start_faketime(offset: &str, conf: &Path, log: &Path) -> Chronyd {
+    let child = Command::new(which("faketime").expect("faketime installed"))
+        .arg("-f")
+        .arg(offset)
+        .arg(which("chronyd").expect("chronyd"))
+        .args(["-d", "-x", "-u", "root", "-f"])
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("start faketime chronyd");
+    Chronyd {
+        child: Some(child),
+        conf: conf.to_path_buf(),
+        log: log.to_path_buf(),
+    }
+}
+
+/// Parses one CSV line of chronyc into fields.
+pub fn csv_fields(line: &str) -> Vec<String> {
+    line.trim().split(',').map(str::to_string).collect()
+}
+
+/// Asserts two floats agree within chrony's float precision (relative 2^-23)
+/// plus an absolute slack for values printed with limited decimals.
+pub fn assert_close(what: &str, ours: f64, theirs: f64, abs_slack: f64) {
+    let tol = ours.abs().max(theirs.abs()) * 2f64.powi(-23) + abs_slack;
+    assert!(
+        (ours - theirs).abs() <= tol,
+        "{what}: ours {ours:e} vs chronyc {theirs:e} (tolerance {tol:e})"
+    );
+}
