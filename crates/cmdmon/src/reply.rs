@@ -581,7 +581,7 @@ fn encode_server_stats(s: &ServerStats, w: &mut Writer) {
             ] {
                 w.u64_split(v);
             }
-            w.zeros(4 * 8);
+            w.ones(4 * 8); // reserved, filled with 0xff as chronyd does
         }
     }
 }
@@ -622,8 +622,9 @@ fn encode_ntp_data(d: &NtpData, w: &mut Writer) {
             w.u32(x.total_kernel_rx_ts);
             w.u32(x.total_hw_tx_ts);
             w.u32(x.total_hw_rx_ts);
-            w.zeros(4 * 4);
+            w.ones(4 * 4);
         }
-        None => w.zeros(3 * 4),
+        // chronyd fills the reserved words with 0xff.
+        None => w.ones(3 * 4),
     }
 }

@@ -203,6 +203,10 @@ impl Writer {
         self.buf.resize(self.buf.len() + n, 0);
     }
 
+    pub(crate) fn ones(&mut self, n: usize) {
+        self.buf.resize(self.buf.len() + n, 0xff);
+    }
+
     pub(crate) fn pad_to(&mut self, len: usize) {
         if self.buf.len() < len {
             self.buf.resize(len, 0);
