@@ -2,13 +2,22 @@
 //!
 //! Flags follow the Prometheus exporter conventions (`--web.listen-address`,
 //! `--collector.NAME` / `--no-collector.NAME`, `--log.level`) and each has a
-//! `CLOCKWATCH_*` environment variable.
+//! `CLOCKWATCH_*` environment variable. Bad flags exit with code 2.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context as _;
+use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::report;
+use crate::chrony::{ChronyAddress, ChronyClient};
+use crate::collect::{Collector, Enabled, StepTracker};
+use crate::http::server::{serve, App, Limits};
+use crate::render::BuildInfo;
+use crate::scrape::{collect_once, SharedCollector};
+use crate::{logging, report, verdict};
 
 /// Default listen port: collides with neither node_exporter (9100) nor
 /// chrony_exporter (9123).
@@ -18,9 +27,12 @@ pub const DEFAULT_PORT: u16 = 9707;
 #[command(
     name = "clockwatch",
     version,
-    about = "Clock error bound and sync state from chrony and the kernel, as Prometheus metrics and compliance evidence"
+    about = "Clock error bound and sync state from chrony and the kernel, as Prometheus metrics and compliance evidence",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -28,9 +40,148 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve /metrics, the status page, /healthz and /readyz (the default).
-    Serve,
+    Serve(ServeArgs),
+    /// Print the clock's state once, like `chronyc tracking` plus the bound.
+    Status(StatusArgs),
+    /// Check the bound against thresholds; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check(CheckArgs),
     /// Build a compliance report from Prometheus history.
     Report(report::ReportArgs),
+}
+
+/// How to read the clock: shared by serve, status and check.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// chronyd: auto, unix:///run/chrony/chronyd.sock, udp://127.0.0.1:323, HOST:PORT, or none (kernel only).
+    #[arg(long = "chrony.address", env = "CLOCKWATCH_CHRONY_ADDRESS", default_value = "auto", value_parser = parse_address)]
+    pub chrony_address: ChronyAddress,
+    /// Deadline for all of one scrape's requests to chronyd.
+    #[arg(long = "chrony.timeout", env = "CLOCKWATCH_CHRONY_TIMEOUT", default_value = "1s", value_parser = parse_timeout)]
+    pub chrony_timeout: Duration,
+    /// Error of a PTP hardware clock reference that chrony cannot see, added to the bound.
+    #[arg(long = "clock.phc-error-bound", env = "CLOCKWATCH_CLOCK_PHC_ERROR_BOUND", default_value = "0s", value_parser = parse_duration)]
+    pub phc_error_bound: Duration,
+    #[command(flatten)]
+    pub collectors: CollectorFlags,
+    /// Log level: error, warn, info or debug.
+    #[arg(long = "log.level", env = "CLOCKWATCH_LOG_LEVEL", default_value = "info", value_parser = ["error", "warn", "info", "debug"])]
+    pub log_level: String,
+    /// Log format: logfmt or json.
+    #[arg(long = "log.format", env = "CLOCKWATCH_LOG_FORMAT", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub log_format: String,
+}
+
+macro_rules! collector_flags {
+    ($($field:ident, $no:ident, $on:literal, $off:literal, $env:literal;)*) => {
+        /// `--collector.NAME` / `--no-collector.NAME`: all collectors are on by default.
+        #[derive(Debug, Clone, Args)]
+        pub struct CollectorFlags {
+            $(
+                #[arg(long = $on, env = $env, action = ArgAction::Set, num_args = 0..=1, default_value_t = true,
+                      default_missing_value = "true", overrides_with = stringify!($no),
+                      help = concat!("Enable the ", stringify!($field), " collector"))]
+                pub $field: bool,
+                #[arg(long = $off, overrides_with = stringify!($field),
+                      help = concat!("Disable the ", stringify!($field), " collector"))]
+                pub $no: bool,
+            )*
+        }
+
+        impl CollectorFlags {
+            pub fn enabled(&self) -> Enabled {
+                Enabled { $($field: self.$field && !self.$no,)* }
+            }
+        }
+    };
+}
+
+collector_flags! {
+    tracking, no_tracking, "collector.tracking", "no-collector.tracking", "CLOCKWATCH_COLLECTOR_TRACKING";
+    sources, no_sources, "collector.sources", "no-collector.sources", "CLOCKWATCH_COLLECTOR_SOURCES";
+    sourcestats, no_sourcestats, "collector.sourcestats", "no-collector.sourcestats", "CLOCKWATCH_COLLECTOR_SOURCESTATS";
+    ntpdata, no_ntpdata, "collector.ntpdata", "no-collector.ntpdata", "CLOCKWATCH_COLLECTOR_NTPDATA";
+    serverstats, no_serverstats, "collector.serverstats", "no-collector.serverstats", "CLOCKWATCH_COLLECTOR_SERVERSTATS";
+    timex, no_timex, "collector.timex", "no-collector.timex", "CLOCKWATCH_COLLECTOR_TIMEX";
+    steps, no_steps, "collector.steps", "no-collector.steps", "CLOCKWATCH_COLLECTOR_STEPS";
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; ":PORT" means every interface.
+    #[arg(
+        long = "web.listen-address",
+        env = "CLOCKWATCH_WEB_LISTEN_ADDRESS",
+        default_value = ":9707"
+    )]
+    pub listen_address: String,
+    /// Path of the metrics endpoint.
+    #[arg(long = "web.telemetry-path", env = "CLOCKWATCH_WEB_TELEMETRY_PATH", default_value = "/metrics", value_parser = parse_path)]
+    pub telemetry_path: String,
+    /// Most connections served at once; further clients wait.
+    #[arg(long = "web.max-connections", env = "CLOCKWATCH_WEB_MAX_CONNECTIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_connections: u32,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// WARNING above this bound.
+    #[arg(long, env = "CLOCKWATCH_CHECK_WARN", default_value = "10ms", value_parser = parse_duration)]
+    pub warn: Duration,
+    /// CRITICAL above this bound.
+    #[arg(long, env = "CLOCKWATCH_CHECK_CRIT", default_value = "100ms", value_parser = parse_duration)]
+    pub crit: Duration,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+fn parse_address(s: &str) -> Result<ChronyAddress, String> {
+    s.parse::<ChronyAddress>().map_err(|e| e.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 500ms, 1s, 250us)"))
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(10) || d > Duration::from_secs(60) {
+        return Err("must be between 10ms and 60s".into());
+    }
+    Ok(d)
+}
+
+fn parse_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s == "/" || ["/healthz", "/readyz"].contains(&s) {
+        return Err("must start with / and not be /, /healthz or /readyz".into());
+    }
+    Ok(s.to_string())
+}
+
+/// ":9707" -> every interface (IPv6 and IPv4 where the host has both).
+pub fn parse_listen_address(s: &str) -> anyhow::Result<Vec<SocketAddr>> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .with_context(|| format!("invalid port in --web.listen-address {s:?}"))?;
+        return Ok(vec![
+            SocketAddr::from(([0u16; 8], port)),
+            SocketAddr::from(([0, 0, 0, 0], port)),
+        ]);
+    }
+    s.parse::<SocketAddr>().map(|a| vec![a]).with_context(|| {
+        format!("invalid --web.listen-address {s:?} (use :PORT, IP:PORT or [IPv6]:PORT)")
+    })
 }
 
 pub fn main() -> ExitCode {
@@ -47,9 +198,136 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Report(args)) => report::run(args),
-        Some(Command::Serve) | None => {
-            eprintln!("clockwatch serve: not implemented yet");
-            ExitCode::from(2)
+        Some(Command::Status(args)) => run_oneshot(&args.source, |scrape| {
+            if args.json {
+                println!("{}", verdict::status_json(scrape));
+            } else {
+                print!("{}", verdict::status_text(scrape));
+            }
+            match scrape.assessment.map(|a| a.state) {
+                Some(crate::bound::SyncState::Unknown) => ExitCode::from(1),
+                _ => ExitCode::SUCCESS,
+            }
+        }),
+        Some(Command::Check(args)) => run_oneshot(&args.source, |scrape| {
+            let (status, line) = verdict::check(scrape, args.warn, args.crit);
+            println!("{line}");
+            ExitCode::from(status as u8)
+        }),
+        Some(Command::Serve(args)) => run_serve(args),
+        None => run_serve(cli.serve),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    // One thread: the work is a few datagrams per scrape, and it keeps the
+    // memory footprint small.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+fn run_oneshot(
+    source: &SourceArgs,
+    show: impl FnOnce(&crate::scrape::Scrape) -> ExitCode,
+) -> ExitCode {
+    logging::init(&source.log_level, &source.log_format, "warn");
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clockwatch: cannot start the runtime: {e}");
+            return ExitCode::from(3);
         }
+    };
+    rt.block_on(async {
+        let mut enabled = source.collectors.enabled();
+        enabled.steps = false; // a one-shot run sees no steps
+        let client = ChronyClient::new(source.chrony_address.clone(), source.chrony_timeout);
+        let collector = Collector::new(client, enabled, None);
+        let scrape = collect_once(&collector, source.phc_error_bound.as_secs_f64()).await;
+        show(&scrape)
+    })
+}
+
+fn run_serve(args: ServeArgs) -> ExitCode {
+    logging::init(
+        &args.source.log_level,
+        &args.source.log_format,
+        &args.source.log_level,
+    );
+    match serve_main(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("clockwatch: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
+    let addresses = parse_listen_address(&args.listen_address)?;
+    let rt = runtime().context("cannot start the runtime")?;
+    rt.block_on(async move {
+        let listener = bind_first(&addresses).await?;
+        let local = listener.local_addr().context("listener address")?;
+        let enabled = args.source.collectors.enabled();
+        let steps = enabled.steps.then(StepTracker::start);
+        let client = ChronyClient::new(
+            args.source.chrony_address.clone(),
+            args.source.chrony_timeout,
+        );
+        let collector = Collector::new(client, enabled, steps);
+        let app = Arc::new(App {
+            shared: SharedCollector::new(collector, args.source.phc_error_bound.as_secs_f64()),
+            build: BuildInfo::current(),
+            telemetry_path: args.telemetry_path.clone(),
+            limits: Limits {
+                max_connections: args.max_connections as usize,
+                ..Limits::default()
+            },
+        });
+        tracing::info!(
+            listen = %local,
+            chrony = %args.source.chrony_address,
+            timeout = ?args.source.chrony_timeout,
+            version = env!("CARGO_PKG_VERSION"),
+            "clockwatch serving"
+        );
+        serve(listener, app, shutdown_signal()).await;
+        tracing::info!("clockwatch stopped");
+        Ok(())
+    })
+}
+
+async fn bind_first(addresses: &[SocketAddr]) -> anyhow::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for addr in addresses {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                anyhow::bail!("cannot listen on {addr}: the port is already in use (choose another with --web.listen-address)")
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    match last {
+        Some((addr, e)) => Err(anyhow::anyhow!("cannot listen on {addr}: {e}")),
+        None => Err(anyhow::anyhow!("no address to listen on")),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
 }

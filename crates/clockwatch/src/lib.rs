@@ -4,10 +4,18 @@
 //!
 //! Data flows one way: transport ([`chrony`]) -> decoded reports ->
 //! collector snapshot ([`collect`]) -> bound and state ([`bound`]) ->
-//! rendered text ([`render`]).
+//! rendered text ([`render`]), shared between concurrent scrapes by
+//! [`scrape`].
 
+pub mod bound;
 pub mod chrony;
 pub mod cli;
+pub mod collect;
 pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod render;
 pub mod report;
+pub mod scrape;
 pub mod sys;
+pub mod verdict;

@@ -158,6 +158,14 @@ impl ClockSetTimer {
     }
 }
 
+/// The clock-set timer registered with tokio's reactor.
+pub fn clock_set_timer_async() -> io::Result<tokio::io::unix::AsyncFd<ClockSetTimer>> {
+    let timer = ClockSetTimer::new()?;
+    // SAFETY: the AsyncFd takes ownership of the timer, so the descriptor
+    // stays open exactly as long as it is registered.
+    unsafe { tokio::io::unix::AsyncFd::register(timer) }.map_err(|e| e.into_parts().1)
+}
+
 impl AsRawFd for ClockSetTimer {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()

@@ -1,3 +1,4 @@
-//! HTTP side: web configuration (TLS, basic auth, headers) and the server.
+//! HTTP side: the server and the status page.
 
-pub mod webconfig;
+pub mod page;
+pub mod server;

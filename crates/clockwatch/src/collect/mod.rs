@@ -1,0 +1,257 @@
+//! Collectors: each gathers one part of the node's clock state and can fail
+//! alone. One collection makes one chronyd session (one socket) shared by
+//! the chrony collectors, and produces a [`Snapshot`].
+
+mod chrony_sources;
+mod serverstats;
+pub mod steps;
+mod timex;
+mod tracking;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cmdmon::{NtpData, ServerStats, SourceData, SourceStats, Tracking};
+
+use crate::chrony::{ChronyClient, ChronyError, Transport};
+use crate::sys::Timex;
+pub use steps::{StepCounts, StepTracker};
+
+/// The collectors, in the order they run and are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CollectorName {
+    Tracking,
+    Sources,
+    Sourcestats,
+    Ntpdata,
+    Serverstats,
+    Timex,
+    Steps,
+}
+
+impl CollectorName {
+    pub const ALL: [CollectorName; 7] = [
+        CollectorName::Tracking,
+        CollectorName::Sources,
+        CollectorName::Sourcestats,
+        CollectorName::Ntpdata,
+        CollectorName::Serverstats,
+        CollectorName::Timex,
+        CollectorName::Steps,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectorName::Tracking => "tracking",
+            CollectorName::Sources => "sources",
+            CollectorName::Sourcestats => "sourcestats",
+            CollectorName::Ntpdata => "ntpdata",
+            CollectorName::Serverstats => "serverstats",
+            CollectorName::Timex => "timex",
+            CollectorName::Steps => "steps",
+        }
+    }
+
+    /// Collectors that read chronyd.
+    pub fn needs_chrony(self) -> bool {
+        !matches!(self, CollectorName::Timex | CollectorName::Steps)
+    }
+}
+
+/// Which collectors are enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enabled {
+    pub tracking: bool,
+    pub sources: bool,
+    pub sourcestats: bool,
+    pub ntpdata: bool,
+    pub serverstats: bool,
+    pub timex: bool,
+    pub steps: bool,
+}
+
+impl Default for Enabled {
+    fn default() -> Self {
+        Self {
+            tracking: true,
+            sources: true,
+            sourcestats: true,
+            ntpdata: true,
+            serverstats: true,
+            timex: true,
+            steps: true,
+        }
+    }
+}
+
+impl Enabled {
+    pub fn get(&self, name: CollectorName) -> bool {
+        match name {
+            CollectorName::Tracking => self.tracking,
+            CollectorName::Sources => self.sources,
+            CollectorName::Sourcestats => self.sourcestats,
+            CollectorName::Ntpdata => self.ntpdata,
+            CollectorName::Serverstats => self.serverstats,
+            CollectorName::Timex => self.timex,
+            CollectorName::Steps => self.steps,
+        }
+    }
+
+    fn any_chrony(&self) -> bool {
+        CollectorName::ALL
+            .iter()
+            .any(|c| c.needs_chrony() && self.get(*c))
+    }
+}
+
+/// How one collector fared in one collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorOutcome {
+    pub name: CollectorName,
+    pub success: bool,
+    pub duration: Duration,
+    pub error: Option<String>,
+}
+
+/// One source with everything known about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub data: SourceData,
+    /// Address label: the IP, or the reference ID of a reference clock.
+    pub address: String,
+    /// Name label: the name it was configured with, from chronyd itself.
+    pub name: String,
+    pub stats: Option<SourceStats>,
+    pub ntp: Option<NtpData>,
+}
+
+/// chronyd's side of a collection.
+#[derive(Debug, Default)]
+pub struct ChronyView {
+    /// chronyd answered at least one request in this collection.
+    pub up: bool,
+    /// Why chronyd (or part of it) could not be read, when it could not.
+    pub error: Option<String>,
+    pub transport: Option<Transport>,
+    pub tracking: Option<Tracking>,
+    pub sources: Vec<Source>,
+    pub server_stats: Option<ServerStats>,
+}
+
+/// Everything one scrape reports.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The node's clock (CLOCK_REALTIME) when the collection finished, in
+    /// seconds since the epoch.
+    pub system_time: f64,
+    /// chronyd is not queried at all (timex-only mode).
+    pub chrony_disabled: bool,
+    pub chrony: ChronyView,
+    pub timex: Option<Timex>,
+    pub steps: Option<StepCounts>,
+    pub collectors: Vec<CollectorOutcome>,
+}
+
+/// Runs the enabled collectors.
+pub struct Collector {
+    client: ChronyClient,
+    enabled: Enabled,
+    steps: Option<Arc<StepTracker>>,
+}
+
+impl Collector {
+    pub fn new(client: ChronyClient, enabled: Enabled, steps: Option<Arc<StepTracker>>) -> Self {
+        Self {
+            client,
+            enabled,
+            steps,
+        }
+    }
+
+    pub fn client(&self) -> &ChronyClient {
+        &self.client
+    }
+
+    pub fn enabled(&self) -> Enabled {
+        self.enabled
+    }
+
+    pub async fn collect(&self) -> Snapshot {
+        let mut outcomes = Vec::new();
+        let mut chrony = ChronyView::default();
+        let chrony_disabled = self.client.is_disabled();
+        if !chrony_disabled && self.enabled.any_chrony() {
+            self.collect_chrony(&mut chrony, &mut outcomes).await;
+        }
+        let timex = if self.enabled.timex {
+            timex::collect(&mut outcomes)
+        } else {
+            None
+        };
+        let steps = match (&self.steps, self.enabled.steps) {
+            (Some(tracker), true) => Some(steps::collect(tracker, &mut outcomes)),
+            _ => None,
+        };
+        Snapshot {
+            system_time: now_unix_seconds(),
+            chrony_disabled,
+            chrony,
+            timex,
+            steps,
+            collectors: outcomes,
+        }
+    }
+
+    async fn collect_chrony(&self, view: &mut ChronyView, outcomes: &mut Vec<CollectorOutcome>) {
+        let started = Instant::now();
+        let session = match self.client.session().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Every enabled chrony collector failed, for the same reason.
+                let elapsed = started.elapsed();
+                for name in CollectorName::ALL
+                    .into_iter()
+                    .filter(|c| c.needs_chrony() && self.enabled.get(*c))
+                {
+                    outcomes.push(CollectorOutcome {
+                        name,
+                        success: false,
+                        duration: elapsed,
+                        error: Some(e.to_string()),
+                    });
+                }
+                tracing::debug!(error = %e, "chronyd unreachable");
+                view.error = Some(e.to_string());
+                return;
+            }
+        };
+        view.transport = Some(session.transport());
+        if self.enabled.tracking {
+            tracking::collect(&session, view, outcomes).await;
+        }
+        if self.enabled.sources || self.enabled.sourcestats || self.enabled.ntpdata {
+            chrony_sources::collect(&session, self.enabled, view, outcomes).await;
+        }
+        if self.enabled.serverstats {
+            serverstats::collect(&session, view, outcomes).await;
+        }
+    }
+}
+
+/// Records a chrony error on the view: the first error explains `up == 0`,
+/// and a refusal still proves chronyd is up.
+pub(crate) fn note_error(view: &mut ChronyView, e: &ChronyError) {
+    if e.chronyd_answered() {
+        view.up = true;
+    }
+    if view.error.is_none() {
+        view.error = Some(e.to_string());
+    }
+}
+
+pub fn now_unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

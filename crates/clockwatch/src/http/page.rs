@@ -1,0 +1,176 @@
+//! The status page a person reads: the state in words and colour, the
+//! bound, chronyd's reference and sources, and the kernel's view. Plain
+//! HTML with inline CSS, refreshed every few seconds; no script.
+
+use std::fmt::Write as _;
+
+use crate::bound::SyncState;
+use crate::render::{source_mode_label, source_state_label, BuildInfo};
+use crate::scrape::Scrape;
+use crate::verdict::{format_seconds, headline};
+
+const REFRESH_SECONDS: u32 = 5;
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn colour(state: Option<SyncState>) -> &'static str {
+    match state {
+        Some(SyncState::Synchronized) => "#1a7f37",
+        Some(SyncState::Stale) => "#9a6700",
+        Some(SyncState::Local) | Some(SyncState::Unsynchronized) | Some(SyncState::Unknown) => {
+            "#cf222e"
+        }
+        None => "#57606a",
+    }
+}
+
+pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> String {
+    let snap = &scrape.snapshot;
+    let state = scrape.assessment.map(|a| a.state);
+    let mut h = String::with_capacity(8 * 1024);
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>clockwatch: {}</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328;max-width:70rem}}\
+         .state{{display:inline-block;padding:.4rem 1rem;border-radius:.4rem;color:#fff;font-size:1.6rem;font-weight:600}}\
+         table{{border-collapse:collapse;margin:1rem 0}}td,th{{padding:.25rem .8rem;border-bottom:1px solid #d0d7de;text-align:left}}\
+         th{{background:#f6f8fa}}.num{{font-variant-numeric:tabular-nums;text-align:right}}small{{color:#57606a}}\
+         </style></head><body>",
+        escape(state.map_or("timex only", |s| s.as_str()))
+    );
+    let _ = write!(h, "<h1>clockwatch</h1>");
+    let _ = write!(
+        h,
+        "<p><span class=\"state\" id=\"state\" style=\"background:{}\">{}</span></p><p id=\"verdict\">{}</p>",
+        colour(state),
+        escape(state.map_or("timex only", |s| s.as_str())),
+        escape(&headline(scrape))
+    );
+
+    h.push_str("<h2>Clock error</h2><table id=\"summary\">");
+    let mut row = |k: &str, id: &str, v: String| {
+        let _ = write!(
+            h,
+            "<tr><th>{k}</th><td class=\"num\" id=\"{id}\">{}</td></tr>",
+            escape(&v)
+        );
+    };
+    if let Some(a) = &scrape.assessment {
+        row("Error bound", "bound", format_seconds(a.bound_seconds));
+        if let Some(age) = a.reference_age_seconds {
+            row("Last update", "age", format!("{} ago", format_seconds(age)));
+        }
+    }
+    if let Some(t) = &snap.chrony.tracking {
+        row(
+            "Offset (system time)",
+            "offset",
+            format_seconds(t.current_correction),
+        );
+        row(
+            "Root dispersion",
+            "dispersion",
+            format_seconds(t.root_dispersion),
+        );
+        row("Root delay", "delay", format_seconds(t.root_delay));
+        row(
+            "Reference",
+            "reference",
+            format!("{} ({})", t.ip_addr, t.ref_id.to_hex()),
+        );
+        row("Stratum", "stratum", t.stratum.to_string());
+        row("Leap status", "leap", t.leap_status.as_str().to_string());
+        row("Frequency", "frequency", format!("{:+.3} ppm", t.freq_ppm));
+    }
+    if let Some(e) = &snap.chrony.error {
+        row("chronyd", "chrony-error", e.clone());
+    }
+    h.push_str("</table>");
+
+    if !snap.chrony.sources.is_empty() {
+        h.push_str(
+            "<h2>Sources</h2><table id=\"sources\"><tr><th>Name</th><th>Address</th><th>State</th><th>Mode</th>\
+             <th>Stratum</th><th>Poll</th><th>Reach</th><th>Last sample</th><th>Offset</th><th>± error</th></tr>",
+        );
+        for s in &snap.chrony.sources {
+            let d = &s.data;
+            let last = if d.since_sample == u32::MAX {
+                "never".to_string()
+            } else {
+                format!("{} s ago", d.since_sample)
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} s</td>\
+                 <td class=\"num\">{:03o}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(&s.name),
+                escape(&s.address),
+                d.state.symbol(),
+                source_state_label(d.state),
+                source_mode_label(d.mode),
+                d.stratum,
+                2f64.powi(i32::from(d.poll)),
+                d.reachability,
+                last,
+                escape(&format_seconds(d.latest_meas)),
+                escape(&format_seconds(d.latest_meas_err)),
+            );
+        }
+        h.push_str("</table>");
+    }
+
+    if let Some(t) = &snap.timex {
+        h.push_str("<h2>Kernel clock (adjtimex)</h2><table id=\"kernel\">");
+        let mut row = |k: &str, v: String| {
+            let _ = write!(
+                h,
+                "<tr><th>{k}</th><td class=\"num\">{}</td></tr>",
+                escape(&v)
+            );
+        };
+        row(
+            "Synchronised",
+            if t.synchronized() {
+                "yes".into()
+            } else {
+                "no (STA_UNSYNC or TIME_ERROR)".into()
+            },
+        );
+        row("Maximum error", format_seconds(t.maxerror_seconds));
+        row("Estimated error", format_seconds(t.esterror_seconds));
+        row("Offset", format_seconds(t.offset_seconds));
+        row("Frequency", format!("{:+.3} ppm", t.frequency_ratio * 1e6));
+        row("Status bits", format!("0x{:04x}", t.status));
+        row("TAI offset", format!("{} s", t.tai_offset_seconds));
+    }
+    if let Some(s) = &snap.steps {
+        let _ = write!(h, "<p id=\"steps\">Clock steps since start: {}", s.total);
+        if s.total > 0 {
+            let _ = write!(h, ", last {}", escape(&format_seconds(s.last_step_seconds)));
+        }
+        h.push_str("</p>");
+    }
+    let _ = write!(
+        h,
+        "<p><small>clockwatch {} · <a href=\"{}\">metrics</a> · refreshes every {REFRESH_SECONDS} s</small></p></body></html>",
+        escape(&build.version),
+        escape(metrics_path)
+    );
+    h
+}

@@ -1,0 +1,201 @@
+//! The HTTP server: `/metrics`, the status page, `/healthz`, `/readyz`.
+//! GET and HEAD only; header size and read time are bounded, and so is the
+//! number of connections, so that slow or hostile clients cannot pile up.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use super::page;
+use crate::render::{render, BuildInfo, Format};
+use crate::scrape::SharedCollector;
+
+/// Limits on what clients may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    pub header_timeout: Duration,
+    /// Largest request head accepted (hyper's minimum is 8 KiB).
+    pub max_header_bytes: usize,
+    /// Time in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 64,
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct App {
+    pub shared: SharedCollector,
+    pub build: BuildInfo,
+    pub telemetry_path: String,
+    pub limits: Limits,
+}
+
+type Body = Full<Bytes>;
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish
+/// within the grace period.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(app.limits.max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let app = app.clone();
+        let limits = app.limits;
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(handle(&app, req, peer).await) }
+            });
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(limits.max_header_bytes);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Wait for connections to finish, at most the grace period.
+    let all = u32::try_from(app.limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(app.limits.shutdown_grace, permits.acquire_many(all)).await;
+}
+
+async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let head_only = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !head_only {
+        let mut resp = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD are supported\n",
+        );
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return resp;
+    }
+    let path = req.uri().path();
+    tracing::debug!(%peer, %path, "request");
+    let mut resp = if path == app.telemetry_path {
+        let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
+        let scrape = app.shared.scrape().await;
+        let text = render(
+            &scrape.snapshot,
+            scrape.assessment.as_ref(),
+            &app.build,
+            format,
+        );
+        respond(StatusCode::OK, format.content_type(), text)
+    } else {
+        match path {
+            "/" => {
+                let scrape = app.shared.scrape().await;
+                let html = page::render_page(&scrape, &app.build, &app.telemetry_path);
+                respond(StatusCode::OK, "text/html; charset=utf-8", html)
+            }
+            "/healthz" => plain(StatusCode::OK, "ok\n"),
+            "/readyz" => readiness(app).await,
+            _ => plain(
+                StatusCode::NOT_FOUND,
+                "not found; try /, /metrics, /healthz or /readyz\n",
+            ),
+        }
+    };
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if head_only {
+        *resp.body_mut() = Full::new(Bytes::new());
+    }
+    resp
+}
+
+/// Ready when chronyd answers, or when no chronyd is configured.
+async fn readiness(app: &App) -> Response<Body> {
+    if app.shared.collector().client().is_disabled() {
+        return plain(
+            StatusCode::OK,
+            "ready: timex-only mode (no chronyd configured)\n",
+        );
+    }
+    let scrape = app.shared.scrape().await;
+    if scrape.snapshot.chrony.up {
+        plain(StatusCode::OK, "ready: chronyd answers\n")
+    } else {
+        let why = scrape
+            .snapshot
+            .chrony
+            .error
+            .clone()
+            .unwrap_or_else(|| "no answer".into());
+        plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("not ready: {why}\n"),
+        )
+    }
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    respond(status, "text/plain; charset=utf-8", text.to_string())
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}

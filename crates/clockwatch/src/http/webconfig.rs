@@ -1,1 +1,0 @@
-//! Prometheus exporter-toolkit compatible web configuration (placeholder).

@@ -1,0 +1,501 @@
+//! Snapshot -> exposition text, in the Prometheus text format 0.0.4 or in
+//! OpenMetrics 1.0 when the scraper asks for it. Pure: no clock, no I/O.
+
+use std::fmt::Write as _;
+
+use cmdmon::{SourceMode, SourceState};
+
+use crate::bound::{is_local_reference, legacy_clock_error_ms, Assessment, SyncState};
+use crate::collect::{CollectorName, Snapshot};
+use crate::metrics::{lookup, Kind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Prometheus,
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// OpenMetrics only when the Accept header names it (Prometheus does,
+    /// with a higher preference, when it supports it).
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        match accept {
+            Some(a)
+                if a.split(',')
+                    .any(|part| part.trim().starts_with("application/openmetrics-text")) =>
+            {
+                Format::OpenMetrics
+            }
+            _ => Format::Prometheus,
+        }
+    }
+}
+
+/// Version and revision of this build, for `clockwatch_build_info`.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    pub version: String,
+    pub revision: String,
+}
+
+impl BuildInfo {
+    pub fn current() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: option_env!("CLOCKWATCH_REVISION")
+                .unwrap_or("unknown")
+                .to_string(),
+        }
+    }
+}
+
+struct Out {
+    buf: String,
+    format: Format,
+}
+
+impl Out {
+    /// Starts a metric family: HELP and TYPE lines from the metric table.
+    fn family(&mut self, name: &str) {
+        let Some(def) = lookup(name) else {
+            debug_assert!(false, "metric {name} is not in metrics::METRICS");
+            return;
+        };
+        let (family, kind) = match (self.format, def.kind) {
+            (Format::OpenMetrics, Kind::Counter) => (name.trim_end_matches("_total"), "counter"),
+            (Format::OpenMetrics, Kind::Info) => (name.trim_end_matches("_info"), "info"),
+            (Format::Prometheus, Kind::Info) => (name, "gauge"),
+            (_, kind) => (name, kind.as_str()),
+        };
+        let help = def.help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.buf, "# HELP {family} {help}");
+        let _ = writeln!(self.buf, "# TYPE {family} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.name_and_labels(name, labels);
+        self.buf.push(' ');
+        push_float(&mut self.buf, value);
+        self.buf.push('\n');
+    }
+
+    fn sample_u64(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        self.name_and_labels(name, labels);
+        let _ = writeln!(self.buf, " {value}");
+    }
+
+    fn name_and_labels(&mut self, name: &str, labels: &[(&str, &str)]) {
+        self.buf.push_str(name);
+        if !labels.is_empty() {
+            self.buf.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(',');
+                }
+                self.buf.push_str(k);
+                self.buf.push_str("=\"");
+                for c in v.chars() {
+                    match c {
+                        '\\' => self.buf.push_str("\\\\"),
+                        '"' => self.buf.push_str("\\\""),
+                        '\n' => self.buf.push_str("\\n"),
+                        c => self.buf.push(c),
+                    }
+                }
+                self.buf.push('"');
+            }
+            self.buf.push('}');
+        }
+    }
+
+    /// A family with one unlabelled sample.
+    fn single(&mut self, name: &str, value: f64) {
+        self.family(name);
+        self.sample(name, &[], value);
+    }
+}
+
+/// Go's ParseFloat (Prometheus) and OpenMetrics accept these spellings.
+fn push_float(buf: &mut String, v: f64) {
+    if v.is_nan() {
+        buf.push_str("NaN");
+    } else if v == f64::INFINITY {
+        buf.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        buf.push_str("-Inf");
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        let _ = write!(buf, "{}", v as i64);
+    } else {
+        // Shortest representation that round-trips, exponent when small.
+        let _ = write!(buf, "{v:?}");
+    }
+}
+
+pub fn source_state_label(state: SourceState) -> &'static str {
+    // The Go chrony_exporter's words, which match chronyc's symbols.
+    match state {
+        SourceState::Selected => "sync",
+        SourceState::NonSelectable => "unreach",
+        SourceState::Falseticker => "falseticker",
+        SourceState::Jittery => "jittery",
+        SourceState::Unselected => "candidate",
+        SourceState::Selectable => "outlier",
+    }
+}
+
+pub fn source_mode_label(mode: SourceMode) -> &'static str {
+    match mode {
+        SourceMode::Client => "server",
+        SourceMode::Peer => "peer",
+        SourceMode::RefClock => "reference clock",
+    }
+}
+
+/// Renders one scrape. `assessment` is None in timex-only mode, where no
+/// chrony-derived verdict exists.
+pub fn render(
+    snap: &Snapshot,
+    assessment: Option<&Assessment>,
+    build: &BuildInfo,
+    format: Format,
+) -> String {
+    let mut o = Out {
+        buf: String::with_capacity(8 * 1024),
+        format,
+    };
+
+    if let Some(a) = assessment {
+        o.single("clockwatch_clock_error_bound_seconds", a.bound_seconds);
+        o.family("clockwatch_sync_state");
+        for state in SyncState::ALL {
+            o.sample(
+                "clockwatch_sync_state",
+                &[("state", state.as_str())],
+                f64::from(u8::from(state == a.state)),
+            );
+        }
+        o.single(
+            "clockwatch_clock_synchronized",
+            f64::from(u8::from(a.state == SyncState::Synchronized)),
+        );
+        if let Some(age) = a.reference_age_seconds {
+            o.single("clockwatch_reference_age_seconds", age);
+        }
+    }
+    o.single("clockwatch_system_time_seconds", snap.system_time);
+    o.family("clockwatch_build_info");
+    o.sample(
+        "clockwatch_build_info",
+        &[("version", &build.version), ("revision", &build.revision)],
+        1.0,
+    );
+    o.family("clockwatch_collector_success");
+    for c in &snap.collectors {
+        o.sample(
+            "clockwatch_collector_success",
+            &[("collector", c.name.as_str())],
+            f64::from(u8::from(c.success)),
+        );
+    }
+    o.family("clockwatch_collector_duration_seconds");
+    for c in &snap.collectors {
+        o.sample(
+            "clockwatch_collector_duration_seconds",
+            &[("collector", c.name.as_str())],
+            c.duration.as_secs_f64(),
+        );
+    }
+
+    if !snap.chrony_disabled {
+        o.single("chrony_up", f64::from(u8::from(snap.chrony.up)));
+    }
+    if let Some(t) = &snap.chrony.tracking {
+        render_tracking(&mut o, t);
+    }
+    render_sources(&mut o, snap);
+    if let Some(s) = &snap.chrony.server_stats {
+        render_server_stats(&mut o, s);
+    }
+    if let Some(t) = &snap.timex {
+        o.single(
+            "clockwatch_timex_sync_status",
+            f64::from(u8::from(t.synchronized())),
+        );
+        o.single("clockwatch_timex_state", f64::from(t.state));
+        o.single("clockwatch_timex_status", f64::from(t.status));
+        o.single("clockwatch_timex_maxerror_seconds", t.maxerror_seconds);
+        o.single(
+            "clockwatch_timex_estimated_error_seconds",
+            t.esterror_seconds,
+        );
+        o.single("clockwatch_timex_offset_seconds", t.offset_seconds);
+        o.single(
+            "clockwatch_timex_frequency_adjustment_ratio",
+            t.frequency_ratio,
+        );
+        o.single(
+            "clockwatch_timex_tai_offset_seconds",
+            f64::from(t.tai_offset_seconds),
+        );
+    }
+    if let Some(s) = &snap.steps {
+        o.family("clockwatch_clock_steps_total");
+        o.sample_u64("clockwatch_clock_steps_total", &[], s.total);
+        o.single("clockwatch_clock_last_step_seconds", s.last_step_seconds);
+    }
+    if format == Format::OpenMetrics {
+        o.buf.push_str("# EOF\n");
+    }
+    o.buf
+}
+
+fn render_tracking(o: &mut Out, t: &cmdmon::Tracking) {
+    let address = match t.ip_addr {
+        cmdmon::Address::Unspecified | cmdmon::Address::Id(_) => t.ref_id.to_ascii(),
+        ip => ip.to_string(),
+    };
+    o.single("chrony_clock_error_ms", legacy_clock_error_ms(t));
+    o.family("chrony_tracking_info");
+    o.sample(
+        "chrony_tracking_info",
+        &[
+            ("tracking_address", &address),
+            ("tracking_name", &address),
+            ("tracking_refid", &t.ref_id.to_hex()),
+        ],
+        1.0,
+    );
+    o.single("chrony_tracking_stratum", f64::from(t.stratum));
+    o.single(
+        "chrony_tracking_leap_status",
+        f64::from(t.leap_status.to_wire()),
+    );
+    o.single(
+        "chrony_tracking_reference_timestamp_seconds",
+        t.ref_time.as_secs_f64(),
+    );
+    o.single("chrony_tracking_system_time_seconds", t.current_correction);
+    o.single("chrony_tracking_last_offset_seconds", t.last_offset);
+    o.single("chrony_tracking_rms_offset_seconds", t.rms_offset);
+    o.single("chrony_tracking_frequency_ppms", t.freq_ppm);
+    o.single("chrony_tracking_residual_frequency_ppms", t.resid_freq_ppm);
+    o.single("chrony_tracking_skew_ppms", t.skew_ppm);
+    o.single("chrony_tracking_root_delay_seconds", t.root_delay);
+    o.single("chrony_tracking_root_dispersion_seconds", t.root_dispersion);
+    o.single(
+        "chrony_tracking_update_interval_seconds",
+        t.last_update_interval,
+    );
+    o.single(
+        "chrony_tracking_remote_reference",
+        f64::from(u8::from(!is_local_reference(t))),
+    );
+}
+
+fn render_sources(o: &mut Out, snap: &Snapshot) {
+    let sources = &snap.chrony.sources;
+    let listed = snap
+        .collectors
+        .iter()
+        .any(|c| c.name == CollectorName::Sources && c.success);
+    if listed && !sources.is_empty() {
+        o.family("chrony_sources_state_info");
+        for s in sources {
+            o.sample(
+                "chrony_sources_state_info",
+                &[
+                    ("source_address", &s.address),
+                    ("source_name", &s.name),
+                    ("source_state", source_state_label(s.data.state)),
+                    ("source_mode", source_mode_label(s.data.mode)),
+                ],
+                1.0,
+            );
+        }
+        type Get = fn(&cmdmon::SourceData) -> Option<f64>;
+        let per_source: [(&str, Get); 7] = [
+            ("chrony_sources_stratum", |d| Some(f64::from(d.stratum))),
+            ("chrony_sources_polling_interval_seconds", |d| {
+                Some(2f64.powi(i32::from(d.poll)))
+            }),
+            ("chrony_sources_reachability_ratio", |d| {
+                Some(f64::from((d.reachability & 0xff).count_ones()) / 8.0)
+            }),
+            ("chrony_sources_reachability_success", |d| {
+                Some(f64::from(d.reachability & 1))
+            }),
+            // chronyd reports u32::MAX when there never was a sample.
+            ("chrony_sources_last_sample_age_seconds", |d| {
+                (d.since_sample != u32::MAX).then_some(f64::from(d.since_sample))
+            }),
+            ("chrony_sources_last_sample_offset_seconds", |d| {
+                Some(d.latest_meas)
+            }),
+            ("chrony_sources_last_sample_error_margin_seconds", |d| {
+                Some(d.latest_meas_err)
+            }),
+        ];
+        for (name, get) in per_source {
+            o.family(name);
+            for s in sources {
+                if let Some(v) = get(&s.data) {
+                    o.sample(
+                        name,
+                        &[("source_address", &s.address), ("source_name", &s.name)],
+                        v,
+                    );
+                }
+            }
+        }
+    }
+    if sources.iter().any(|s| s.stats.is_some()) {
+        type Get = fn(&cmdmon::SourceStats) -> f64;
+        let per_source: [(&str, Get); 7] = [
+            ("chrony_sourcestats_samples", |s| f64::from(s.n_samples)),
+            ("chrony_sourcestats_runs", |s| f64::from(s.n_runs)),
+            ("chrony_sourcestats_span_seconds", |s| {
+                f64::from(s.span_seconds)
+            }),
+            ("chrony_sourcestats_frequency_ppms", |s| s.resid_freq_ppm),
+            ("chrony_sourcestats_frequency_skew_ppms", |s| s.skew_ppm),
+            ("chrony_sourcestats_offset", |s| s.est_offset),
+            ("chrony_sourcestats_stddev", |s| s.std_dev),
+        ];
+        for (name, get) in per_source {
+            o.family(name);
+            for s in sources {
+                if let Some(stats) = &s.stats {
+                    o.sample(
+                        name,
+                        &[("source_address", &s.address), ("source_name", &s.name)],
+                        get(stats),
+                    );
+                }
+            }
+        }
+    }
+    if sources.iter().any(|s| s.ntp.is_some()) {
+        type Get = fn(&cmdmon::NtpData) -> f64;
+        let per_source: [(&str, Get); 5] = [
+            ("chrony_sources_peer_offset_seconds", |d| d.offset),
+            ("chrony_sources_peer_delay_seconds", |d| d.peer_delay),
+            ("chrony_sources_peer_dispersion_seconds", |d| {
+                d.peer_dispersion
+            }),
+            ("chrony_sources_peer_response_time_seconds", |d| {
+                d.response_time
+            }),
+            ("chrony_sources_peer_jitter_asymmetry_seconds", |d| {
+                d.jitter_asymmetry
+            }),
+        ];
+        for (name, get) in per_source {
+            o.family(name);
+            for s in sources {
+                if let Some(d) = &s.ntp {
+                    o.sample(
+                        name,
+                        &[("source_address", &s.address), ("source_name", &s.name)],
+                        get(d),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn render_server_stats(o: &mut Out, s: &cmdmon::ServerStats) {
+    let counters: [(&str, Option<u64>); 9] = [
+        (
+            "chrony_serverstats_ntp_packets_received_total",
+            Some(s.ntp_hits),
+        ),
+        (
+            "chrony_serverstats_ntp_packets_dropped_total",
+            Some(s.ntp_drops),
+        ),
+        (
+            "chrony_serverstats_command_packets_received_total",
+            Some(s.cmd_hits),
+        ),
+        (
+            "chrony_serverstats_command_packets_dropped_total",
+            Some(s.cmd_drops),
+        ),
+        (
+            "chrony_serverstats_client_log_records_dropped_total",
+            Some(s.log_drops),
+        ),
+        (
+            "chrony_serverstats_nts_ke_connections_accepted_total",
+            s.nke_hits,
+        ),
+        (
+            "chrony_serverstats_nts_ke_connections_dropped_total",
+            s.nke_drops,
+        ),
+        (
+            "chrony_serverstats_authenticated_ntp_packets_total",
+            s.ntp_auth_hits,
+        ),
+        (
+            "chrony_serverstats_interleaved_ntp_packets_total",
+            s.ntp_interleaved_hits,
+        ),
+    ];
+    for (name, value) in counters {
+        if let Some(v) = value {
+            o.family(name);
+            o.sample_u64(name, &[], v);
+        }
+    }
+    if let Some(v) = s.ntp_timestamps {
+        o.family("chrony_serverstats_ntp_timestamps_held");
+        o.sample_u64("chrony_serverstats_ntp_timestamps_held", &[], v);
+    }
+    if let Some(v) = s.ntp_span_seconds {
+        o.family("chrony_serverstats_ntp_timestamp_span_seconds");
+        o.sample_u64("chrony_serverstats_ntp_timestamp_span_seconds", &[], v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_in_exposition_spelling() {
+        let f = |v: f64| {
+            let mut s = String::new();
+            push_float(&mut s, v);
+            s
+        };
+        assert_eq!(f(f64::INFINITY), "+Inf");
+        assert_eq!(f(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(f(f64::NAN), "NaN");
+        assert_eq!(f(3.0), "3");
+        assert_eq!(f(1.5e-7), "1.5e-7");
+        assert_eq!(f(0.25), "0.25");
+        assert_eq!(f(1_795_248_769.817_104_6), "1795248769.8171046");
+    }
+
+    #[test]
+    fn negotiation() {
+        assert_eq!(Format::negotiate(None), Format::Prometheus);
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4")),
+            Format::Prometheus
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1")),
+            Format::OpenMetrics
+        );
+    }
+}

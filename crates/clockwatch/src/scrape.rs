@@ -1,0 +1,73 @@
+//! One collection shared by concurrent scrapers: a burst of scrapes (several
+//! Prometheus replicas, a person reloading the status page) must not
+//! multiply the load on chronyd. A request waits for the collection in
+//! flight if there is one, and uses it if it finished after the request
+//! arrived; otherwise it starts a new one. Every answer is therefore fresh,
+//! and chronyd sees at most one collection at a time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::bound::{assess, Assessment};
+use crate::collect::{Collector, Snapshot};
+
+/// A finished collection with its verdict.
+#[derive(Debug)]
+pub struct Scrape {
+    pub snapshot: Snapshot,
+    /// None in timex-only mode or with the tracking collector off.
+    pub assessment: Option<Assessment>,
+    pub finished: Instant,
+}
+
+pub struct SharedCollector {
+    collector: Collector,
+    phc_error_seconds: f64,
+    in_flight: tokio::sync::Mutex<()>,
+    last: Mutex<Option<Arc<Scrape>>>,
+}
+
+impl SharedCollector {
+    pub fn new(collector: Collector, phc_error_seconds: f64) -> Self {
+        Self {
+            collector,
+            phc_error_seconds,
+            in_flight: tokio::sync::Mutex::new(()),
+            last: Mutex::new(None),
+        }
+    }
+
+    pub fn collector(&self) -> &Collector {
+        &self.collector
+    }
+
+    pub async fn scrape(&self) -> Arc<Scrape> {
+        let arrived = Instant::now();
+        let _turn = self.in_flight.lock().await;
+        if let Some(last) = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            if last.finished >= arrived {
+                return last;
+            }
+        }
+        let scrape = Arc::new(collect_once(&self.collector, self.phc_error_seconds).await);
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(scrape.clone());
+        scrape
+    }
+}
+
+/// One collection and its assessment (also what `status` and `check` use).
+pub async fn collect_once(collector: &Collector, phc_error_seconds: f64) -> Scrape {
+    let snapshot = collector.collect().await;
+    let assessment = (!snapshot.chrony_disabled && collector.enabled().tracking).then(|| {
+        assess(
+            snapshot.chrony.tracking.as_ref(),
+            snapshot.system_time,
+            phc_error_seconds,
+        )
+    });
+    Scrape {
+        snapshot,
+        assessment,
+        finished: Instant::now(),
+    }
+}

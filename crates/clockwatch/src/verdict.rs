@@ -1,0 +1,368 @@
+//! Words for people and scripts: the one-line verdict, human durations,
+//! `clockwatch status` (text and JSON) and `clockwatch check` (monitoring
+//! plugin exit codes and perfdata).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::bound::SyncState;
+use crate::render::{source_mode_label, source_state_label};
+use crate::scrape::Scrape;
+
+/// A signed duration in the unit that reads best; "+Inf" as "unbounded".
+pub fn format_seconds(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return "unbounded".into();
+    }
+    let a = v.abs();
+    let (value, unit) = if a == 0.0 {
+        (0.0, "s")
+    } else if a < 1e-6 {
+        (v * 1e9, "ns")
+    } else if a < 1e-3 {
+        (v * 1e6, "µs")
+    } else if a < 1.0 {
+        (v * 1e3, "ms")
+    } else {
+        (v, "s")
+    };
+    format!("{value:.3} {unit}")
+}
+
+/// One line that says what the state means.
+pub fn headline(scrape: &Scrape) -> String {
+    let snap = &scrape.snapshot;
+    let Some(a) = scrape.assessment else {
+        return match &snap.timex {
+            Some(t) if t.synchronized() => {
+                format!(
+                    "Kernel clock synchronised (timex only), maximum error {}",
+                    format_seconds(t.maxerror_seconds)
+                )
+            }
+            Some(_) => "Kernel clock NOT synchronised (timex only)".to_string(),
+            None => "No clock source read".to_string(),
+        };
+    };
+    let reference = snap
+        .chrony
+        .tracking
+        .as_ref()
+        .map(|t| format!("{} (stratum {})", t.ip_addr, t.stratum))
+        .unwrap_or_default();
+    match a.state {
+        SyncState::Synchronized => format!(
+            "Synchronized to {reference}: clock error ≤ {}",
+            format_seconds(a.bound_seconds)
+        ),
+        SyncState::Stale => format!(
+            "Stale: chronyd last updated {} ago; clock error ≤ {} if the reference still holds",
+            format_seconds(a.reference_age_seconds.unwrap_or(f64::NAN)),
+            format_seconds(a.bound_seconds)
+        ),
+        SyncState::Local => "Serving the local clock: not traceable to UTC, no bound".to_string(),
+        SyncState::Unsynchronized => "chronyd is not synchronised: no bound".to_string(),
+        SyncState::Unknown => format!(
+            "chronyd did not answer: {}",
+            snap.chrony
+                .error
+                .clone()
+                .unwrap_or_else(|| "no reply".to_string())
+        ),
+    }
+}
+
+/// `clockwatch status` as text, in the manner of `chronyc tracking`.
+pub fn status_text(scrape: &Scrape) -> String {
+    let snap = &scrape.snapshot;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", headline(scrape));
+    let _ = writeln!(s);
+    if let Some(a) = &scrape.assessment {
+        let _ = writeln!(s, "State           : {}", a.state.as_str());
+        let _ = writeln!(s, "Error bound     : {}", format_seconds(a.bound_seconds));
+        if let Some(age) = a.reference_age_seconds {
+            let _ = writeln!(s, "Last update     : {} ago", format_seconds(age));
+        }
+    }
+    if let Some(t) = &snap.chrony.tracking {
+        let _ = writeln!(s, "Reference ID    : {} ({})", t.ref_id.to_hex(), t.ip_addr);
+        let _ = writeln!(s, "Stratum         : {}", t.stratum);
+        let _ = writeln!(
+            s,
+            "System time     : {:+.9} seconds (current correction)",
+            t.current_correction
+        );
+        let _ = writeln!(s, "Last offset     : {:+.9} seconds", t.last_offset);
+        let _ = writeln!(s, "RMS offset      : {:.9} seconds", t.rms_offset);
+        let _ = writeln!(s, "Frequency       : {:+.3} ppm", t.freq_ppm);
+        let _ = writeln!(s, "Skew            : {:.3} ppm", t.skew_ppm);
+        let _ = writeln!(s, "Root delay      : {:.9} seconds", t.root_delay);
+        let _ = writeln!(s, "Root dispersion : {:.9} seconds", t.root_dispersion);
+        let _ = writeln!(s, "Update interval : {:.1} seconds", t.last_update_interval);
+        let _ = writeln!(s, "Leap status     : {}", t.leap_status.as_str());
+    }
+    if !snap.chrony.sources.is_empty() {
+        let _ = writeln!(s, "\nSources:");
+        for src in &snap.chrony.sources {
+            let d = &src.data;
+            let _ = writeln!(
+                s,
+                "  {}{} {:<30} stratum {:>2}  reach {:03o}  {:<11} offset {:>12} ± {}",
+                d.mode.symbol(),
+                d.state.symbol(),
+                src.name,
+                d.stratum,
+                d.reachability,
+                source_state_label(d.state),
+                format_seconds(d.latest_meas),
+                format_seconds(d.latest_meas_err)
+            );
+        }
+    }
+    if let Some(t) = &snap.timex {
+        let _ = writeln!(
+            s,
+            "\nKernel clock    : {} (max error {}, est. error {}, status 0x{:04x})",
+            if t.synchronized() {
+                "synchronised"
+            } else {
+                "NOT synchronised"
+            },
+            format_seconds(t.maxerror_seconds),
+            format_seconds(t.esterror_seconds),
+            t.status
+        );
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    state: Option<&'static str>,
+    bound_seconds: Option<JsonFloat>,
+    reference_age_seconds: Option<f64>,
+    verdict: String,
+    chrony_up: Option<bool>,
+    chrony_error: Option<&'a str>,
+    tracking: Option<TrackingJson>,
+    sources: Vec<SourceJson<'a>>,
+    kernel: Option<KernelJson>,
+    system_time: f64,
+}
+
+/// JSON has no infinity: +Inf is written as the string "+Inf".
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonFloat {
+    Finite(f64),
+    Special(&'static str),
+}
+
+impl From<f64> for JsonFloat {
+    fn from(v: f64) -> Self {
+        if v.is_finite() {
+            JsonFloat::Finite(v)
+        } else if v.is_nan() {
+            JsonFloat::Special("NaN")
+        } else if v > 0.0 {
+            JsonFloat::Special("+Inf")
+        } else {
+            JsonFloat::Special("-Inf")
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TrackingJson {
+    ref_id: String,
+    address: String,
+    stratum: u16,
+    leap_status: &'static str,
+    reference_time: f64,
+    current_correction: f64,
+    last_offset: f64,
+    rms_offset: f64,
+    frequency_ppm: f64,
+    residual_frequency_ppm: f64,
+    skew_ppm: f64,
+    root_delay: f64,
+    root_dispersion: f64,
+    update_interval: f64,
+}
+
+#[derive(Serialize)]
+struct SourceJson<'a> {
+    address: &'a str,
+    name: &'a str,
+    state: &'static str,
+    mode: &'static str,
+    stratum: u16,
+    poll_seconds: f64,
+    reachability: u16,
+    last_sample_age_seconds: Option<u32>,
+    offset_seconds: f64,
+    error_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct KernelJson {
+    synchronized: bool,
+    state: i32,
+    status: i32,
+    maxerror_seconds: f64,
+    estimated_error_seconds: f64,
+    offset_seconds: f64,
+    frequency_ratio: f64,
+    tai_offset_seconds: i32,
+}
+
+pub fn status_json(scrape: &Scrape) -> String {
+    let snap = &scrape.snapshot;
+    let doc = StatusJson {
+        state: scrape.assessment.map(|a| a.state.as_str()),
+        bound_seconds: scrape.assessment.map(|a| a.bound_seconds.into()),
+        reference_age_seconds: scrape.assessment.and_then(|a| a.reference_age_seconds),
+        verdict: headline(scrape),
+        chrony_up: (!snap.chrony_disabled).then_some(snap.chrony.up),
+        chrony_error: snap.chrony.error.as_deref(),
+        tracking: snap.chrony.tracking.as_ref().map(|t| TrackingJson {
+            ref_id: t.ref_id.to_hex(),
+            address: t.ip_addr.to_string(),
+            stratum: t.stratum,
+            leap_status: t.leap_status.as_str(),
+            reference_time: t.ref_time.as_secs_f64(),
+            current_correction: t.current_correction,
+            last_offset: t.last_offset,
+            rms_offset: t.rms_offset,
+            frequency_ppm: t.freq_ppm,
+            residual_frequency_ppm: t.resid_freq_ppm,
+            skew_ppm: t.skew_ppm,
+            root_delay: t.root_delay,
+            root_dispersion: t.root_dispersion,
+            update_interval: t.last_update_interval,
+        }),
+        sources: snap
+            .chrony
+            .sources
+            .iter()
+            .map(|s| SourceJson {
+                address: &s.address,
+                name: &s.name,
+                state: source_state_label(s.data.state),
+                mode: source_mode_label(s.data.mode),
+                stratum: s.data.stratum,
+                poll_seconds: 2f64.powi(i32::from(s.data.poll)),
+                reachability: s.data.reachability,
+                last_sample_age_seconds: (s.data.since_sample != u32::MAX)
+                    .then_some(s.data.since_sample),
+                offset_seconds: s.data.latest_meas,
+                error_seconds: s.data.latest_meas_err,
+            })
+            .collect(),
+        kernel: snap.timex.map(|t| KernelJson {
+            synchronized: t.synchronized(),
+            state: t.state,
+            status: t.status,
+            maxerror_seconds: t.maxerror_seconds,
+            estimated_error_seconds: t.esterror_seconds,
+            offset_seconds: t.offset_seconds,
+            frequency_ratio: t.frequency_ratio,
+            tai_offset_seconds: t.tai_offset_seconds,
+        }),
+        system_time: snap.system_time,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// Monitoring-plugin result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+impl CheckStatus {
+    fn word(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "OK",
+            CheckStatus::Warning => "WARNING",
+            CheckStatus::Critical => "CRITICAL",
+            CheckStatus::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// `clockwatch check`: the bound against thresholds. chronyd unreachable is
+/// UNKNOWN (nothing was measured); no bound (local, unsynchronised) is
+/// CRITICAL; stale is at least WARNING. In timex-only mode the kernel's
+/// maximum error stands in for the bound.
+pub fn check(scrape: &Scrape, warn: Duration, crit: Duration) -> (CheckStatus, String) {
+    let (w, c) = (warn.as_secs_f64(), crit.as_secs_f64());
+    let (status, bound, reason) = match scrape.assessment {
+        Some(a) => {
+            let mut status = if a.state == SyncState::Unknown {
+                CheckStatus::Unknown
+            } else if a.bound_seconds > c {
+                CheckStatus::Critical
+            } else if a.bound_seconds > w {
+                CheckStatus::Warning
+            } else {
+                CheckStatus::Ok
+            };
+            if a.state == SyncState::Stale && status == CheckStatus::Ok {
+                status = CheckStatus::Warning;
+            }
+            (status, a.bound_seconds, headline(scrape))
+        }
+        None => match &scrape.snapshot.timex {
+            Some(t) if !t.synchronized() => {
+                (CheckStatus::Critical, f64::INFINITY, headline(scrape))
+            }
+            Some(t) => {
+                let m = t.maxerror_seconds;
+                let status = if m > c {
+                    CheckStatus::Critical
+                } else if m > w {
+                    CheckStatus::Warning
+                } else {
+                    CheckStatus::Ok
+                };
+                (status, m, headline(scrape))
+            }
+            None => (CheckStatus::Unknown, f64::INFINITY, headline(scrape)),
+        },
+    };
+    let perf_bound = if bound.is_finite() {
+        format!("{bound:.9}s")
+    } else {
+        "U".to_string()
+    };
+    let line = format!(
+        "CLOCKWATCH {} - {reason} | bound={perf_bound};{w};{c};0;",
+        status.word()
+    );
+    (status, line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_seconds(0.0), "0.000 s");
+        assert_eq!(format_seconds(1.5e-8), "15.000 ns");
+        assert_eq!(format_seconds(-2.5e-5), "-25.000 µs");
+        assert_eq!(format_seconds(0.0123), "12.300 ms");
+        assert_eq!(format_seconds(90.0), "90.000 s");
+        assert_eq!(format_seconds(f64::INFINITY), "unbounded");
+    }
+}
