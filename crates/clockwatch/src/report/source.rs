@@ -71,6 +71,9 @@ pub fn vector(metric: &str, matchers: &str, extra: &[String]) -> String {
         all.push(matchers);
     }
     all.extend(extra.iter().map(String::as_str));
+    if all.is_empty() {
+        return metric.to_string();
+    }
     format!("{metric}{{{}}}", all.join(","))
 }
 
