@@ -148,6 +148,9 @@ fn histories() -> Vec<NodeHistory> {
     ]
 }
 
+/// The value a series takes for a sample (None: no sample stored).
+type ValueOf = Box<dyn Fn(Sample) -> Option<String>>;
+
 const STATES: [&str; 5] = [
     "synchronized",
     "stale",
@@ -186,7 +189,7 @@ fn openmetrics(base: i64) -> String {
         let _ = writeln!(o, "# TYPE {family} {kind}");
         for n in &nodes {
             let l = labels(n);
-            let series: Vec<(String, Box<dyn Fn(Sample) -> Option<String>>)> = match family {
+            let series: Vec<(String, ValueOf)> = match family {
                 "clockwatch_clock_error_bound_seconds" => vec![(
                     l.clone(),
                     Box::new(|s| match s {
@@ -205,7 +208,7 @@ fn openmetrics(base: i64) -> String {
                                     Some(if cur == st { "1" } else { "0" }.to_string())
                                 }
                                 _ => None,
-                            }) as Box<dyn Fn(Sample) -> Option<String>>,
+                            }) as ValueOf,
                         )
                     })
                     .collect(),
