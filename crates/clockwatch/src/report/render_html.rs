@@ -16,6 +16,8 @@ const PLOT_H: f64 = 70.0;
 const STRIP_H: f64 = 14.0;
 /// Left margin for axis labels.
 const LEFT: f64 = 56.0;
+/// Top margin, so the highest axis label is not clipped.
+const TOP: f64 = 8.0;
 
 const GREEN: &str = "#2e7d32";
 const RED: &str = "#c62828";
@@ -137,18 +139,18 @@ fn timeline(r: &Report, n: &NodeReport) -> String {
     );
     let y = |v: f64| -> f64 {
         let v = v.max(10f64.powf(llo));
-        PLOT_H - (v.log10() - llo) / (lhi - llo) * PLOT_H
+        TOP + PLOT_H - (v.log10() - llo) / (lhi - llo) * PLOT_H
     };
-    let total_h = PLOT_H + 6.0 + STRIP_H + 16.0;
+    let total_h = TOP + PLOT_H + 6.0 + STRIP_H + 16.0;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {total_h}" width="{W}" height="{total_h}" role="img" aria-label="timeline of {}">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {total_h}" width="{W}" height="{total_h}" role="img" shape-rendering="crispEdges" aria-label="timeline of {}">"#,
         esc(&n.node)
     );
     let _ = write!(
         s,
-        r##"<rect x="{LEFT}" y="0" width="{plot_w}" height="{PLOT_H}" fill="#fafafa" stroke="#ddd"/>"##
+        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{PLOT_H}" fill="#fafafa" stroke="#ddd"/>"##
     );
     // Decade grid lines and labels.
     let mut d = llo;
@@ -173,7 +175,7 @@ fn timeline(r: &Report, n: &NodeReport) -> String {
                 s,
                 r#"<rect x="{x:.2}" y="{top:.2}" width="{:.2}" height="{:.2}" fill="{fill}" opacity="0.75"/>"#,
                 cw.max(0.6),
-                (PLOT_H - top).max(0.5)
+                (TOP + PLOT_H - top).max(0.5)
             );
         }
     }
@@ -187,7 +189,7 @@ fn timeline(r: &Report, n: &NodeReport) -> String {
         esc(&format_seconds(tol))
     );
     // Status strip, runs merged.
-    let sy = PLOT_H + 6.0;
+    let sy = TOP + PLOT_H + 6.0;
     let mut i = 0;
     while i < cols.len() {
         let class = cols[i].class;
