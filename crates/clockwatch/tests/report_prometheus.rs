@@ -655,6 +655,21 @@ fn chromium(html: &Path, out: &Path) {
         String::from_utf8_lossy(&st.stderr)
     );
     println!("screenshot: {}", shot.display());
+    // Printed to PDF (print CSS): a real multi-page PDF.
+    let pdf = out.join("report.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    let mut p = Command::new("timeout");
+    p.arg("120").arg("chromium");
+    common(&mut p);
+    let _ = p
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg("--no-pdf-header-footer")
+        .arg(&url)
+        .output()
+        .expect("chromium --print-to-pdf");
+    let bytes = std::fs::read(&pdf).expect("pdf written");
+    assert!(bytes.starts_with(b"%PDF"), "not a PDF");
+    assert!(bytes.len() > 20_000, "PDF too small: {} bytes", bytes.len());
 }
 
 #[test]
@@ -705,6 +720,11 @@ fn report_against_real_prometheus() {
     assert!(
         stderr(&o).contains("NOT COMPLIANT: 2 of 7 nodes compliant"),
         "{}",
+        stderr(&o)
+    );
+    assert!(
+        !stderr(&o).contains("queries"),
+        "no progress bar when stderr is not a terminal: {}",
         stderr(&o)
     );
     let json: serde_json::Value =

@@ -653,6 +653,77 @@ mod tests {
         assert!(Plan::new(&args(&["--from", "now-1h", "--selector", "x"]), NOW).is_err());
     }
 
+    fn sample_report() -> Report {
+        use analysis::CellInput;
+        let grid = Grid {
+            start_ms: NOW,
+            step_ms: 15_000,
+            cells: 4,
+        };
+        let ok = |v: f64| CellInput {
+            bound_peak: Some(v),
+            ..CellInput::default()
+        };
+        let tolerance = profile::parse_tolerance("mifid2-hft").expect("profile");
+        let tol = tolerance.seconds();
+        let nodes = vec![
+            analysis::analyze_node("a,\"weird\" <node>|x", &grid, &[ok(0.00001); 4], tol),
+            analysis::analyze_node(
+                "b",
+                &grid,
+                &[ok(0.00001), ok(0.0002), CellInput::default(), ok(0.0001)],
+                tol,
+            ),
+        ];
+        let summary = analysis::summarize(&nodes, 0.0);
+        Report {
+            generated_ms: NOW + 3_600_000,
+            prometheus: "http://p:9090".to_string(),
+            selector: "{cluster=\"prod\"}".to_string(),
+            requested_from_ms: NOW,
+            requested_to_ms: NOW + 61_000,
+            grid,
+            tolerance,
+            allowed_unmeasured: 0.0,
+            nodes,
+            summary,
+            queries: vec!["q".to_string()],
+        }
+    }
+
+    #[test]
+    fn renderers_escape_and_parse_back() {
+        let r = sample_report();
+        let csv_text = render(&r, Format::Csv).expect("csv");
+        let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+        let rows: Vec<csv::StringRecord> = rd.records().map(|x| x.expect("row")).collect();
+        assert_eq!(
+            rows.len(),
+            1 + 2 + 1 + 1,
+            "cluster, 2 nodes, 1 breach, 1 gap"
+        );
+        assert_eq!(&rows[1][1], "a,\"weird\" <node>|x");
+        assert_eq!(&rows[3][0], "breach");
+        assert_eq!(&rows[3][10], "0.0002");
+        assert_eq!(&rows[4][13], "no sample");
+
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&r, Format::Json).expect("json")).expect("parse");
+        assert_eq!(json["nodes"][1]["breaches"][0]["duration_seconds"], 15.0);
+        assert_eq!(json["nodes"][1]["gaps"][0]["reasons"][0], "no sample");
+        assert_eq!(json["verdict"]["compliant"], false);
+        assert_eq!(json["period"]["to"], "2024-05-01T00:01:00Z");
+
+        let html = render(&r, Format::Html).expect("html");
+        assert!(html.contains("a,&quot;weird&quot; &lt;node&gt;|x"));
+        assert!(!html.contains("<node>"));
+        assert!(html.contains("not a whole number of steps"));
+
+        let md = render(&r, Format::Md).expect("md");
+        assert!(md.contains("| a,\"weird\" &lt;node>\\|x |"), "{md}");
+        assert!(md.contains("**Verdict: NOT COMPLIANT**"));
+    }
+
     #[test]
     fn ratios() {
         assert_eq!(parse_ratio("0").expect("r"), 0.0);
