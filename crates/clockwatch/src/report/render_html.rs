@@ -165,19 +165,27 @@ fn timeline(r: &Report, n: &NodeReport) -> String {
         );
         d += 1.0;
     }
-    // Peak bound bars.
-    for (i, c) in cols.iter().enumerate() {
-        if let Some(p) = c.peak {
-            let x = LEFT + i as f64 * cw;
-            let top = y(p);
-            let fill = if p > tol { RED } else { "#1565c0" };
-            let _ = write!(
-                s,
-                r#"<rect x="{x:.2}" y="{top:.2}" width="{:.2}" height="{:.2}" fill="{fill}" opacity="0.75"/>"#,
-                cw.max(0.6),
-                (TOP + PLOT_H - top).max(0.5)
-            );
+    // Peak bound bars; runs of equal columns drawn as one rectangle.
+    let mut i = 0;
+    while i < cols.len() {
+        let Some(p) = cols[i].peak else {
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < cols.len() && cols[j].peak == Some(p) {
+            j += 1;
         }
+        let x = LEFT + i as f64 * cw;
+        let top = y(p);
+        let fill = if p > tol { RED } else { "#1565c0" };
+        let _ = write!(
+            s,
+            r#"<rect x="{x:.2}" y="{top:.2}" width="{:.2}" height="{:.2}" fill="{fill}" opacity="0.75"/>"#,
+            ((j - i) as f64 * cw).max(0.6),
+            (TOP + PLOT_H - top).max(0.5)
+        );
+        i = j;
     }
     // Tolerance line.
     let ty = y(tol);
