@@ -64,7 +64,7 @@ pub const METRICS: &[MetricDef] = &[
     m!("chrony_tracking_stratum", Gauge, &[], "", "tracking", "Stratum of the system clock."),
     m!("chrony_tracking_leap_status", Gauge, &[], "", "tracking", "Leap status: 0 normal, 1 insert second, 2 delete second, 3 not synchronised."),
     m!("chrony_tracking_reference_timestamp_seconds", Gauge, &[], "seconds", "tracking", "When chronyd last updated its reference (Unix time)."),
-    m!("chrony_tracking_system_time_seconds", Gauge, &[], "seconds", "tracking", "Current correction ('System time'): how far the system clock is ahead of chronyd's estimate of true time; chronyd is slewing it away."),
+    m!("chrony_tracking_system_time_seconds", Gauge, &[], "seconds", "tracking", "Current correction ('System time'), which chronyd is slewing away: positive when the system clock is slow (behind true time), negative when fast."),
     m!("chrony_tracking_last_offset_seconds", Gauge, &[], "seconds", "tracking", "Offset measured at the last clock update."),
     m!("chrony_tracking_rms_offset_seconds", Gauge, &[], "seconds", "tracking", "Long-term average of the offset."),
     m!("chrony_tracking_frequency_ppms", Gauge, &[], "ppm", "tracking", "Rate by which the system clock would be wrong if chronyd did not correct it (positive: fast)."),

@@ -1,14 +1,735 @@
 //! `clockwatch report`: compliance evidence from Prometheus history.
-//! (Placeholder: filled in by the report work.)
+//!
+//! Layout: [`profile`] (tolerances), [`timeparse`] (`--from`/`--to`),
+//! [`prom`] (HTTP client), [`source`] (queries and assembly into cells),
+//! [`analysis`] (pure classification), and one renderer per format. Only
+//! [`run`] reads the clock, the environment and the network.
 
+pub mod analysis;
+pub mod profile;
+pub mod prom;
+pub mod render_csv;
+pub mod render_html;
+pub mod render_json;
+pub mod render_md;
+pub mod source;
+pub mod timeparse;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use analysis::{Grid, NodeReport, Summary};
+use profile::Tolerance;
+
+/// Environment variable holding a bearer token (Azure Monitor workspaces).
+pub const ENV_BEARER_TOKEN: &str = "CLOCKWATCH_PROMETHEUS_BEARER_TOKEN";
+/// Environment variable holding the basic auth password.
+pub const ENV_BASIC_AUTH_PASSWORD: &str = "CLOCKWATCH_PROMETHEUS_BASIC_AUTH_PASSWORD";
+/// Largest grid accepted (cells per node).
+pub const MAX_CELLS: usize = 2_000_000;
+
+/// Errors of the report (all end in exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A flag is wrong.
+    #[error("{0}")]
+    Argument(String),
+    /// `--to` lies in the future.
+    #[error("--to {to} is in the future (now is {now}); a report can only cover the past")]
+    FutureRange {
+        /// Requested end.
+        to: String,
+        /// Now.
+        now: String,
+    },
+    /// `--from` is not before `--to`.
+    #[error("--from {from} is not before --to {to}")]
+    EmptyRange {
+        /// Requested start.
+        from: String,
+        /// Requested end.
+        to: String,
+    },
+    /// Could not talk to the server at all.
+    #[error("cannot reach Prometheus at {url}: {detail}")]
+    Connect {
+        /// Base URL.
+        url: String,
+        /// Cause.
+        detail: String,
+    },
+    /// The server answered, but not like a Prometheus query API.
+    #[error("{url} is not a Prometheus query API ({detail}); --prometheus must be the base URL, e.g. http://prometheus:9090")]
+    NotPrometheus {
+        /// Endpoint.
+        url: String,
+        /// What came back.
+        detail: String,
+    },
+    /// 401 or 403.
+    #[error("Prometheus at {url} refused the request: HTTP {status}; check --bearer-token-file / ${ENV_BEARER_TOKEN} or --basic-auth-user / --basic-auth-password-file")]
+    Auth {
+        /// Base URL.
+        url: String,
+        /// HTTP status.
+        status: String,
+    },
+    /// Prometheus rejected a query.
+    #[error("Prometheus rejected the query {query}: {error}")]
+    Query {
+        /// PromQL.
+        query: String,
+        /// Its error.
+        error: String,
+    },
+    /// The selector matched nothing.
+    #[error("no clockwatch series matched {selector} between {from} and {to}: {query} returned no sample; check --selector, the period, and that Prometheus scrapes clockwatch")]
+    NoSeries {
+        /// Selector as given.
+        selector: String,
+        /// Start.
+        from: String,
+        /// End.
+        to: String,
+        /// The query that came back empty.
+        query: String,
+    },
+    /// Writing the report failed.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        /// Where.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Rendering failed.
+    #[error("cannot render the report: {0}")]
+    Render(String),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Markdown.
+    Md,
+    /// One self-contained HTML file with a timeline per node.
+    Html,
+    /// CSV, one header, typed rows (see docs/compliance.md).
+    Csv,
+    /// JSON, schema `clockwatch.report/v1` (see docs/compliance.md).
+    Json,
+}
 
 /// Arguments of `clockwatch report`.
-#[derive(Debug, clap::Args)]
-pub struct ReportArgs {}
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Start: RFC 3339, unix seconds, or now-DURATION (now-7d).
+    #[arg(long)]
+    pub from: String,
+    /// End: RFC 3339, unix seconds, now or now-DURATION. Not in the future.
+    #[arg(long, default_value = "now")]
+    pub to: String,
+    /// mifid2-hft (100µs), mifid2-algo (1ms), mifid2-voice (1s), finra-cat
+    /// (50ms), cat-participant (100µs), or a duration (250us, 2ms).
+    #[arg(long)]
+    pub tolerance: String,
+    /// Label matchers selecting the clockwatch series, e.g. '{cluster="prod"}'.
+    #[arg(long, default_value = "")]
+    pub selector: String,
+    /// Grid step: each cell is one step long. Use the scrape interval for
+    /// the finest resolution.
+    #[arg(long, default_value = "60s")]
+    pub step: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+    /// Write the report here instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Share of unmeasured time a node may have and still be compliant
+    /// (0 = none; "0.1%" or "0.001").
+    #[arg(long, default_value = "0")]
+    pub max_unmeasured: String,
+    /// How to reach and authenticate to the query API.
+    #[command(flatten)]
+    pub connection: Box<ConnectionArgs>,
+    /// Largest number of grid points per query (Prometheus refuses more
+    /// than 11000 per series).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_points: usize,
+}
+
+/// Connection options of `clockwatch report` (boxed to keep the command
+/// enum small).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// Base URL of a Prometheus-compatible query API (Prometheus, Thanos,
+    /// Mimir, Azure Monitor workspace query endpoint).
+    #[arg(long, env = "CLOCKWATCH_PROMETHEUS_URL")]
+    pub prometheus: String,
+    /// File holding a bearer token (else $CLOCKWATCH_PROMETHEUS_BEARER_TOKEN).
+    #[arg(long)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Basic auth user.
+    #[arg(long)]
+    pub basic_auth_user: Option<String>,
+    /// File holding the basic auth password (else
+    /// $CLOCKWATCH_PROMETHEUS_BASIC_AUTH_PASSWORD).
+    #[arg(long)]
+    pub basic_auth_password_file: Option<PathBuf>,
+    /// Extra CA certificate(s), PEM, to verify the server.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate, PEM (with --key-file).
+    #[arg(long, requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// Client key, PEM (with --cert-file).
+    #[arg(long, requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+    /// Timeout of each query.
+    #[arg(long, default_value = "2m")]
+    pub prometheus_timeout: String,
+}
+
+/// Everything a renderer needs.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// When the report was made, unix ms.
+    pub generated_ms: i64,
+    /// Query API base URL, without credentials.
+    pub prometheus: String,
+    /// Selector as given.
+    pub selector: String,
+    /// Requested start, unix ms.
+    pub requested_from_ms: i64,
+    /// Requested end, unix ms.
+    pub requested_to_ms: i64,
+    /// Evaluation grid (covers `[from, from + cells·step]`).
+    pub grid: Grid,
+    /// Tolerance.
+    pub tolerance: Tolerance,
+    /// Unmeasured share a node may have.
+    pub allowed_unmeasured: f64,
+    /// Per node, sorted by name.
+    pub nodes: Vec<NodeReport>,
+    /// Cluster summary.
+    pub summary: Summary,
+    /// The PromQL that was run.
+    pub queries: Vec<String>,
+}
+
+/// The validated plan of a report (no I/O).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Requested start.
+    pub from_ms: i64,
+    /// Requested end.
+    pub to_ms: i64,
+    /// Grid.
+    pub grid: Grid,
+    /// Tolerance.
+    pub tolerance: Tolerance,
+    /// Matchers inside the selector braces.
+    pub matchers: String,
+    /// Unmeasured share allowed.
+    pub allowed_unmeasured: f64,
+}
+
+impl Plan {
+    /// Validates the arguments against `now_ms`.
+    pub fn new(args: &ReportArgs, now_ms: i64) -> Result<Plan, ReportError> {
+        let tolerance = profile::parse_tolerance(&args.tolerance)?;
+        let from_ms = timeparse::parse_time("--from", &args.from, now_ms)?;
+        let to_ms = timeparse::parse_time("--to", &args.to, now_ms)?;
+        if to_ms > now_ms {
+            return Err(ReportError::FutureRange {
+                to: timeparse::format_ms(to_ms),
+                now: timeparse::format_ms(now_ms),
+            });
+        }
+        if from_ms >= to_ms {
+            return Err(ReportError::EmptyRange {
+                from: timeparse::format_ms(from_ms),
+                to: timeparse::format_ms(to_ms),
+            });
+        }
+        let step = profile::parse_duration(&args.step)
+            .map_err(|e| ReportError::Argument(format!("--step {:?}: {e}", args.step)))?;
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
+        if step_ms < 1000 || step.subsec_nanos() % 1_000_000 != 0 {
+            return Err(ReportError::Argument(format!(
+                "--step {:?}: must be at least 1s and a whole number of milliseconds",
+                args.step
+            )));
+        }
+        let cells = usize::try_from((to_ms - from_ms) / step_ms).unwrap_or(usize::MAX);
+        if cells == 0 {
+            return Err(ReportError::Argument(format!(
+                "the period {} .. {} is shorter than one --step {}",
+                timeparse::format_ms(from_ms),
+                timeparse::format_ms(to_ms),
+                args.step
+            )));
+        }
+        if cells > MAX_CELLS {
+            return Err(ReportError::Argument(format!(
+                "{cells} grid cells per node is too many (limit {MAX_CELLS}); use a larger --step or a shorter period"
+            )));
+        }
+        if args.max_points == 0 || args.max_points > 11_000 {
+            return Err(ReportError::Argument(
+                "--max-points must be between 1 and 11000".to_string(),
+            ));
+        }
+        Ok(Plan {
+            from_ms,
+            to_ms,
+            grid: Grid {
+                start_ms: from_ms,
+                step_ms,
+                cells,
+            },
+            tolerance,
+            matchers: source::selector_matchers(&args.selector)?,
+            allowed_unmeasured: parse_ratio(&args.max_unmeasured)?,
+        })
+    }
+}
+
+/// Parses `--max-unmeasured`: `0`, `0.001`, `0.1%`.
+pub fn parse_ratio(text: &str) -> Result<f64, ReportError> {
+    let t = text.trim();
+    let (num, scale) = match t.strip_suffix('%') {
+        Some(n) => (n.trim(), 100.0),
+        None => (t, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| {
+        ReportError::Argument(format!(
+            "--max-unmeasured {text:?}: expected a share such as 0, 0.001 or 0.1%"
+        ))
+    })?;
+    let v = v / scale;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(ReportError::Argument(format!(
+            "--max-unmeasured {text:?}: must be between 0 and 100%"
+        )));
+    }
+    Ok(v)
+}
 
 /// Runs the report; exit code 0 compliant, 1 not compliant, 2 error.
-pub fn run(_args: ReportArgs) -> ExitCode {
-    eprintln!("clockwatch report: not implemented yet");
-    ExitCode::from(2)
+pub fn run(args: ReportArgs) -> ExitCode {
+    match execute(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("clockwatch report: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn read_secret(
+    flag: &str,
+    path: &Option<PathBuf>,
+    env: &str,
+) -> Result<Option<String>, ReportError> {
+    if let Some(p) = path {
+        let s = std::fs::read_to_string(p)
+            .map_err(|e| ReportError::Argument(format!("{flag} {}: {e}", p.display())))?;
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            return Err(ReportError::Argument(format!(
+                "{flag} {}: file is empty",
+                p.display()
+            )));
+        }
+        return Ok(Some(s));
+    }
+    Ok(std::env::var(env)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty()))
+}
+
+fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
+    let now = now_ms();
+    let plan = Plan::new(args, now)?;
+    let timeout = profile::parse_duration(&args.connection.prometheus_timeout).map_err(|e| {
+        ReportError::Argument(format!(
+            "--prometheus-timeout {:?}: {e}",
+            args.connection.prometheus_timeout
+        ))
+    })?;
+    if timeout < Duration::from_millis(100) {
+        return Err(ReportError::Argument(
+            "--prometheus-timeout must be at least 100ms".into(),
+        ));
+    }
+    let bearer_token = read_secret(
+        "--bearer-token-file",
+        &args.connection.bearer_token_file,
+        ENV_BEARER_TOKEN,
+    )?;
+    let basic_auth = match &args.connection.basic_auth_user {
+        Some(user) => {
+            let pass = read_secret(
+                "--basic-auth-password-file",
+                &args.connection.basic_auth_password_file,
+                ENV_BASIC_AUTH_PASSWORD,
+            )?
+            .unwrap_or_default();
+            Some((user.clone(), pass))
+        }
+        None => None,
+    };
+    if bearer_token.is_some() && basic_auth.is_some() {
+        return Err(ReportError::Argument(
+            "use either a bearer token or basic auth, not both".to_string(),
+        ));
+    }
+    let client = prom::Client::new(&prom::ClientConfig {
+        url: args.connection.prometheus.clone(),
+        bearer_token,
+        basic_auth,
+        ca_file: args.connection.ca_file.clone(),
+        client_cert: args
+            .connection
+            .cert_file
+            .clone()
+            .zip(args.connection.key_file.clone()),
+        timeout,
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ReportError::Argument(format!("cannot start the runtime: {e}")))?;
+
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |done: usize, total: usize| {
+        if tty && total > 0 {
+            let width = 30;
+            let filled = done * width / total;
+            eprint!(
+                "\r[{}{}] {done}/{total} queries",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                eprint!("\r{}\r", " ".repeat(width + 24));
+            }
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let assembly = runtime.block_on(source::fetch(
+        &client,
+        &plan.grid,
+        &plan.matchers,
+        args.max_points,
+        &mut progress,
+    ))?;
+    let bound_q = source::bound_query(&plan.matchers, plan.grid.step_ms);
+    if assembly.jobs.is_empty() {
+        return Err(ReportError::NoSeries {
+            selector: if args.selector.trim().is_empty() {
+                "{}".to_string()
+            } else {
+                args.selector.clone()
+            },
+            from: timeparse::format_ms(plan.from_ms),
+            to: timeparse::format_ms(plan.to_ms),
+            query: bound_q,
+        });
+    }
+    let tol = plan.tolerance.seconds();
+    let nodes: Vec<NodeReport> = assembly
+        .nodes
+        .iter()
+        .map(|(name, cells)| analysis::analyze_node(name, &plan.grid, cells, tol))
+        .collect();
+    let summary = analysis::summarize(&nodes, plan.allowed_unmeasured);
+    let queries = vec![
+        bound_q,
+        source::state_query(&plan.matchers, plan.grid.step_ms),
+        source::down_query(
+            "chrony_up",
+            &plan.matchers,
+            &assembly.jobs,
+            plan.grid.step_ms,
+        ),
+        source::down_query("up", &plan.matchers, &assembly.jobs, plan.grid.step_ms),
+    ];
+    let report = Report {
+        generated_ms: now,
+        prometheus: client.display_url().to_string(),
+        selector: args.selector.trim().to_string(),
+        requested_from_ms: plan.from_ms,
+        requested_to_ms: plan.to_ms,
+        grid: plan.grid,
+        tolerance: plan.tolerance.clone(),
+        allowed_unmeasured: plan.allowed_unmeasured,
+        nodes,
+        summary,
+        queries,
+    };
+    let text = render(&report, args.format)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, text.as_bytes()).map_err(|e| ReportError::Output {
+            path: path.display().to_string(),
+            source: e,
+        })?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| ReportError::Output {
+                    path: "standard output".to_string(),
+                    source: e,
+                })?;
+        }
+    }
+    eprintln!("clockwatch report: {}", verdict_line(&report));
+    Ok(report.summary.compliant)
+}
+
+/// Renders `report` in `format`.
+pub fn render(report: &Report, format: Format) -> Result<String, ReportError> {
+    match format {
+        Format::Md => Ok(render_md::render(report)),
+        Format::Html => Ok(render_html::render(report)),
+        Format::Csv => render_csv::render(report),
+        Format::Json => render_json::render(report),
+    }
+}
+
+/// One-line verdict: `COMPLIANT: 6 of 6 nodes …`.
+pub fn verdict_line(r: &Report) -> String {
+    let s = &r.summary;
+    format!(
+        "{}: {} of {} nodes compliant with {} from {} to {}; {} breach(es), {} gap(s)",
+        if s.compliant {
+            "COMPLIANT"
+        } else {
+            "NOT COMPLIANT"
+        },
+        s.nodes_compliant,
+        s.nodes,
+        r.tolerance.label(),
+        timeparse::format_ms(r.grid.start_ms),
+        timeparse::format_ms(r.grid.end_ms()),
+        s.breaches,
+        s.gaps
+    )
+}
+
+/// Why a node is (not) compliant, in words.
+pub fn node_verdict(r: &Report, n: &NodeReport) -> String {
+    if n.compliant(r.allowed_unmeasured) {
+        if n.cells_unmeasured == 0 {
+            "compliant".to_string()
+        } else {
+            "compliant (unmeasured within the allowed share)".to_string()
+        }
+    } else {
+        let mut why = Vec::new();
+        if n.cells_out > 0 {
+            why.push(format!("{} breach(es)", n.breaches.len()));
+        }
+        if n.unmeasured_ratio() > r.allowed_unmeasured {
+            why.push("unmeasured time".to_string());
+        }
+        format!("NOT compliant: {}", why.join(", "))
+    }
+}
+
+/// Statements every format carries: how to read the numbers.
+pub fn method_notes(r: &Report) -> Vec<String> {
+    let step = timeparse::format_span(r.grid.step_ms);
+    let mut notes = vec![
+        format!(
+            "The period is cut into {} cells of {step}; cell i covers (from + i·{step}, from + (i+1)·{step}] and is evaluated at its end with max_over_time/min_over_time over exactly [{step}], so each cell sees only the samples scraped inside it and no 5-minute lookback fills a gap.",
+            r.grid.cells
+        ),
+        format!(
+            "A cell is out of tolerance when the largest finite clock error bound scraped inside it exceeds {}; a bound exactly equal to the tolerance is within tolerance.",
+            r.tolerance.label()
+        ),
+        "A cell is unmeasured (never counted as compliant) when it holds no bound sample, when the bound is +Inf or invalid, when the sync state is anything but synchronized (stale included), when chronyd was unreachable, or when a scrape of the exporter failed, at any moment inside the cell.".to_string(),
+        format!(
+            "A breach or gap shorter than the scrape interval cannot be seen; a breach seen in a cell is counted for the whole cell ({step}), and a gap of Prometheus itself shorter than {step} that leaves samples in every cell is not visible."
+        ),
+        "The bound is relative to chronyd's reference; traceability of that reference to UTC must be documented by the operator.".to_string(),
+    ];
+    if r.grid.end_ms() != r.requested_to_ms {
+        notes.push(format!(
+            "The requested end {} is not a whole number of steps after the start; the report covers up to {}.",
+            timeparse::format_ms(r.requested_to_ms),
+            timeparse::format_ms(r.grid.end_ms())
+        ));
+    }
+    if r.allowed_unmeasured > 0.0 {
+        notes.push(format!(
+            "Verdict rule: a node is compliant when nothing is out of tolerance and at most {:.4}% of its period is unmeasured.",
+            r.allowed_unmeasured * 100.0
+        ));
+    } else {
+        notes.push("Verdict rule: a node is compliant only when nothing is out of tolerance and nothing is unmeasured.".to_string());
+    }
+    notes
+}
+
+/// A ratio as a percentage with 4 decimals.
+pub fn pct(v: f64) -> String {
+    format!("{:.4}%", v * 100.0)
+}
+
+/// Optional bound, formatted.
+pub fn opt_seconds(v: Option<f64>) -> String {
+    v.map(profile::format_seconds)
+        .unwrap_or_else(|| "-".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: ReportArgs,
+    }
+
+    fn args(extra: &[&str]) -> ReportArgs {
+        let mut v = vec![
+            "t",
+            "--prometheus",
+            "http://127.0.0.1:1",
+            "--tolerance",
+            "mifid2-hft",
+        ];
+        v.extend_from_slice(extra);
+        T::parse_from(v).args
+    }
+
+    const NOW: i64 = 1_714_521_600_000;
+
+    #[test]
+    fn plan_grid() {
+        let p = Plan::new(
+            &args(&["--from", "now-1h", "--to", "now", "--step", "15s"]),
+            NOW,
+        )
+        .expect("plan");
+        assert_eq!(p.grid.cells, 240);
+        assert_eq!(p.grid.end_ms(), NOW);
+        let p = Plan::new(
+            &args(&["--from", "now-61s", "--to", "now", "--step", "15s"]),
+            NOW,
+        )
+        .expect("plan");
+        assert_eq!(p.grid.cells, 4);
+        assert_eq!(p.grid.end_ms(), NOW - 1000);
+    }
+
+    #[test]
+    fn plan_errors() {
+        let e = Plan::new(&args(&["--from", "now-1h", "--to", "now+1h"]), NOW).expect_err("future");
+        assert!(e.to_string().contains("is in the future"), "{e}");
+        let e = Plan::new(&args(&["--from", "now", "--to", "now-1h"]), NOW).expect_err("empty");
+        assert!(e.to_string().contains("is not before"), "{e}");
+        let e = Plan::new(&args(&["--from", "now-10s", "--to", "now"]), NOW).expect_err("short");
+        assert!(e.to_string().contains("shorter than one"), "{e}");
+        assert!(Plan::new(&args(&["--from", "now-1h", "--step", "500ms"]), NOW).is_err());
+        assert!(Plan::new(&args(&["--from", "now-1h", "--selector", "x"]), NOW).is_err());
+    }
+
+    fn sample_report() -> Report {
+        use analysis::CellInput;
+        let grid = Grid {
+            start_ms: NOW,
+            step_ms: 15_000,
+            cells: 4,
+        };
+        let ok = |v: f64| CellInput {
+            bound_peak: Some(v),
+            ..CellInput::default()
+        };
+        let tolerance = profile::parse_tolerance("mifid2-hft").expect("profile");
+        let tol = tolerance.seconds();
+        let nodes = vec![
+            analysis::analyze_node("a,\"weird\" <node>|x", &grid, &[ok(0.00001); 4], tol),
+            analysis::analyze_node(
+                "b",
+                &grid,
+                &[ok(0.00001), ok(0.0002), CellInput::default(), ok(0.0001)],
+                tol,
+            ),
+        ];
+        let summary = analysis::summarize(&nodes, 0.0);
+        Report {
+            generated_ms: NOW + 3_600_000,
+            prometheus: "http://p:9090".to_string(),
+            selector: "{cluster=\"prod\"}".to_string(),
+            requested_from_ms: NOW,
+            requested_to_ms: NOW + 61_000,
+            grid,
+            tolerance,
+            allowed_unmeasured: 0.0,
+            nodes,
+            summary,
+            queries: vec!["q".to_string()],
+        }
+    }
+
+    #[test]
+    fn renderers_escape_and_parse_back() {
+        let r = sample_report();
+        let csv_text = render(&r, Format::Csv).expect("csv");
+        let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+        let rows: Vec<csv::StringRecord> = rd.records().map(|x| x.expect("row")).collect();
+        assert_eq!(
+            rows.len(),
+            1 + 2 + 1 + 1,
+            "cluster, 2 nodes, 1 breach, 1 gap"
+        );
+        assert_eq!(&rows[1][1], "a,\"weird\" <node>|x");
+        assert_eq!(&rows[3][0], "breach");
+        assert_eq!(&rows[3][10], "0.0002");
+        assert_eq!(&rows[4][13], "no sample");
+
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&r, Format::Json).expect("json")).expect("parse");
+        assert_eq!(json["nodes"][1]["breaches"][0]["duration_seconds"], 15.0);
+        assert_eq!(json["nodes"][1]["gaps"][0]["reasons"][0], "no sample");
+        assert_eq!(json["verdict"]["compliant"], false);
+        assert_eq!(json["period"]["to"], "2024-05-01T00:01:00Z");
+
+        let html = render(&r, Format::Html).expect("html");
+        assert!(html.contains("a,&quot;weird&quot; &lt;node&gt;|x"));
+        assert!(!html.contains("<node>"));
+        assert!(html.contains("not a whole number of steps"));
+
+        let md = render(&r, Format::Md).expect("md");
+        assert!(md.contains("| a,\"weird\" &lt;node>\\|x |"), "{md}");
+        assert!(md.contains("**Verdict: NOT COMPLIANT**"));
+    }
+
+    #[test]
+    fn ratios() {
+        assert_eq!(parse_ratio("0").expect("r"), 0.0);
+        assert!((parse_ratio("0.1%").expect("r") - 0.001).abs() < 1e-15);
+        assert_eq!(parse_ratio("0.5").expect("r"), 0.5);
+        assert!(parse_ratio("150%").is_err());
+        assert!(parse_ratio("x").is_err());
+    }
 }

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+"""Writes deploy/grafana/clockwatch.json (and the chart's copy of it).
+
+The dashboard is code: edit this file, run it, commit both outputs.
+deploy/tests/test_dashboard.py checks that the committed JSON is what this
+script writes, that every query parses in a real Prometheus, and that every
+metric it names is in deploy/tests/metrics.txt.
+
+Queries use the raw exporter metrics, not the recording rules, so that the
+dashboard also works where the rules are not loaded. Offsets follow the rules'
+convention: node clock minus reference, positive when the node is ahead.
+
+Usage: build_dashboard.py [--check]
+"""
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUTPUTS = [HERE / "clockwatch.json",
+           HERE.parent / "helm" / "clockwatch" / "dashboards" / "clockwatch.json"]
+
+SEL = 'cluster=~"$cluster", node=~"$node"'
+CLUSTER = 'cluster=~"$cluster"'
+DS = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def measured(sel):
+    return ("max by (cluster, node) (clockwatch_system_time_seconds{%s}"
+            " - timestamp(clockwatch_system_time_seconds{%s}))" % (sel, sel))
+
+
+# The median is taken over every node of the cluster, whatever nodes are selected.
+FROM_MEDIAN = ("%s - on (cluster) group_left () quantile by (cluster) (0.5, %s)"
+               % (measured(SEL), measured(CLUSTER)))
+CHRONY_OFFSET = "max by (cluster, node) (-chrony_tracking_system_time_seconds{%s})" % SEL
+BOUND = "max by (cluster, node) (clockwatch_clock_error_bound_seconds{%s})" % SEL
+WITHIN = ("avg_over_time((max by (cluster, node) (clockwatch_clock_error_bound_seconds{%s})"
+          " <= bool $tolerance)[$__range:1m])" % SEL)
+STATES = ["synchronized", "stale", "local", "unsynchronized", "unknown"]
+STATE_CODE = "max by (cluster, node) (%s)" % " or ".join(
+    '(clockwatch_sync_state{%s, state="%s"} == 1) * %d' % (SEL, s, i) for i, s in enumerate(STATES))
+STATE_COLOURS = {"synchronized": "green", "stale": "yellow", "local": "orange",
+                 "unsynchronized": "red", "unknown": "purple"}
+
+BOUND_STEPS = [{"color": "green", "value": None}, {"color": "yellow", "value": 0.01},
+               {"color": "red", "value": 0.1}]
+OFFSET_STEPS = [{"color": "red", "value": None}, {"color": "yellow", "value": -120},
+                {"color": "green", "value": -30}, {"color": "yellow", "value": 30},
+                {"color": "red", "value": 120}]
+RATIO_STEPS = [{"color": "red", "value": None}, {"color": "yellow", "value": 0.99},
+               {"color": "green", "value": 0.999}]
+
+_next_id = [0]
+
+
+def pid():
+    _next_id[0] += 1
+    return _next_id[0]
+
+
+def target(expr, ref="A", legend="", instant=False, table=False):
+    t = {"datasource": DS, "expr": expr, "refId": ref, "legendFormat": legend or "__auto"}
+    if instant:
+        t["instant"] = True
+        t["range"] = False
+    if table:
+        t["format"] = "table"
+    return t
+
+
+def thresholds(steps):
+    return {"mode": "absolute", "steps": steps}
+
+
+def stat(title, expr, x, w, unit="none", steps=None, desc=""):
+    return {
+        "id": pid(), "type": "stat", "title": title, "description": desc, "datasource": DS,
+        "gridPos": {"x": x, "y": 1, "w": w, "h": 4},
+        "targets": [target(expr, instant=True)],
+        "fieldConfig": {"defaults": {"unit": unit, "thresholds": thresholds(
+            steps or [{"color": "blue", "value": None}]), "color": {"mode": "thresholds"}},
+            "overrides": []},
+        "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "colorMode": "background", "graphMode": "none", "textMode": "value"},
+    }
+
+
+def timeseries(title, targets, x, y, w, h, unit="s", steps=None, desc="", log=False, bars=False):
+    custom = {"drawStyle": "bars" if bars else "line", "lineWidth": 1, "fillOpacity": 60 if bars else 0,
+              "showPoints": "never", "spanNulls": False,
+              "thresholdsStyle": {"mode": "line" if steps else "off"}}
+    if log:
+        custom["scaleDistribution"] = {"type": "log", "log": 10}
+    return {
+        "id": pid(), "type": "timeseries", "title": title, "description": desc, "datasource": DS,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h}, "targets": targets,
+        "fieldConfig": {"defaults": {"unit": unit, "custom": custom,
+                                     "thresholds": thresholds(steps or [{"color": "green", "value": None}]),
+                                     "color": {"mode": "palette-classic"}},
+                        "overrides": []},
+        "options": {"legend": {"displayMode": "table", "placement": "right", "calcs": ["lastNotNull", "max"]},
+                    "tooltip": {"mode": "multi", "sort": "desc"}},
+    }
+
+
+def row(title, y):
+    return {"id": pid(), "type": "row", "title": title, "collapsed": False,
+            "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []}
+
+
+def col_override(name, props):
+    return {"matcher": {"id": "byName", "options": name}, "properties": props}
+
+
+def colour_cells(steps, unit):
+    return [{"id": "unit", "value": unit}, {"id": "thresholds", "value": thresholds(steps)},
+            {"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}}]
+
+
+def node_table(y):
+    state_map = [{"type": "value", "options": {s: {"text": s, "color": c, "index": i}
+                                                for i, (s, c) in enumerate(STATE_COLOURS.items())}}]
+    return {
+        "id": pid(), "type": "table", "title": "Nodes",
+        "description": "One row per node. Offset: node clock minus Prometheus' clock at scrape time "
+                       "(positive: node ahead), and its distance from the cluster's median. chronyd "
+                       "offset: chronyd's own estimate of the node clock against true time. Within "
+                       "tolerance: share of the selected range with an error bound <= $tolerance s.",
+        "datasource": DS, "gridPos": {"x": 0, "y": y, "w": 24, "h": 10},
+        "targets": [
+            target("max by (cluster, node, state) (clockwatch_sync_state{%s} == 1)" % SEL, "A", instant=True, table=True),
+            target(BOUND, "B", instant=True, table=True),
+            target(measured(SEL), "C", instant=True, table=True),
+            target(FROM_MEDIAN, "D", instant=True, table=True),
+            target(CHRONY_OFFSET, "E", instant=True, table=True),
+            target("max by (cluster, node, tracking_name, tracking_refid) (chrony_tracking_info{%s})" % SEL,
+                   "F", instant=True, table=True),
+            target("max by (cluster, node) (chrony_tracking_stratum{%s})" % SEL, "G", instant=True, table=True),
+            target(WITHIN, "H", instant=True, table=True),
+        ],
+        "transformations": [
+            {"id": "merge", "options": {}},
+            {"id": "organize", "options": {
+                "excludeByName": {"Time": True, "Value #A": True, "Value #F": True},
+                "indexByName": {"cluster": 0, "node": 1, "state": 2, "Value #B": 3, "Value #C": 4,
+                                "Value #D": 5, "Value #E": 6, "tracking_name": 7, "tracking_refid": 8,
+                                "Value #G": 9, "Value #H": 10},
+                "renameByName": {"Value #B": "Error bound", "Value #C": "Offset (measured)",
+                                 "Value #D": "Offset from median", "Value #E": "Offset (chronyd)",
+                                 "tracking_name": "Reference", "tracking_refid": "Ref ID",
+                                 "Value #G": "Stratum", "Value #H": "Within tolerance", "state": "State"}}},
+        ],
+        "fieldConfig": {"defaults": {"custom": {"align": "auto", "filterable": True}}, "overrides": [
+            col_override("State", [{"id": "mappings", "value": state_map},
+                                   {"id": "custom.cellOptions", "value": {"type": "color-background"}}]),
+            col_override("Error bound", colour_cells(BOUND_STEPS, "s")),
+            col_override("Offset (measured)", [{"id": "unit", "value": "s"}]),
+            col_override("Offset from median", colour_cells(OFFSET_STEPS, "s")),
+            col_override("Offset (chronyd)", [{"id": "unit", "value": "s"}]),
+            col_override("Within tolerance", colour_cells(RATIO_STEPS, "percentunit")),
+        ]},
+        "options": {"showHeader": True, "sortBy": [{"displayName": "Error bound", "desc": True}]},
+    }
+
+
+def state_timeline(y):
+    mapping = [{"type": "value", "options": {str(i): {"text": s, "color": STATE_COLOURS[s], "index": i}
+                                              for i, s in enumerate(STATES)}}]
+    return {
+        "id": pid(), "type": "state-timeline", "title": "Sync state", "datasource": DS,
+        "gridPos": {"x": 0, "y": y, "w": 24, "h": 6},
+        "targets": [target(STATE_CODE, legend="{{node}}")],
+        "fieldConfig": {"defaults": {"mappings": mapping, "color": {"mode": "thresholds"},
+                                     "thresholds": thresholds([{"color": "transparent", "value": None}])},
+                        "overrides": []},
+        "options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
+                    "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"}},
+    }
+
+
+def compliance_bars(y):
+    return {
+        "id": pid(), "type": "bargauge", "title": "Within tolerance over the selected range",
+        "description": "Share of the range during which the node's error bound was at most $tolerance s. "
+                       "Minutes without data are left out, not counted: use `clockwatch report` for "
+                       "evidence that accounts for gaps.",
+        "datasource": DS, "gridPos": {"x": 0, "y": y, "w": 24, "h": 8},
+        "targets": [target(WITHIN, legend="{{node}}", instant=True)],
+        "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0, "max": 1, "decimals": 3,
+                                     "thresholds": thresholds(RATIO_STEPS), "color": {"mode": "thresholds"}},
+                        "overrides": []},
+        "options": {"orientation": "horizontal", "displayMode": "basic", "showUnfilled": True,
+                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+    }
+
+
+def variables():
+    def query_var(name, label, query):
+        return {"type": "query", "name": name, "label": label, "datasource": DS,
+                "query": {"query": query, "refId": name}, "definition": query,
+                "refresh": 2, "includeAll": True, "multi": True, "allValue": ".*",
+                "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+                "sort": 1, "hide": 0}
+    options = ["0.0001", "0.001", "0.01", "0.05", "0.1", "1"]
+    return {"list": [
+        {"type": "datasource", "name": "datasource", "label": "Data source", "query": "prometheus",
+         "current": {}, "hide": 0, "refresh": 1, "regex": ""},
+        query_var("cluster", "Cluster", "label_values(clockwatch_build_info, cluster)"),
+        query_var("node", "Node", 'label_values(clockwatch_build_info{cluster=~"$cluster"}, node)'),
+        {"type": "custom", "name": "tolerance", "label": "Tolerance (s)",
+         "description": "Error bound counted as compliant: 0.0001 and 0.001 s (MiFID II RTS 25 HFT and "
+                        "algorithmic trading), 0.05 s (FINRA CAT), 1 s (voice trading).",
+         "query": ",".join(options), "current": {"selected": True, "text": "0.01", "value": "0.01"},
+         "options": [{"selected": o == "0.01", "text": o, "value": o} for o in options], "hide": 0},
+    ]}
+
+
+def build():
+    _next_id[0] = 0
+    panels = [
+        row("Overview", 0),
+        stat("Nodes", "count(max by (cluster, node) (clockwatch_build_info{%s}))" % SEL, 0, 4,
+             desc="Nodes with a clockwatch target answering."),
+        stat("Not synchronized",
+             'count(max by (cluster, node) (clockwatch_sync_state{%s, state!="synchronized"} == 1)) or vector(0)' % SEL,
+             4, 4, steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
+             desc="Nodes in state stale, local, unsynchronized or unknown."),
+        stat("Worst error bound", "max(clockwatch_clock_error_bound_seconds{%s})" % SEL, 8, 4,
+             unit="s", steps=BOUND_STEPS),
+        stat("Largest offset from median", "max(abs(%s))" % FROM_MEDIAN, 12, 4, unit="s",
+             steps=[{"color": "green", "value": None}, {"color": "yellow", "value": 30},
+                    {"color": "red", "value": 120}]),
+        stat("Within tolerance", "avg(%s)" % WITHIN, 16, 4, unit="percentunit", steps=RATIO_STEPS,
+             desc="Mean over the selected nodes of the share of the range with a bound <= $tolerance s."),
+        stat("Kernel unsynchronised", "count(clockwatch_timex_sync_status{%s} == 0) or vector(0)" % SEL,
+             20, 4, steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
+             desc="Nodes whose kernel clock has STA_UNSYNC set."),
+        node_table(5),
+        row("Over time", 15),
+        timeseries("Clock error bound", [target(BOUND, legend="{{node}}")], 0, 16, 12, 9,
+                   steps=BOUND_STEPS, log=True,
+                   desc="|system time offset| + root dispersion + root delay / 2; missing while there is "
+                        "no valid bound (not synchronized, local reference, chronyd unreachable)."),
+        timeseries("Offset from cluster median (measured by Prometheus)", [target(FROM_MEDIAN, legend="{{node}}")],
+                   12, 16, 12, 9, steps=OFFSET_STEPS,
+                   desc="Node clock minus the median node clock of its cluster, positive when ahead."),
+        timeseries("Offset (chronyd's estimate)", [target(CHRONY_OFFSET, legend="{{node}}")], 0, 25, 12, 8,
+                   desc="Negated current correction of chronyd: positive when the node clock is ahead."),
+        timeseries("Offset (measured by Prometheus)", [target(measured(SEL), legend="{{node}}")], 12, 25, 12, 8,
+                   desc="clockwatch_system_time_seconds minus the scrape timestamp; includes scrape latency "
+                        "and Prometheus' own clock error."),
+        state_timeline(33),
+        row("Sources", 39),
+        timeseries("Source reachability",
+                   [target("chrony_sources_reachability_ratio{%s}" % SEL, legend="{{node}} {{source_name}}")],
+                   0, 40, 12, 8, unit="percentunit"),
+        timeseries("Source last sample offset",
+                   [target("chrony_sources_last_sample_offset_seconds{%s}" % SEL, legend="{{node}} {{source_name}}")],
+                   12, 40, 12, 8),
+        row("Steps and kernel", 48),
+        timeseries("Clock steps",
+                   [target("sum by (cluster, node) (increase(clockwatch_clock_steps_total{%s}[$__rate_interval]))" % SEL,
+                           legend="{{node}}")], 0, 49, 8, 8, unit="short", bars=True),
+        timeseries("Last step size", [target("clockwatch_clock_last_step_seconds{%s}" % SEL, legend="{{node}}")],
+                   8, 49, 8, 8),
+        timeseries("Kernel estimated and maximum error",
+                   [target("clockwatch_timex_estimated_error_seconds{%s}" % SEL, "A", "{{node}} estimated"),
+                    target("clockwatch_timex_maxerror_seconds{%s}" % SEL, "B", "{{node}} maximum")],
+                   16, 49, 8, 8),
+        row("Compliance", 57),
+        compliance_bars(58),
+        row("Exporter", 66),
+        timeseries("Failing collectors",
+                   [target("clockwatch_collector_success{%s} == 0" % SEL, legend="{{node}} {{collector}}")],
+                   0, 67, 12, 7, unit="short"),
+        timeseries("Collector duration",
+                   [target("max by (cluster, node, collector) (clockwatch_collector_duration_seconds{%s})" % SEL,
+                           legend="{{node}} {{collector}}")], 12, 67, 12, 7),
+    ]
+    return {
+        "id": None, "uid": "clockwatch-nodes", "title": "clockwatch / Node clocks",
+        "description": "Clock error bound, sync state and offsets of every node, from clockwatch.",
+        "tags": ["clockwatch", "chrony", "time"], "timezone": "utc", "editable": True,
+        "graphTooltip": 1, "refresh": "1m", "schemaVersion": 39, "version": 1,
+        "time": {"from": "now-6h", "to": "now"}, "timepicker": {},
+        "templating": variables(), "annotations": {"list": []}, "links": [], "panels": panels,
+    }
+
+
+def main():
+    text = json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+    if "--check" in sys.argv[1:]:
+        stale = [str(p) for p in OUTPUTS if not p.exists() or p.read_text() != text]
+        if stale:
+            print("out of date (run deploy/grafana/build_dashboard.py):", *stale, file=sys.stderr)
+            return 1
+        return 0
+    for p in OUTPUTS:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

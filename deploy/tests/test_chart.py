@@ -1,0 +1,377 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+"""The Helm chart: renders, validates, and keeps its promises per access mode."""
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import (ALL_ON, CHART, DASHBOARD, DEPLOY, KUBE_VERSIONS, MODES, RULES, SOCKET_USER,
+                      by_kind, deep_merge, mode_values, need, need_tool, render, render_raw)
+
+SCHEMAS = Path(__file__).parent / "schemas"
+CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+
+
+# ---------------------------------------------------------------- validation
+
+def validate_object(obj, version):
+    """Core kinds against kubernetes-validate's strict schemas; the
+    prometheus-operator CRDs (whose schemas it does not bundle) against the
+    small schemas in deploy/tests/schemas/."""
+    if obj["kind"] in CRD_KINDS:
+        jsonschema = need("jsonschema")
+        schema = json.loads((SCHEMAS / f"{obj['kind'].lower()}.json").read_text())
+        jsonschema.validate(obj, schema)
+        return
+    kv = need("kubernetes_validate")
+    kv.validate(obj, version, strict=True)
+
+
+CASES = {
+    "defaults": {},
+    **{f"{m}-all-on": mode_values(m, ALL_ON) for m in MODES},
+    "udp-azure-podmonitor": mode_values("udp", {"podMonitor": {"enabled": True, "apiVersion": "azmonitoring.coreos.com/v1"}}),
+    "timex-existing-secret-digest": mode_values("timex", {
+        "webConfig": {"enabled": True, "existingSecret": "my-web-config"},
+        "image": {"digest": "sha256:" + "ab" * 32},
+        "collectors": {"serverstats": False, "ntpdata": True},
+        "extraArgs": ["--log.level=debug"], "env": [{"name": "TZ", "value": "UTC"}],
+        "priorityClassName": "system-node-critical", "phcErrorBound": "100us"}),
+}
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rendered_objects_validate_strictly(case, version):
+    docs = render(CASES[case])
+    assert docs, "nothing rendered"
+    for obj in docs:
+        validate_object(obj, version)
+
+
+def test_all_on_renders_every_kind():
+    kinds = {d["kind"] for d in render(mode_values("udp", ALL_ON))}
+    assert kinds == {"DaemonSet", "Service", "ServiceAccount", "Secret", "ConfigMap",
+                     "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+
+
+def test_helm_lint_is_clean():
+    helm = need("helm_python")
+    for values in ({}, mode_values("socket"), mode_values("timex", ALL_ON)):
+        report = helm.lint(str(CHART), values, strict=True)
+        problems = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2]
+        assert not problems and not report.get("errors"), report
+
+
+# -------------------------------------------------------------- Pod Security
+
+ALLOWED_RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                              "persistentVolumeClaim", "projected", "secret"}
+
+
+def pod_security_violations(pod):
+    """Violations of the Pod Security Standards (Kubernetes >= 1.25) for a pod
+    template spec: {"baseline": [...], "restricted": [...]}; the restricted
+    list also holds every baseline violation."""
+    spec = pod["spec"]
+    psc = spec.get("securityContext", {})
+    containers = spec.get("containers", []) + spec.get("initContainers", [])
+    base, restr = [], []
+    for ns in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(ns):
+            base.append(ns)
+    for v in spec.get("volumes", []):
+        if "hostPath" in v:
+            base.append(f"hostPath volume {v['name']}")
+        kinds = set(v) - {"name"}
+        if not kinds <= ALLOWED_RESTRICTED_VOLUMES | {"hostPath"}:  # hostPath: reported above
+            restr.append(f"volume {v['name']} of type {sorted(kinds)}")
+    for c in containers:
+        sc = c.get("securityContext", {})
+        name = c["name"]
+        if sc.get("privileged"):
+            base.append(f"{name}: privileged")
+        for p in c.get("ports", []):
+            if p.get("hostPort"):
+                base.append(f"{name}: hostPort {p['hostPort']}")
+        added = set(sc.get("capabilities", {}).get("add", []))
+        baseline_caps = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+        if added - baseline_caps:
+            base.append(f"{name}: capabilities {sorted(added - baseline_caps)}")
+        if added - {"NET_BIND_SERVICE"}:
+            restr.append(f"{name}: adds capabilities {sorted(added)}")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            restr.append(f"{name}: does not drop ALL capabilities")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            restr.append(f"{name}: allowPrivilegeEscalation is not false")
+        if not (sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True):
+            restr.append(f"{name}: runAsNonRoot is not true")
+        if sc.get("runAsUser", psc.get("runAsUser")) == 0:
+            restr.append(f"{name}: runAsUser 0")
+        seccomp = sc.get("seccompProfile", psc.get("seccompProfile", {})).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            restr.append(f"{name}: seccompProfile is {seccomp}")
+        if sc.get("procMount", "Default") != "Default":
+            base.append(f"{name}: procMount")
+        if sc.get("windowsOptions", {}).get("hostProcess"):
+            base.append(f"{name}: hostProcess")
+    if psc.get("runAsUser") == 0:
+        restr.append("pod runAsUser 0")
+    return {"baseline": base, "restricted": base + restr}
+
+
+def pod_security_level(pod):
+    v = pod_security_violations(pod)
+    if not v["baseline"]:
+        return "restricted" if not v["restricted"] else "baseline"
+    return "privileged"
+
+
+def daemonset(values):
+    (ds,) = by_kind(render(values), "DaemonSet")
+    return ds
+
+
+EXPECTED_LEVEL = {"udp": "privileged", "socket": "privileged", "timex": "restricted"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pod_security_level_per_mode(mode):
+    pod = daemonset(mode_values(mode, ALL_ON))["spec"]["template"]
+    assert pod_security_level(pod) == EXPECTED_LEVEL[mode], pod_security_violations(pod)
+    if mode == "udp":
+        assert sorted(pod_security_violations(pod)["baseline"]) == ["clockwatch: hostPort 9707", "hostNetwork"]
+    if mode == "socket":
+        assert pod_security_violations(pod)["baseline"] == ["hostPath volume chrony-run"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_restricted_container_fields_in_every_mode(mode):
+    """Whatever the mode needs from the host, the container itself is locked down."""
+    for values in (mode_values(mode), mode_values(mode, ALL_ON)):
+        pod = daemonset(values)["spec"]["template"]
+        spec = pod["spec"]
+        psc = spec["securityContext"]
+        assert psc["runAsNonRoot"] is True
+        assert psc["runAsUser"] != 0
+        assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        assert not spec.get("hostPID") and not spec.get("hostIPC")
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"] == {"drop": ["ALL"]}
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["runAsNonRoot"] is True
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert not sc.get("privileged")
+            assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        restricted_only = [v for v in pod_security_violations(pod)["restricted"]
+                           if v not in pod_security_violations(pod)["baseline"]]
+        assert restricted_only == [], restricted_only
+
+
+def test_timex_mode_touches_nothing_of_the_host():
+    spec = daemonset(mode_values("timex", ALL_ON))["spec"]["template"]["spec"]
+    assert "hostNetwork" not in spec and "dnsPolicy" not in spec
+    assert all("hostPath" not in v for v in spec.get("volumes", []))
+    assert all("hostPort" not in p for c in spec["containers"] for p in c["ports"])
+    args = spec["containers"][0]["args"]
+    assert "--chrony.address=none" in args
+    assert not any(a.startswith("--chrony.timeout") for a in args)
+    assert spec["securityContext"]["runAsUser"] == 65534
+
+
+def test_udp_mode():
+    spec = daemonset({})["spec"]["template"]["spec"]   # udp is the default
+    assert spec["hostNetwork"] is True
+    assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert "volumes" not in spec
+    c = spec["containers"][0]
+    assert "--chrony.address=udp://127.0.0.1:323" in c["args"]
+    assert "--web.listen-address=:9707" in c["args"]
+    assert c["ports"] == [{"name": "metrics", "containerPort": 9707, "hostPort": 9707, "protocol": "TCP"}]
+    assert spec["securityContext"]["runAsUser"] == 65534
+    assert spec["securityContext"]["runAsGroup"] == 65534
+
+
+def test_socket_mode():
+    spec = daemonset(mode_values("socket"))["spec"]["template"]["spec"]
+    assert "hostNetwork" not in spec
+    assert spec["volumes"] == [{"name": "chrony-run", "hostPath": {"path": "/run/chrony", "type": "Directory"}}]
+    c = spec["containers"][0]
+    assert c["volumeMounts"] == [{"name": "chrony-run", "mountPath": "/run/chrony"}]  # read-write on purpose
+    assert "--chrony.address=unix:///run/chrony/chronyd.sock" in c["args"]
+    assert spec["securityContext"]["runAsUser"] == SOCKET_USER["uid"]
+    assert spec["securityContext"]["runAsGroup"] == SOCKET_USER["gid"]
+    assert "hostPort" not in c["ports"][0]
+
+
+@pytest.mark.parametrize("socket_user, message", [
+    ({}, "chrony.socketUser.uid is required"),
+    ({"uid": 112}, "chrony.socketUser.gid is required"),
+])
+def test_socket_mode_requires_chronyd_ids(socket_user, message):
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError, match=message):
+        render_raw({"chrony": {"access": "socket", "socketUser": socket_user}})
+
+
+@pytest.mark.parametrize("values", [
+    {"chrony": {"access": "ntp"}},
+    {"chrony": {"access": "socket", "socketUser": {"uid": 0, "gid": 0}}},
+    {"serviceMonitor": {"apiVersion": "monitoring.example/v1"}},
+    {"prometheusRule": {"disabledAlerts": ["NoSuchAlert"]}},
+    {"notAValue": True},
+])
+def test_schema_rejects_bad_values(values):
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError):
+        render_raw(values)
+
+
+def test_defaults_run_everywhere():
+    ds = daemonset({})
+    spec = ds["spec"]["template"]["spec"]
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert ds["spec"]["updateStrategy"]["type"] == "RollingUpdate"
+    res = spec["containers"][0]["resources"]
+    assert res["requests"] == {"cpu": "10m", "memory": "16Mi"} and res["limits"] == {"memory": "64Mi"}
+
+
+def test_web_config_inline_and_existing():
+    docs = render({"webConfig": {"enabled": True, "config": {"tls_server_config": {"cert_file": "/x"}}}})
+    (secret,) = by_kind(docs, "Secret")
+    assert yaml.safe_load(secret["stringData"]["web-config.yml"]) == {"tls_server_config": {"cert_file": "/x"}}
+    spec = by_kind(docs, "DaemonSet")[0]["spec"]["template"]["spec"]
+    assert "--web.config.file=/etc/clockwatch/web/web-config.yml" in spec["containers"][0]["args"]
+    vol = next(v for v in spec["volumes"] if v["name"] == "web-config")
+    assert vol["secret"]["secretName"] == secret["metadata"]["name"]
+
+    docs = render({"webConfig": {"enabled": True, "existingSecret": "mine"}})
+    assert not by_kind(docs, "Secret")
+    spec = by_kind(docs, "DaemonSet")[0]["spec"]["template"]["spec"]
+    assert next(v for v in spec["volumes"] if v["name"] == "web-config")["secret"]["secretName"] == "mine"
+
+
+def test_image_reference():
+    c = lambda v: daemonset(v)["spec"]["template"]["spec"]["containers"][0]["image"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert c({}) == f"ghcr.io/clockwatch/clockwatch:{chart['appVersion']}"
+    assert c({"image": {"registry": "myacr.azurecr.io", "tag": "1.2.3"}}) == "myacr.azurecr.io/clockwatch/clockwatch:1.2.3"
+    digest = "sha256:" + "0f" * 32
+    assert c({"image": {"digest": digest}}) == f"ghcr.io/clockwatch/clockwatch@{digest}"
+
+
+# --------------------------------------------------------- monitors and rules
+
+@pytest.mark.parametrize("kind, key", [("ServiceMonitor", "serviceMonitor"), ("PodMonitor", "podMonitor")])
+@pytest.mark.parametrize("api", ["monitoring.coreos.com/v1", "azmonitoring.coreos.com/v1"])
+def test_monitors(kind, key, api):
+    docs = render({key: {"enabled": True, "apiVersion": api, "additionalLabels": {"release": "kps"},
+                         "interval": "15s", "scrapeTimeout": "5s"}})
+    (mon,) = by_kind(docs, kind)
+    assert mon["apiVersion"] == api
+    assert mon["metadata"]["labels"]["release"] == "kps"
+    (ep,) = mon["spec"]["endpoints" if kind == "ServiceMonitor" else "podMetricsEndpoints"]
+    assert ep["port"] == "metrics" and ep["path"] == "/metrics"
+    assert ep["interval"] == "15s" and ep["scrapeTimeout"] == "5s"
+    assert {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node",
+            "action": "replace"} in ep["relabelings"]
+    assert {"targetLabel": "job", "replacement": "clockwatch", "action": "replace"} in ep["relabelings"]
+    pod_labels = by_kind(docs, "DaemonSet")[0]["spec"]["template"]["metadata"]["labels"]
+    assert mon["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_service_publishes_not_ready_pods():
+    (svc,) = by_kind(render({}), "Service")
+    assert svc["spec"]["publishNotReadyAddresses"] is True
+    assert svc["spec"]["ports"][0]["targetPort"] == "metrics"
+
+
+def rule_spec(values):
+    (pr,) = by_kind(render(deep_merge({"prometheusRule": {"enabled": True}}, values)), "PrometheusRule")
+    return pr["spec"]
+
+
+def test_chart_rules_are_the_shipped_rules():
+    assert (CHART / "files" / "clockwatch.rules.yml").read_bytes() == RULES.read_bytes(), \
+        "copy deploy/prometheus/clockwatch.rules.yml to deploy/helm/clockwatch/files/"
+    assert rule_spec({}) == yaml.safe_load(RULES.read_text())
+
+
+THRESHOLDS = {"boundWarningSeconds": 0.001, "boundCriticalSeconds": 0.05, "complianceToleranceSeconds": 0.0001,
+              "offsetFromMedianWarningSeconds": 5, "offsetFromMedianCriticalSeconds": 0.01}
+
+
+def exprs(spec):
+    return {(r.get("alert") or r["record"], r.get("labels", {}).get("severity")): r["expr"]
+            for g in spec["groups"] for r in g["rules"]}
+
+
+def test_rule_thresholds_come_from_values():
+    # The critical offset threshold is set to 0.01 on purpose: equal to the
+    # default warning bound, it would be caught by a naive replacement.
+    e = exprs(rule_spec({"prometheusRule": {"thresholds": THRESHOLDS, "job": "my-job"}}))
+    assert e[("ClockErrorBoundHigh", "warning")] == "(clockwatch_clock_error_bound_seconds > 0.001) < +Inf"
+    assert e[("ClockErrorBoundHigh", "critical")] == "(clockwatch_clock_error_bound_seconds > 0.05) < +Inf"
+    assert e[("node:clockwatch_clock_within_tolerance:bool", None)] == \
+        "node:clockwatch_clock_error_bound_seconds:max <= bool 0.0001"
+    assert e[("NodeClockOffsetFromMedian", "warning")] == "abs(node:clockwatch_measured_offset_from_median_seconds) > 5"
+    assert e[("NodeClockOffsetFromMedian", "critical")] == "abs(node:clockwatch_measured_offset_from_median_seconds) > 0.01"
+    assert e[("ClockwatchAbsent", "warning")].count('job="my-job"') == 3
+    assert not any('job="clockwatch"' in x for x in e.values())
+    defaults = exprs(rule_spec({}))
+    assert defaults.keys() == e.keys()
+    changed = {k for k in e if e[k] != defaults[k]}
+    assert changed == {("ClockErrorBoundHigh", "warning"), ("ClockErrorBoundHigh", "critical"),
+                       ("node:clockwatch_clock_within_tolerance:bool", None), ("NodeClockOffsetFromMedian", "warning"),
+                       ("NodeClockOffsetFromMedian", "critical"), ("ClockwatchAbsent", "warning")}
+
+
+def test_rendered_rules_with_custom_thresholds_pass_promtool():
+    promtool = need_tool("promtool")
+    spec = rule_spec({"prometheusRule": {"thresholds": THRESHOLDS, "additionalRuleLabels": {"team": "sre"}}})
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+        yaml.safe_dump(spec, f)
+        f.flush()
+        r = subprocess.run([promtool, "check", "rules", f.name], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_rule_options():
+    spec = rule_spec({"prometheusRule": {"disabledAlerts": ["ClockStepped", "ClockwatchAbsent"],
+                                         "additionalRuleLabels": {"team": "sre", "severity": "ignored"}}})
+    alerts = [r for g in spec["groups"] for r in g["rules"] if "alert" in r]
+    names = {r["alert"] for r in alerts}
+    assert "ClockStepped" not in names and "ClockwatchAbsent" not in names and "ChronyUnreachable" in names
+    assert all(r["labels"]["team"] == "sre" for r in alerts)
+    assert all(r["labels"]["severity"] in ("warning", "critical") for r in alerts)
+    records = [r for g in spec["groups"] for r in g["rules"] if "record" in r]
+    assert records and all("labels" not in r for r in records)
+
+
+# ----------------------------------------------------------------- dashboard
+
+def test_chart_dashboard_is_the_shipped_dashboard():
+    assert (CHART / "dashboards" / "clockwatch.json").read_bytes() == DASHBOARD.read_bytes(), \
+        "run deploy/grafana/build_dashboard.py"
+
+
+def test_dashboard_configmap():
+    (cm,) = by_kind(render({"dashboard": {"enabled": True, "annotations": {"grafana_folder": "Clocks"}}}), "ConfigMap")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Clocks"}
+    assert json.loads(cm["data"]["clockwatch.json"]) == json.loads(DASHBOARD.read_text())
+
+
+def test_notes_name_the_pod_security_level():
+    for mode, word in (("udp", "privileged"), ("socket", "privileged")):
+        assert word in render_raw(mode_values(mode))["clockwatch/templates/NOTES.txt"]
+    assert "privileged" not in render_raw(mode_values("timex"))["clockwatch/templates/NOTES.txt"]

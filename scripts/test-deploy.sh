@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Tests of the deployment assets (deploy/, Dockerfile): Helm chart, plain
+# manifests, Prometheus rules, Grafana dashboard, Azure files, systemd unit.
+# Non-interactive; exits non-zero on failure; the last line reads
+#   deploy: N passed, M failed
+# As root it installs what it needs (Debian's prometheus, PyPI packages);
+# otherwise it says loudly what is missing, and the tests needing it SKIP.
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+set -u
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+PIP_PACKAGES=(pytest pyyaml jsonschema helm-python-sdk kubernetes-validate)
+declare -A MODULE_OF=([pytest]=pytest [pyyaml]=yaml [jsonschema]=jsonschema
+                      [helm-python-sdk]=helm_python [kubernetes-validate]=kubernetes_validate)
+is_root() { [ "$(id -u)" = 0 ]; }
+loud() { printf '\n!!! %s\n\n' "$*" >&2; }
+
+if ! command -v "$PY" >/dev/null; then
+    loud "MISSING: $PY; cannot run the deployment tests"
+    echo "deploy: 0 passed, 1 failed"
+    exit 1
+fi
+
+# Debian packages: prometheus (prometheus + promtool).
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    if is_root && command -v apt-get >/dev/null; then
+        echo "installing Debian package prometheus"
+        (apt-get install -y -q prometheus >/dev/null 2>&1 ||
+            { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q prometheus >/dev/null 2>&1; }) ||
+            loud "could not install Debian package prometheus"
+    fi
+    command -v promtool >/dev/null ||
+        loud "SKIP: promtool/prometheus missing (apt-get install prometheus): rule and dashboard query tests will be skipped"
+fi
+
+# PyPI packages.
+missing=()
+for pkg in "${PIP_PACKAGES[@]}"; do
+    "$PY" -c "import ${MODULE_OF[$pkg]}" 2>/dev/null || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if is_root; then
+        echo "installing from PyPI: ${missing[*]}"
+        "$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" ||
+            loud "pip install ${missing[*]} failed"
+    else
+        loud "SKIP: python packages missing (pip install ${missing[*]}): tests needing them will be skipped"
+    fi
+fi
+if ! "$PY" -c "import pytest, yaml" 2>/dev/null; then
+    loud "MISSING: pytest and pyyaml are required to run anything"
+    echo "deploy: 0 passed, 1 failed"
+    exit 1
+fi
+
+counts=$(mktemp)
+trap 'rm -f "$counts"' EXIT
+DEPLOY_COUNTS_FILE="$counts" "$PY" -m pytest -q -rs -p no:cacheprovider deploy/tests "$@"
+rc=$?
+
+"$PY" - "$counts" "$rc" <<'PYEOF'
+import json, sys
+path, rc = sys.argv[1], int(sys.argv[2])
+try:
+    c = json.load(open(path))
+except Exception:
+    c = {"passed": 0, "failed": 0, "skipped": 0}
+failed = c["failed"] or (1 if rc not in (0,) else 0)
+if c["skipped"]:
+    print(f"!!! {c['skipped']} deployment test(s) SKIPPED: see the SKIP lines above")
+print(f"deploy: {c['passed']} passed, {failed} failed")
+PYEOF
+exit $rc

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the `clockwatch report` tests: unit tests of the analysis, error paths
+# against tiny local servers, and the end-to-end test against a real
+# Prometheus (promtool-built history) with Chromium rendering the HTML.
+#
+#   scripts/test-report.sh            run the tests
+#   scripts/test-report.sh --samples  also regenerate docs/samples/report.{md,html}
+#
+# Needs prometheus, promtool and chromium (Debian: apt-get install
+# prometheus chromium); without them the end-to-end test prints SKIP.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "--samples" ]]; then
+  export CLOCKWATCH_UPDATE_SAMPLES=1
+fi
+cargo test -p clockwatch --lib report::
+cargo test -p clockwatch --test report_errors
+cargo test -p clockwatch --test report_prometheus -- --nocapture
+echo "HTML screenshot: target/test-output/report.png"
