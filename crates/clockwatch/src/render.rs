@@ -171,7 +171,16 @@ pub fn render(
         format,
     };
 
-    if let Some(a) = assessment {
+    // No chrony verdict (timex-only mode, tracking collector off) is
+    // exported as state unknown with an infinite bound, so that every node
+    // carries the series and the state alerts can ignore it.
+    let unknown = Assessment {
+        state: SyncState::Unknown,
+        bound_seconds: f64::INFINITY,
+        reference_age_seconds: None,
+    };
+    {
+        let a = assessment.unwrap_or(&unknown);
         o.single("clockwatch_clock_error_bound_seconds", a.bound_seconds);
         o.family("clockwatch_sync_state");
         for state in SyncState::ALL {

@@ -287,3 +287,139 @@ pub fn assert_close(what: &str, ours: f64, theirs: f64, abs_slack: f64) {
         "{what}: ours {ours:e} vs chronyc {theirs:e} (tolerance {tol:e})"
     );
 }
+
+/// A running `clockwatch serve`; killed when dropped.
+pub struct Clockwatch {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Clockwatch {
+    pub fn start(args: &[&str]) -> Self {
+        let port = free_tcp_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_clockwatch"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start clockwatch");
+        let cw = Self { child, port };
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < until,
+                "clockwatch did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        cw
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// GET with a plain HTTP/1.1 client: (status, headers, body).
+    pub fn get(&self, path: &str, accept: Option<&str>) -> (u16, String, String) {
+        http_get(self.port, path, accept)
+    }
+
+    pub fn metrics(&self) -> Exposition {
+        let (status, _, body) = self.get("/metrics", None);
+        assert_eq!(status, 200, "{body}");
+        Exposition::parse(&body)
+    }
+}
+
+impl Drop for Clockwatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn http_get(port: u16, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{accept}Connection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    (status, head.to_string(), body.to_string())
+}
+
+/// Samples of one exposition: "name{labels}" -> value, in the order given.
+pub struct Exposition {
+    pub text: String,
+    pub samples: Vec<(String, String, f64)>,
+}
+
+impl Exposition {
+    pub fn parse(text: &str) -> Self {
+        let mut samples = Vec::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (series, value) = line.rsplit_once(' ').expect("sample line");
+            let (name, labels) = match series.split_once('{') {
+                Some((n, l)) => (n.to_string(), l.trim_end_matches('}').to_string()),
+                None => (series.to_string(), String::new()),
+            };
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+            };
+            samples.push((name, labels, value));
+        }
+        Self {
+            text: text.to_string(),
+            samples,
+        }
+    }
+
+    /// The value of an unlabelled metric, or of the first series whose labels contain `labels`.
+    pub fn get(&self, name: &str, labels: &str) -> Option<f64> {
+        self.samples
+            .iter()
+            .find(|(n, l, _)| n == name && l.contains(labels))
+            .map(|(_, _, v)| *v)
+    }
+
+    pub fn value(&self, name: &str) -> f64 {
+        self.get(name, "")
+            .unwrap_or_else(|| panic!("{name} missing from:\n{}", self.text))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.samples.iter().any(|(n, _, _)| n == name)
+    }
+
+    pub fn state(&self) -> String {
+        self.samples
+            .iter()
+            .find(|(n, _, v)| n == "clockwatch_sync_state" && *v == 1.0)
+            .map(|(_, l, _)| {
+                l.trim_start_matches("state=\"")
+                    .trim_end_matches('"')
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("no current state in:\n{}", self.text))
+    }
+}
