@@ -158,6 +158,7 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
         row("Frequency", format!("{:+.3} ppm", t.frequency_ratio * 1e6));
         row("Status bits", format!("0x{:04x}", t.status));
         row("TAI offset", format!("{} s", t.tai_offset_seconds));
+        h.push_str("</table>");
     }
     if let Some(s) = &snap.steps {
         let _ = write!(h, "<p id=\"steps\">Clock steps since start: {}", s.total);

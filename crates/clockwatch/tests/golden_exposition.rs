@@ -1,0 +1,192 @@
+//! The exposition of a fixed snapshot, byte for byte, in both formats.
+//! Regenerate with `CLOCKWATCH_UPDATE_GOLDEN=1 cargo test -p clockwatch --test golden_exposition`
+//! and review the diff: it is what every dashboard sees.
+
+use std::time::Duration;
+
+use clockwatch::bound::assess;
+use clockwatch::collect::{
+    ChronyView, CollectorName, CollectorOutcome, Snapshot, Source, StepCounts,
+};
+use clockwatch::render::{render, BuildInfo, Format};
+use clockwatch::sys::Timex;
+use cmdmon::{
+    Address, LeapStatus, RefId, ServerStats, ServerStatsFormat, SourceData, SourceMode,
+    SourceState, SourceStats, Timespec, Tracking,
+};
+
+fn snapshot() -> Snapshot {
+    let tracking = Tracking {
+        ref_id: RefId(0xC000_0201),
+        ip_addr: Address::V4([192, 0, 2, 1].into()),
+        stratum: 2,
+        leap_status: LeapStatus::Normal,
+        ref_time: Timespec {
+            seconds: 1_800_000_000,
+            nanos: 250_000_000,
+        },
+        current_correction: 1.25e-6,
+        last_offset: -2.5e-6,
+        rms_offset: 3.0e-6,
+        freq_ppm: -12.5,
+        resid_freq_ppm: 0.015625,
+        skew_ppm: 0.25,
+        root_delay: 0.004,
+        root_dispersion: 0.0005,
+        last_update_interval: 64.0,
+    };
+    let source = |ip: [u8; 4], name: &str, state, reach, since| Source {
+        data: SourceData {
+            ip_addr: Address::V4(ip.into()),
+            poll: 6,
+            stratum: 1,
+            state,
+            mode: SourceMode::Client,
+            flags: 0,
+            reachability: reach,
+            since_sample: since,
+            orig_latest_meas: 2.0e-5,
+            latest_meas: 1.875e-5,
+            latest_meas_err: 0.001,
+        },
+        address: Address::V4(ip.into()).to_string(),
+        name: name.to_string(),
+        stats: Some(SourceStats {
+            ref_id: RefId(u32::from_be_bytes(ip)),
+            ip_addr: Address::V4(ip.into()),
+            n_samples: 12,
+            n_runs: 7,
+            span_seconds: 700,
+            std_dev: 5.0e-5,
+            resid_freq_ppm: 0.125,
+            skew_ppm: 0.5,
+            est_offset: -1.0e-5,
+            est_offset_err: 2.0e-5,
+        }),
+        ntp: None,
+    };
+    let ok = |name, micros| CollectorOutcome {
+        name,
+        success: true,
+        duration: Duration::from_micros(micros),
+        error: None,
+    };
+    Snapshot {
+        system_time: 1_800_000_010.5,
+        chrony_disabled: false,
+        chrony: ChronyView {
+            up: true,
+            error: None,
+            transport: None,
+            tracking: Some(tracking),
+            sources: vec![
+                source(
+                    [192, 0, 2, 1],
+                    "time-a.example.net",
+                    SourceState::Selected,
+                    0o377,
+                    12,
+                ),
+                source(
+                    [198, 51, 100, 7],
+                    "ntp \"quoted\" \\ name",
+                    SourceState::NonSelectable,
+                    0,
+                    u32::MAX,
+                ),
+            ],
+            server_stats: Some(ServerStats {
+                format: ServerStatsFormat::V1,
+                ntp_hits: 1,
+                cmd_hits: 42,
+                ..Default::default()
+            }),
+        },
+        timex: Some(Timex {
+            state: 0,
+            status: 0x2001,
+            offset_seconds: -1.5e-7,
+            frequency_ratio: -1.25e-5,
+            maxerror_seconds: 0.0125,
+            esterror_seconds: 0.0,
+            constant: 2,
+            precision_seconds: 1e-6,
+            tick_seconds: 0.01,
+            tai_offset_seconds: 37,
+        }),
+        steps: Some(StepCounts {
+            total: 3,
+            last_step_seconds: -0.5,
+            last_step_at: Some(1_799_999_000.0),
+        }),
+        collectors: vec![
+            ok(CollectorName::Tracking, 120),
+            ok(CollectorName::Sources, 250),
+            ok(CollectorName::Sourcestats, 125),
+            CollectorOutcome {
+                name: CollectorName::Serverstats,
+                success: false,
+                duration: Duration::from_micros(5),
+                error: Some("x".into()),
+            },
+            ok(CollectorName::Timex, 2),
+            ok(CollectorName::Steps, 1),
+        ],
+    }
+}
+
+fn check(format: Format, file: &str) {
+    let snap = snapshot();
+    let a = assess(snap.chrony.tracking.as_ref(), snap.system_time, 0.0);
+    let build = BuildInfo {
+        version: "0.1.0".into(),
+        revision: "golden".into(),
+    };
+    let text = render(&snap, Some(&a), &build, format);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(file);
+    if std::env::var_os("CLOCKWATCH_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).expect("write golden");
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(text, want, "exposition differs from {file}");
+}
+
+#[test]
+fn prometheus_text_format() {
+    check(Format::Prometheus, "exposition.prom");
+}
+
+#[test]
+fn openmetrics_format() {
+    check(Format::OpenMetrics, "exposition.om");
+}
+
+#[test]
+fn golden_passes_promtool() {
+    let Some(promtool) = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("\n*** SKIP: promtool not installed ***\n");
+        return;
+    };
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/exposition.prom");
+    let out = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(path).expect("golden"))
+        .output()
+        .expect("promtool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unexpected: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("chrony_clock_error_ms metric names"))
+        .collect();
+    assert!(unexpected.is_empty(), "{text}");
+}

@@ -1,0 +1,111 @@
+//! A real Prometheus scrapes clockwatch (serving a real chronyd) for a
+//! minute: every scrape must succeed, and Prometheus' own measurement of the
+//! node's clock must agree with the host's (they share one clock here).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{skip_unless, ChronyPair, Clockwatch};
+
+struct Prometheus(Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn query(port: u16, q: &str) -> serde_json::Value {
+    let path = format!("/api/v1/query?query={}", urlencode(q));
+    let (status, _, body) = common::http_get(port, &path, None);
+    assert_eq!(status, 200, "{q}: {body}");
+    serde_json::from_str(&body).expect("JSON")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn scalar(v: &serde_json::Value) -> Option<f64> {
+    v["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+}
+
+#[test]
+fn prometheus_scrapes_every_second_for_a_minute() {
+    if skip_unless(&["chronyd", "chronyc", "prometheus"], true) {
+        return;
+    }
+    let pair = ChronyPair::start();
+    let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_tcp_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: clockwatch\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n        labels: {{node: test-node}}\n",
+            cw.port
+        ),
+    )
+    .expect("config");
+    let _prom = Prometheus(
+        Command::new(common::which("prometheus").expect("prometheus"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let started = Instant::now();
+    // Wait for the first scrape, then a minute of them.
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && scalar(&query(port, "up")).is_some()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "Prometheus never scraped"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_secs(61));
+    let scrapes = scalar(&query(port, "count_over_time(up[1m])")).expect("scrape count");
+    let worst = scalar(&query(port, "min_over_time(up[1m])")).expect("min up");
+    assert!(scrapes >= 55.0, "only {scrapes} scrapes in a minute");
+    assert_eq!(worst, 1.0, "a scrape failed in the last minute");
+    let chrony_up = scalar(&query(port, "min_over_time(chrony_up[1m])")).expect("chrony_up");
+    assert_eq!(chrony_up, 1.0);
+    let synced = scalar(&query(
+        port,
+        "min_over_time(clockwatch_clock_synchronized[1m])",
+    ))
+    .expect("synchronized");
+    assert_eq!(synced, 1.0);
+    // Prometheus' independent measurement: its scrape timestamp against the
+    // node's clock read during the scrape (same host clock: well under 1 s).
+    let offset = scalar(&query(port, "max_over_time((abs(clockwatch_system_time_seconds - timestamp(clockwatch_system_time_seconds)))[1m:1s])"))
+        .expect("measured offset");
+    assert!(offset < 0.5, "measured offset {offset}");
+    // Samples ingested per scrape show the OpenMetrics parse worked.
+    let samples = scalar(&query(port, "scrape_samples_scraped")).expect("samples");
+    assert!(samples > 40.0, "{samples} samples");
+}

@@ -1,0 +1,68 @@
+//! The status page as a person sees it: headless Chromium renders it from a
+//! clockwatch serving a real chronyd; the key figures must be in the DOM,
+//! and the screenshot is kept in target/test-output/status-page.png.
+
+mod common;
+
+use std::process::Command;
+
+use common::{skip_unless, ChronyPair, Clockwatch};
+
+#[test]
+fn chromium_shows_state_bound_reference_and_sources() {
+    if skip_unless(&["chronyd", "chronyc", "chromium"], true) {
+        return;
+    }
+    let pair = ChronyPair::start();
+    let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
+    let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-output");
+    std::fs::create_dir_all(&out_dir).expect("output dir");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let chromium = |extra: &[&str]| {
+        Command::new(common::which("chromium").expect("chromium"))
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--window-size=1100,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(cw.url("/"))
+            .output()
+            .expect("run chromium")
+    };
+    let dom = String::from_utf8_lossy(&chromium(&["--dump-dom"]).stdout).into_owned();
+    let shot = out_dir.join("status-page.png");
+    let _ = chromium(&[&format!("--screenshot={}", shot.display())]);
+    assert!(
+        dom.contains("id=\"state\"") && dom.contains(">synchronized<"),
+        "state missing: {dom}"
+    );
+    assert!(dom.contains("id=\"bound\""), "bound missing");
+    let bound_cell = dom
+        .split("id=\"bound\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or("");
+    assert!(
+        bound_cell.ends_with("µs") || bound_cell.ends_with("ms") || bound_cell.ends_with("ns"),
+        "bound cell {bound_cell:?}"
+    );
+    assert!(dom.contains("127.0.0.1 (7F000001)"), "reference missing");
+    assert!(dom.contains("id=\"stratum\">4<"), "stratum missing");
+    assert!(dom.contains("id=\"sources\""), "source table missing");
+    // The kernel table is closed before the footer (a browser would
+    // otherwise move the footer above it).
+    let kernel = dom.split("id=\"kernel\"").nth(1).expect("kernel table");
+    assert!(
+        kernel.find("</table>") < kernel.find("refreshes every"),
+        "kernel table not closed"
+    );
+    assert!(shot.exists(), "no screenshot written");
+    eprintln!("status page screenshot: {}", shot.display());
+}
