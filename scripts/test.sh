@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk)
+APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools)
 loud() { printf '\n!!! %s\n\n' "$*" >&2; }
 
 missing=()
