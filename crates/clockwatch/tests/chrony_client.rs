@@ -63,8 +63,26 @@ fn same<T: PartialEq + std::fmt::Debug>(what: &str, ours: T, theirs: T) -> Resul
     }
 }
 
-fn compare_tracking(t: &Tracking, line: &str) -> Result<(), String> {
+/// chronyc's reading must lie between two of ours for the values chronyd
+/// computes when it answers (the correction shrinks as it slews, the
+/// dispersion grows).
+fn between(what: &str, before: f64, theirs: &str, after: f64) -> Result<(), String> {
+    let theirs: f64 = theirs
+        .parse()
+        .map_err(|e| format!("{what}: {theirs:?}: {e}"))?;
+    let tol = before.abs().max(after.abs()) * 2f64.powi(-23) + 5e-10;
+    if theirs >= before.min(after) - tol && theirs <= before.max(after) + tol {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: chronyc {theirs:e} not between ours {before:e} and {after:e}"
+        ))
+    }
+}
+
+fn compare_tracking(t: &Tracking, line: &str, after: &Tracking) -> Result<(), String> {
     let f = csv_fields(line);
+    same("same reference update", t.ref_time, after.ref_time)?;
     same("ref id", t.ref_id.to_hex(), f[0].clone())?;
     same("address", t.ip_addr.to_string(), f[1].clone())?;
     same("stratum", t.stratum.to_string(), f[2].clone())?;
@@ -73,16 +91,24 @@ fn compare_tracking(t: &Tracking, line: &str) -> Result<(), String> {
         format!("{}.{:09}", t.ref_time.seconds, t.ref_time.nanos),
         f[3].clone(),
     )?;
-    close("system time", t.current_correction, &f[4], 5e-10)?;
+    between(
+        "system time",
+        t.current_correction,
+        &f[4],
+        after.current_correction,
+    )?;
     close("last offset", t.last_offset, &f[5], 5e-10)?;
     close("rms offset", t.rms_offset, &f[6], 5e-10)?;
     close("frequency", t.freq_ppm, &f[7], 5e-4)?;
     close("residual frequency", t.resid_freq_ppm, &f[8], 5e-4)?;
     close("skew", t.skew_ppm, &f[9], 5e-4)?;
     close("root delay", t.root_delay, &f[10], 5e-10)?;
-    // Root dispersion grows between the two queries (chronyd adds the
-    // elapsed time times its error rate): allow a few microseconds.
-    close("root dispersion", t.root_dispersion, &f[11], 5e-6)?;
+    between(
+        "root dispersion",
+        t.root_dispersion,
+        &f[11],
+        after.root_dispersion,
+    )?;
     close("update interval", t.last_update_interval, &f[12], 0.05)?;
     same("leap status", t.leap_status.as_str(), f[13].as_str())
 }
@@ -106,7 +132,9 @@ async fn tracking_matches_chronyc_over_udp_and_unix() {
         let c = client(&address);
         eventually(&format!("tracking over {address}"), || async {
             let ours = tracking(&c).await;
-            compare_tracking(&ours, &pair.chronyc(&["tracking"]))
+            let theirs = pair.chronyc(&["tracking"]);
+            let after = tracking(&c).await;
+            compare_tracking(&ours, &theirs, &after)
         })
         .await;
     }

@@ -21,9 +21,37 @@ fn close(what: &str, ours: f64, theirs: &str, abs_slack: f64) -> Result<(), Stri
     }
 }
 
-/// Compares one scrape with chronyc's tracking and sources taken right after.
-fn compare(m: &Exposition, pair: &ChronyPair) -> Result<(), String> {
+/// chronyd computes some values at the moment it answers (the remaining
+/// correction shrinks as it slews, dispersion grows): chronyc's reading,
+/// taken between two scrapes, must lie between them.
+fn between(what: &str, before: f64, theirs: &str, after: f64) -> Result<(), String> {
+    let theirs: f64 = theirs
+        .parse()
+        .map_err(|e| format!("{what}: {theirs:?}: {e}"))?;
+    let tol = before.abs().max(after.abs()) * 2f64.powi(-23) + 5e-10;
+    if theirs >= before.min(after) - tol && theirs <= before.max(after) + tol {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: chronyc {theirs:e} not between exported {before:e} and {after:e}"
+        ))
+    }
+}
+
+/// Compares a scrape with chronyc's tracking and sources taken right after,
+/// and before a second scrape `m2` of the same reference update.
+fn compare(
+    m: &Exposition,
+    pair: &ChronyPair,
+    m2: impl FnOnce() -> Exposition,
+) -> Result<(), String> {
     let t = csv_fields(&pair.chronyc(&["tracking"]));
+    let sources_csv = pair.chronyc(&["sources"]);
+    let m2 = m2();
+    let ref_time = "chrony_tracking_reference_timestamp_seconds";
+    if m.value(ref_time) != m2.value(ref_time) {
+        return Err("chronyd updated its reference between the scrapes".into());
+    }
     let refid = format!("tracking_refid=\"{}\"", t[0]);
     if m.get("chrony_tracking_info", &refid).is_none() {
         return Err(format!("tracking info lacks {refid}"));
@@ -95,7 +123,7 @@ fn compare(m: &Exposition, pair: &ChronyPair) -> Result<(), String> {
     };
     close("leap", m.value("chrony_tracking_leap_status"), leap, 0.0)?;
 
-    for line in pair.chronyc(&["sources"]).lines() {
+    for line in sources_csv.lines() {
         let s = csv_fields(line);
         let l = format!("source_address=\"{}\"", s[2]);
         let get = |name: &str| {
@@ -227,7 +255,7 @@ fn every_exported_chrony_value_matches_chronyc() {
     let mut last = String::new();
     for _ in 0..40 {
         let m = cw.metrics();
-        match compare(&m, &pair) {
+        match compare(&m, &pair, || cw.metrics()) {
             Ok(()) => {
                 // The bound and the legacy figure from the same scrape.
                 let corr = m.value("chrony_tracking_system_time_seconds");
