@@ -1,4 +1,5 @@
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 //! chrony's command and monitoring protocol ("cmdmon"), without I/O.
 //!
 //! chronyd answers monitoring requests on UDP port 323 of the loopback

@@ -19,22 +19,37 @@ pub const SOURCE_NAME_LEN: usize = 256;
 /// The reply formats this crate understands (`RPY_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReplyType {
+    /// `RPY_NULL`: no data (a failure status, or a command with no report).
     Null,
+    /// `RPY_N_SOURCES`: the number of sources.
     NSources,
+    /// `RPY_SOURCE_DATA`: one entry of the source list.
     SourceData,
+    /// `RPY_TRACKING`: the tracking report.
     Tracking,
+    /// `RPY_SOURCESTATS`: statistics of one source.
     SourceStats,
+    /// `RPY_ACTIVITY`: counts of sources by activity.
     Activity,
+    /// `RPY_SERVER_STATS`: server statistics, chrony 3.x.
     ServerStats,
+    /// `RPY_NTP_DATA`: the last NTP exchange with a source, before chrony 4.6.
     NtpData,
+    /// `RPY_NTP_SOURCE_NAME`: a source's configured name.
     NtpSourceName,
+    /// `RPY_SERVER_STATS2`: server statistics, chrony 4.0 and 4.1.
     ServerStats2,
+    /// `RPY_SERVER_STATS3`: server statistics, chrony 4.2 and 4.3.
     ServerStats3,
+    /// `RPY_SERVER_STATS4`: server statistics, chrony 4.4 and later.
     ServerStats4,
+    /// `RPY_NTP_DATA2`: the last NTP exchange with a source, chrony 4.6 and
+    /// later.
     NtpData2,
 }
 
 impl ReplyType {
+    /// Decodes a reply type code; unknown codes are an error.
     pub fn from_wire(v: u16) -> Result<Self, DecodeError> {
         Ok(match v {
             1 => ReplyType::Null,
@@ -54,6 +69,7 @@ impl ReplyType {
         })
     }
 
+    /// The `RPY_*` code of this reply type.
     pub fn to_wire(self) -> u16 {
         match self {
             ReplyType::Null => 1,
@@ -72,6 +88,7 @@ impl ReplyType {
         }
     }
 
+    /// chrony's name for the type, without the `RPY_` prefix.
     pub fn name(self) -> &'static str {
         match self {
             ReplyType::Null => "NULL",
@@ -118,9 +135,13 @@ const NTP_DATA_COMMON_LEN: usize =
 /// The fixed reply header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyHeader {
+    /// The command answered (`REQ_*`), echoed from the request.
     pub command: u16,
+    /// The reply type code (`RPY_*`); see [`ReplyType::from_wire`].
     pub reply_type: u16,
+    /// Whether the command was carried out.
     pub status: Status,
+    /// The request's sequence number, echoed.
     pub sequence: u32,
 }
 
@@ -172,13 +193,21 @@ impl ReplyHeader {
 /// A decoded reply body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplyBody {
+    /// No data.
     Null,
+    /// The number of sources.
     NSources(u32),
+    /// One entry of the source list.
     SourceData(SourceData),
+    /// The tracking report.
     Tracking(Tracking),
+    /// Statistics of one source.
     SourceStats(SourceStats),
+    /// Counts of sources by activity.
     Activity(Activity),
+    /// Server statistics, in any of the four formats.
     ServerStats(ServerStats),
+    /// The last NTP exchange with a source, in either format.
     NtpData(NtpData),
     /// The name the source was configured with.
     NtpSourceName(SourceName),
@@ -210,7 +239,9 @@ impl ReplyBody {
 /// A whole reply: header and body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
+    /// The header; [`Reply::encode`] takes the reply type from the body.
     pub header: ReplyHeader,
+    /// The decoded body.
     pub body: ReplyBody,
 }
 

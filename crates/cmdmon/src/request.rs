@@ -18,21 +18,28 @@ pub enum Request {
     /// How many sources there are; indices for [`Request::SourceData`] and
     /// [`Request::SourceStats`] run from 0 to n - 1.
     NSources,
+    /// `sources`: one entry of the source list.
     SourceData {
+        /// Index of the source, from 0.
         index: i32,
     },
+    /// `sourcestats`: statistics of one source.
     SourceStats {
+        /// Index of the source, from 0.
         index: u32,
     },
     /// The last NTP exchange with one source (unix socket only).
     NtpData {
+        /// The source's address.
         address: Address,
     },
     /// Server statistics (unix socket only).
     ServerStats,
+    /// `activity`: counts of sources by activity.
     Activity,
     /// The name a source was configured with.
     NtpSourceName {
+        /// The source's address.
         address: Address,
     },
 }

@@ -6,33 +6,58 @@ use std::fmt;
 /// the command was not carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// `STT_SUCCESS`: the command was carried out.
     Success,
+    /// `STT_FAILED`: the command failed.
     Failed,
-    /// The command needs chronyd's unix socket: over UDP only monitoring
-    /// commands that are opened with `opencommands` are allowed.
+    /// `STT_UNAUTH`: the command is allowed only over chronyd's unix socket
+    /// (over UDP chronyd accepts monitoring commands only).
     Unauthorised,
+    /// `STT_INVALID`: unknown or malformed command.
     Invalid,
+    /// `STT_NOSUCHSOURCE`: no source with that address or index.
     NoSuchSource,
+    /// `STT_INVALIDTS`: stale or duplicate request (a leftover of the old
+    /// command authentication).
     InvalidTimestamp,
+    /// `STT_NOTENABLED`: the facility is not enabled in chronyd.
     NotEnabled,
+    /// `STT_BADSUBNET`: invalid subnet.
     BadSubnet,
+    /// `STT_ACCESSALLOWED`: answer to an access check: allowed.
     AccessAllowed,
+    /// `STT_ACCESSDENIED`: answer to an access check: denied.
     AccessDenied,
+    /// `STT_NOHOSTACCESS`: no command access from this host (no longer
+    /// sent).
     NoHostAccess,
+    /// `STT_SOURCEALREADYKNOWN`: the source is already present.
     SourceAlreadyKnown,
+    /// `STT_TOOMANYSOURCES`: too many sources present.
     TooManySources,
+    /// `STT_NORTC`: the RTC driver is not running.
     NoRtc,
+    /// `STT_BADRTCFILE`: the RTC parameters cannot be written.
     BadRtcFile,
+    /// `STT_INACTIVE`: the facility (e.g. client logging) is not active.
     Inactive,
+    /// `STT_BADSAMPLE`: sample index out of range.
     BadSample,
+    /// `STT_INVALIDAF`: invalid address family.
     InvalidAddressFamily,
+    /// `STT_BADPKTVERSION`: protocol version mismatch.
     BadPacketVersion,
+    /// `STT_BADPKTLENGTH`: packet length mismatch (e.g. a request shorter
+    /// than its reply).
     BadPacketLength,
+    /// `STT_INVALIDNAME`: invalid name.
     InvalidName,
+    /// A code this crate does not know.
     Other(u16),
 }
 
 impl Status {
+    /// Decodes a status code; unknown codes are kept as [`Status::Other`].
     pub fn from_wire(v: u16) -> Self {
         match v {
             0 => Status::Success,
@@ -60,6 +85,7 @@ impl Status {
         }
     }
 
+    /// The code chronyd sends for this status.
     pub fn to_wire(self) -> u16 {
         match self {
             Status::Success => 0,
