@@ -124,9 +124,8 @@ def wrk(url, conns, pid):
     req = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errs = re.search(r"Socket errors: (.*)", out)
-    if bad or errs:
-        print(f"bench: WARNING errors during {url}: {bad and bad.group(0)} {errs and errs.group(0)}", file=sys.stderr)
-    return pct.get("50", float("nan")), pct.get("99", float("nan")), req, used * 1e6 / TICK / max(req, 1)
+    failed = (int(bad.group(1)) if bad else 0) + (sum(int(n) for n in re.findall(r"\d+", errs.group(1))) if errs else 0)
+    return pct.get("50", float("nan")), pct.get("99", float("nan")), req, used * 1e6 / TICK / max(req, 1), failed
 
 
 def chronyc_samples(sock):
@@ -171,27 +170,27 @@ def main():
             cw = Server([CW, "serve", "--web.listen-address", f"127.0.0.1:{port}",
                          "--chrony.address", f"unix://{pair.sock}"], port)
             for c in SCRAPERS:
-                p50, p99, req, cpu = wrk(f"http://127.0.0.1:{port}/metrics", c, cw.proc.pid)
-                rows.append(("clockwatch", n, c, p50, p99, cpu, req, status_kib(cw.proc.pid, "VmHWM")))
+                p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, cw.proc.pid)
+                rows.append(("clockwatch", n, c, p50, p99, cpu, req, bad, status_kib(cw.proc.pid, "VmHWM")))
             cw.close()
             if n == SOURCES[0] or not SMOKE:
                 port = free_port()
                 ne = Server([NODE, f"--web.listen-address=127.0.0.1:{port}",
                              "--collector.disable-defaults", "--collector.timex"], port)
                 for c in SCRAPERS:
-                    p50, p99, req, cpu = wrk(f"http://127.0.0.1:{port}/metrics", c, ne.proc.pid)
-                    rows.append(("node_exporter (timex)", n, c, p50, p99, cpu, req, status_kib(ne.proc.pid, "VmHWM")))
+                    p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, ne.proc.pid)
+                    rows.append(("node_exporter (timex)", n, c, p50, p99, cpu, req, bad, status_kib(ne.proc.pid, "VmHWM")))
                 ne.close()
             p50, p99, cpu, rss = chronyc_samples(pair.sock)
-            rows.append(("chronyc tracking per sample", n, 1, p50, p99, cpu, CHRONYC_RUNS, rss))
+            rows.append(("chronyc tracking per sample", n, 1, p50, p99, cpu, CHRONYC_RUNS, 0, rss))
         finally:
             pair.close()
 
     print(f"\n{'smoke run' if SMOKE else 'full run'}: {SECONDS}s of wrk per row; chronyc: {CHRONYC_RUNS} runs\n")
-    print("| exporter | sources | scrapers | p50 ms | p99 ms | CPU µs/scrape | scrapes | peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, n, c, p50, p99, cpu, req, rss in rows:
-        print(f"| {name} | {n} | {c} | {p50:.3f} | {p99:.3f} | {cpu:.0f} | {req} | {rss / 1024:.1f} |")
+    print("| exporter | sources | scrapers | p50 ms | p99 ms | CPU µs/scrape | scrapes | failed | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, n, c, p50, p99, cpu, req, bad, rss in rows:
+        print(f"| {name} | {n} | {c} | {p50:.3f} | {p99:.3f} | {cpu:.0f} | {req} | {bad} | {rss / 1024:.1f} |")
     cw_size = os.path.getsize(CW)
     musl = sizes["clockwatch"]
     print(f"\nclockwatch image (static musl binary alone): "
