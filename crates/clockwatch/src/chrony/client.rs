@@ -69,19 +69,27 @@ impl ChronyClient {
     /// Opens a session: one socket for a batch of queries (one scrape).
     /// With `auto`, tries the unix socket, then 127.0.0.1:323, then
     /// [::1]:323, and sticks with whichever answered.
+    ///
+    /// The timeout is one deadline for the whole session, set here: all the
+    /// queries of a scrape together take at most the timeout.
     pub async fn session(&self) -> Result<Session<'_>, ChronyError> {
+        let deadline = Instant::now() + self.timeout;
         match &self.address {
             ChronyAddress::None => Err(ChronyError::Disabled),
-            ChronyAddress::Unix(path) => self.open(&Endpoint::Unix(path.clone())).await,
+            ChronyAddress::Unix(path) => self.open(&Endpoint::Unix(path.clone()), deadline).await,
             ChronyAddress::Udp { host, port } => {
                 let addr = resolve(host, *port)?;
-                self.open(&Endpoint::Udp(addr)).await
+                self.open(&Endpoint::Udp(addr), deadline).await
             }
-            ChronyAddress::Auto => self.open_auto().await,
+            ChronyAddress::Auto => self.open_auto(deadline).await,
         }
     }
 
-    async fn open(&self, endpoint: &Endpoint) -> Result<Session<'_>, ChronyError> {
+    async fn open(
+        &self,
+        endpoint: &Endpoint,
+        deadline: Instant,
+    ) -> Result<Session<'_>, ChronyError> {
         let socket = match endpoint {
             Endpoint::Udp(addr) => Socket::udp(*addr).await?,
             Endpoint::Unix(path) => Socket::unix(path)?,
@@ -89,17 +97,18 @@ impl ChronyClient {
         Ok(Session {
             client: self,
             socket,
+            deadline,
         })
     }
 
-    async fn open_auto(&self) -> Result<Session<'_>, ChronyError> {
+    async fn open_auto(&self, deadline: Instant) -> Result<Session<'_>, ChronyError> {
         let cached = self
             .last_good
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         if let Some(endpoint) = cached {
-            if let Ok(session) = self.open(&endpoint).await {
+            if let Ok(session) = self.open(&endpoint, deadline).await {
                 return Ok(session);
             }
         }
@@ -111,7 +120,7 @@ impl ChronyClient {
         ];
         let mut first_error = None;
         for endpoint in candidates {
-            match self.open(&endpoint).await {
+            match self.open(&endpoint, deadline).await {
                 // A UDP socket opens whether or not chronyd listens: probe.
                 Ok(session) if session.socket.is_udp() => {
                     match session.query(Request::NSources).await {
@@ -164,6 +173,8 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, ChronyError> {
 pub struct Session<'a> {
     client: &'a ChronyClient,
     socket: Socket,
+    /// When the session's time is up, whatever is still unanswered.
+    deadline: Instant,
 }
 
 impl Session<'_> {
@@ -186,15 +197,28 @@ impl Session<'_> {
 
     /// Sends all requests, up to [`WINDOW`] at a time, and collects their
     /// replies in order. Unanswered requests are resent (same sequence, next
-    /// attempt number) and the whole batch ends at one deadline, so a chronyd
-    /// that never answers costs at most the timeout.
+    /// attempt number) and the batch ends at the session's deadline, so a
+    /// chronyd that never answers costs at most the timeout per session, not
+    /// per query.
     pub async fn query_many(&self, requests: &[Request]) -> Vec<Result<ReplyBody, ChronyError>> {
         let n = requests.len();
         let base = self.client.next_sequences(n);
         let timeout = self.client.timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = self.deadline;
         let resend_every = timeout / u32::from(ATTEMPTS);
         let address = self.socket.address();
+        if Instant::now() >= deadline {
+            // An earlier query of this session used up the time: send nothing.
+            return (0..n)
+                .map(|_| {
+                    Err(ChronyError::Timeout {
+                        address: address.clone(),
+                        timeout,
+                        attempts: 0,
+                    })
+                })
+                .collect();
+        }
 
         let mut results: Vec<Option<Result<ReplyBody, ChronyError>>> =
             (0..n).map(|_| None).collect();

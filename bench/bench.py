@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+# Benchmark: clockwatch vs node_exporter (timex) vs a `chronyc tracking`
+# subprocess per sample (the approach of Azure's chrony-tracker), all against
+# the same real chronyd pair on loopback. Prints a Markdown table.
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+import os, re, shutil, socket, subprocess, sys, tempfile, time
+
+SMOKE = "--smoke" in sys.argv
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CW = os.path.join(ROOT, "target/release/clockwatch")
+MUSL = os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/clockwatch")
+NODE = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+CHRONYD = shutil.which("chronyd") or "/usr/sbin/chronyd"
+CHRONYC = shutil.which("chronyc")
+WRK = shutil.which("wrk")
+TICK = os.sysconf("SC_CLK_TCK")
+
+SOURCES = [10] if SMOKE else [1, 10, 100]
+SCRAPERS = [1, 10] if SMOKE else [1, 10, 50]
+SECONDS = 1 if SMOKE else 3
+CHRONYC_RUNS = 30 if SMOKE else 200
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, limit, what):
+    until = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() > until:
+            raise SystemExit(f"bench: {what} within {limit}s")
+        time.sleep(0.05)
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class Pair:
+    """An upstream chronyd and a client with `n` sources (1 real, n-1 unreachable)."""
+
+    def __init__(self, n):
+        self.dir = tempfile.mkdtemp(prefix="clockwatch-bench-")
+        d = self.dir
+        ntp, cmd = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+        os.mkdir(f"{d}/run", 0o750)
+        self.sock = f"{d}/run/chronyd.sock"
+        with open(f"{d}/up.conf", "w") as f:
+            f.write(f"local stratum 3\nport {ntp}\nallow 127.0.0.1\ncmdport 0\npidfile {d}/up.pid\n")
+        extra = "".join(f"server 192.0.2.{k} iburst\n" for k in range(1, n))
+        with open(f"{d}/client.conf", "w") as f:
+            f.write(f"server 127.0.0.1 port {ntp} iburst minpoll -2 maxpoll -2\nport 0\n"
+                    f"cmdport {cmd}\nbindcmdaddress 127.0.0.1\nbindcmdaddress {self.sock}\n"
+                    f"pidfile {d}/client.pid\n{extra}")
+        self.procs = [self._chronyd("up"), self._chronyd("client")]
+        wait_for(lambda: os.path.exists(self.sock), 10, "chronyd made no socket")
+        # Wait for synchronisation (bounded), so the figures are a real node's.
+        def synced():
+            out = subprocess.run([CHRONYC, "-h", self.sock, "-c", "tracking"],
+                                 capture_output=True, text=True).stdout.strip().split(",")
+            return len(out) > 13 and out[0] != "00000000" and out[13] == "Normal"
+        wait_for(synced, 30, "chronyd did not synchronise")
+
+    def _chronyd(self, name):
+        log = open(f"{self.dir}/{name}.log", "w")
+        return subprocess.Popen([CHRONYD, "-d", "-x", "-u", "root", "-f", f"{self.dir}/{name}.conf"],
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+    def close(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Server:
+    def __init__(self, argv, port):
+        self.port = port
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: listening(port) or self.proc.poll() is not None, 10, f"{argv[0]} did not listen")
+        if self.proc.poll() is not None:
+            raise SystemExit(f"bench: {argv} exited with {self.proc.returncode}")
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url, conns, pid):
+    """Latency p50/p99 (ms), requests, and CPU µs per request of `pid`."""
+    before = cpu_ticks(pid)
+    out = subprocess.run([WRK, f"-t{min(conns, 2)}", f"-c{conns}", f"-d{SECONDS}s", "--latency",
+                          "--timeout", "5s", url], capture_output=True, text=True, timeout=SECONDS + 30).stdout
+    used = cpu_ticks(pid) - before
+    pct = {}
+    for m in re.finditer(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        pct[m.group(1)] = float(m.group(2)) * UNIT[m.group(3)]
+    req = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: (.*)", out)
+    failed = (int(bad.group(1)) if bad else 0) + (sum(int(n) for n in re.findall(r"\d+", errs.group(1))) if errs else 0)
+    return pct.get("50", float("nan")), pct.get("99", float("nan")), req, used * 1e6 / TICK / max(req, 1), failed
+
+
+def chronyc_samples(sock):
+    """A `chronyc tracking` subprocess per sample: wall time and CPU of each."""
+    times, cpu, maxrss = [], [], 0
+    for _ in range(CHRONYC_RUNS):
+        t0 = time.perf_counter()
+        child = subprocess.Popen([CHRONYC, "-h", sock, "tracking"], stdout=subprocess.DEVNULL)
+        _, status, ru = os.wait4(child.pid, 0)
+        times.append((time.perf_counter() - t0) * 1e3)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise SystemExit(f"bench: chronyc tracking failed ({child.returncode})")
+        cpu.append((ru.ru_utime + ru.ru_stime) * 1e6)
+    times.sort()
+    # wait4's ru_maxrss would count the forked Python before exec: measure
+    # chronyc's own peak with GNU time, whose fork is small.
+    if os.path.exists("/usr/bin/time"):
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", CHRONYC, "-h", sock, "tracking"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
+        maxrss = int(out.strip().splitlines()[-1])
+    return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))], sum(cpu) / len(cpu), maxrss
+
+
+def main():
+    missing = [n for n, p in [("chronyd", os.path.exists(CHRONYD)), ("chronyc", CHRONYC), ("wrk", WRK),
+                              ("prometheus-node-exporter", NODE)] if not p]
+    if missing or os.geteuid() != 0:
+        why = f"missing {missing}" if missing else "needs root (chronyd -u root)"
+        if os.environ.get("CI") == "true":
+            raise SystemExit(f"bench: {why}")
+        print(f"\n*** SKIP benchmark: {why} ***\n", file=sys.stderr)
+        return
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "clockwatch"], cwd=ROOT, check=True)
+
+    rows = []
+    sizes = {"clockwatch": os.path.getsize(MUSL) if os.path.exists(MUSL) else None}
+    for n in SOURCES:
+        pair = Pair(n)
+        try:
+            port = free_port()
+            cw = Server([CW, "serve", "--web.listen-address", f"127.0.0.1:{port}",
+                         "--chrony.address", f"unix://{pair.sock}"], port)
+            for c in SCRAPERS:
+                p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, cw.proc.pid)
+                rows.append(("clockwatch", n, c, p50, p99, cpu, req, bad, status_kib(cw.proc.pid, "VmHWM")))
+            cw.close()
+            if n == SOURCES[0] or not SMOKE:
+                port = free_port()
+                ne = Server([NODE, f"--web.listen-address=127.0.0.1:{port}",
+                             "--collector.disable-defaults", "--collector.timex"], port)
+                for c in SCRAPERS:
+                    p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, ne.proc.pid)
+                    rows.append(("node_exporter (timex)", n, c, p50, p99, cpu, req, bad, status_kib(ne.proc.pid, "VmHWM")))
+                ne.close()
+            p50, p99, cpu, rss = chronyc_samples(pair.sock)
+            rows.append(("chronyc tracking per sample", n, 1, p50, p99, cpu, CHRONYC_RUNS, 0, rss))
+        finally:
+            pair.close()
+
+    print(f"\n{'smoke run' if SMOKE else 'full run'}: {SECONDS}s of wrk per row; chronyc: {CHRONYC_RUNS} runs\n")
+    print("| exporter | sources | scrapers | p50 ms | p99 ms | CPU µs/scrape | scrapes | failed | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, n, c, p50, p99, cpu, req, bad, rss in rows:
+        print(f"| {name} | {n} | {c} | {p50:.3f} | {p99:.3f} | {cpu:.0f} | {req} | {bad} | {rss / 1024:.1f} |")
+    cw_size = os.path.getsize(CW)
+    musl = sizes["clockwatch"]
+    print(f"\nclockwatch image (static musl binary alone): "
+          f"{f'{musl / 1048576:.2f} MiB' if musl else 'not built (cargo build --release --target x86_64-unknown-linux-musl)'}; "
+          f"glibc release binary {cw_size / 1048576:.2f} MiB; "
+          f"node_exporter binary {os.path.getsize(os.path.realpath(NODE)) / 1048576:.2f} MiB; "
+          f"chronyc {os.path.getsize(CHRONYC) / 1048576:.2f} MiB (plus a shell and libc in an image)")
+    cpu = open("/proc/cpuinfo").read()
+    model = re.search(r"model name\s*:\s*(.*)", cpu)
+    print(f"machine: nproc {os.cpu_count()}, {model.group(1) if model else 'unknown CPU'}, "
+          f"kernel {os.uname().release}, chrony {subprocess.run([CHRONYD, '-v'], capture_output=True, text=True).stdout.split()[3]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Benchmark table: clockwatch vs node_exporter (timex) vs a `chronyc
+# tracking` subprocess per sample, against the same real chronyd.
+#   bench/run.sh          full run (1/10/100 sources, 1/10/50 scrapers), ~2 min
+#   bench/run.sh --smoke  ~10 s
+# Needs root (chronyd -u root), chrony, wrk, prometheus-node-exporter.
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec python3 bench/bench.py "$@"

@@ -1,0 +1,225 @@
+//! The real `clockwatch` binary as a child process, and a tiny HTTP/1.1
+//! client with bounded waits, for the fault and abuse tests.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
+
+/// A running `clockwatch serve`; killed when dropped.
+pub struct Exporter {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Exporter {
+    /// Starts `clockwatch serve` on a free loopback port with `args`, and
+    /// waits (at most 10 s) until it accepts connections.
+    pub fn start(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("clockwatch.log");
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .args(["--web.listen-address", &addr.to_string()])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start clockwatch");
+        let mut me = Self {
+            child,
+            addr,
+            log,
+            _dir: dir,
+        };
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            if TcpStream::connect_timeout(&me.addr, Duration::from_millis(200)).is_ok() {
+                return me;
+            }
+            if let Ok(Some(status)) = me.child.try_wait() {
+                panic!("clockwatch exited early ({status}): {}", me.log_text());
+            }
+            assert!(
+                Instant::now() < until,
+                "clockwatch did not listen: {}",
+                me.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        request(self.addr, "GET", path, &[], Duration::from_secs(10)).unwrap_or_else(|e| {
+            panic!("GET {path} failed: {e}\n{}", self.log_text());
+        })
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        wait_exit(&mut self.child, limit)
+    }
+
+    /// VmRSS or VmHWM of the process in KiB.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        proc_status_kib(self.pid(), field)
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let until = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Sends a signal with the `kill` command (the tests forbid unsafe code).
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+    pub took: Duration,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    /// Value of the first sample whose name and labels start with `series`
+    /// (e.g. `chrony_up` or `clockwatch_sync_state{state="unknown"}`).
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        self.body.lines().find_map(|l| {
+            let rest = l.strip_prefix(series)?;
+            if !(rest.starts_with(' ') || (rest.starts_with('{') && !series.contains('{'))) {
+                return None;
+            }
+            let value = l.rsplit(' ').next()?;
+            Some(match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().ok()?,
+            })
+        })
+    }
+
+    pub fn has_series_prefix(&self, prefix: &str) -> bool {
+        self.body.lines().any(|l| l.starts_with(prefix))
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`), every wait bounded.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra_headers: &[(&str, &str)],
+    limit: Duration,
+) -> std::io::Result<Response> {
+    let started = Instant::now();
+    let mut s = TcpStream::connect_timeout(&addr, limit)?;
+    s.set_read_timeout(Some(limit))?;
+    s.set_write_timeout(Some(limit))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in extra_headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    let until = started + limit;
+    let mut buf = [0u8; 16384];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if raw.is_empty() => return Err(e),
+            // A reset after a complete answer still leaves the answer.
+            Err(_) => break,
+        }
+        if Instant::now() > until {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "response took too long",
+            ));
+        }
+    }
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("no complete response head: {text:?}"),
+        )
+    })?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
+    Ok(Response {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+        took,
+    })
+}
