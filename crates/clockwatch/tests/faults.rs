@@ -5,7 +5,7 @@
 //! Every wait is bounded.
 
 mod common;
-mod exporter;
+mod harness;
 
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{skip_unless, ChronyPair, PairOptions};
-use exporter::{request, signal, wait_exit, Exporter, Response, BIN};
+use harness::{request, signal, wait_exit, Exporter, Response, BIN};
 
 /// One scrape of the continuous loop.
 struct Sample {

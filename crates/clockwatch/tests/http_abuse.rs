@@ -4,7 +4,7 @@
 //! on chronyd. Every wait is bounded.
 
 mod common;
-mod exporter;
+mod harness;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{skip_unless, ChronyPair};
-use exporter::{request, Exporter};
+use harness::{request, Exporter};
 
 #[test]
 fn slow_clients_are_dropped_after_the_header_timeout_and_the_server_recovers() {

@@ -2,21 +2,30 @@
 //! list, so they run together: one n_sources, then every per-source request
 //! of a kind pipelined in one batch rather than one round trip each.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use cmdmon::{Address, ReplyBody, Request, SourceMode};
 
 use super::{note_error, ChronyView, CollectorName, CollectorOutcome, Enabled, Source};
 use crate::chrony::{ChronyError, Session, Transport};
 
+/// Configured names by address, with when they were learnt.
+pub(crate) type NameCache = Mutex<HashMap<Address, (String, Instant)>>;
+
+/// How long a learnt name is trusted before it is asked again.
+const NAME_TTL: Duration = Duration::from_secs(600);
+
 pub(super) async fn collect(
     session: &Session<'_>,
     enabled: Enabled,
+    names: &NameCache,
     view: &mut ChronyView,
     outcomes: &mut Vec<CollectorOutcome>,
 ) {
     let started = Instant::now();
-    let listed = list_sources(session, view).await;
+    let listed = list_sources(session, view, names).await;
     let list_time = started.elapsed();
     let (sources, total) = match listed {
         Ok(listed) => listed,
@@ -82,6 +91,7 @@ pub(super) async fn collect(
 async fn list_sources(
     session: &Session<'_>,
     view: &mut ChronyView,
+    names: &NameCache,
 ) -> Result<(Vec<Source>, i32), String> {
     let n = match session.query(Request::NSources).await {
         Ok(ReplyBody::NSources(n)) => {
@@ -119,25 +129,44 @@ async fn list_sources(
             Err(e) => return Err(fail(view, &e)),
         }
     }
-    // Names as configured, from chronyd itself (no reverse DNS).
-    let name_requests: Vec<Request> = sources
+    // Names as configured, from chronyd itself (no reverse DNS). A name
+    // only changes when chronyd is reconfigured, so it is asked once per
+    // address and kept for a while: in steady state a scrape sends no name
+    // requests at all.
+    let now = Instant::now();
+    let wanted: Vec<Address> = {
+        let mut cache = names.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|addr, (_, at)| {
+            now.duration_since(*at) < NAME_TTL && sources.iter().any(|s| s.data.ip_addr == *addr)
+        });
+        sources
+            .iter()
+            .filter(|s| s.data.mode != SourceMode::RefClock && !cache.contains_key(&s.data.ip_addr))
+            .map(|s| s.data.ip_addr)
+            .collect()
+    };
+    let requests: Vec<Request> = wanted
         .iter()
-        .filter(|s| s.data.mode != SourceMode::RefClock)
-        .map(|s| Request::NtpSourceName {
-            address: s.data.ip_addr,
-        })
+        .map(|&address| Request::NtpSourceName { address })
         .collect();
-    let mut names = session.query_many(&name_requests).await.into_iter();
-    for source in sources
-        .iter_mut()
-        .filter(|s| s.data.mode != SourceMode::RefClock)
-    {
-        match names.next() {
-            Some(Ok(ReplyBody::NtpSourceName(name))) if !name.0.is_empty() => {
-                source.name = name.to_string()
+    let replies = session.query_many(&requests).await;
+    let mut cache = names.lock().unwrap_or_else(|p| p.into_inner());
+    for (address, reply) in wanted.into_iter().zip(replies) {
+        match reply {
+            Ok(ReplyBody::NtpSourceName(name)) if !name.0.is_empty() => {
+                cache.insert(address, (name.to_string(), now));
             }
-            // chrony before 4.0 has no source names: keep the address.
-            _ => {}
+            // chrony before 4.0 has no source names: the address stands in.
+            Ok(_) | Err(ChronyError::Refused { .. }) => {
+                cache.insert(address, (address.to_string(), now));
+            }
+            // Not answered this time: ask again next scrape.
+            Err(_) => {}
+        }
+    }
+    for source in sources.iter_mut() {
+        if let Some((name, _)) = cache.get(&source.data.ip_addr) {
+            source.name = name.clone();
         }
     }
     Ok((sources, n))

@@ -157,6 +157,7 @@ pub struct Collector {
     client: ChronyClient,
     enabled: Enabled,
     steps: Option<Arc<StepTracker>>,
+    names: chrony_sources::NameCache,
 }
 
 impl Collector {
@@ -165,6 +166,7 @@ impl Collector {
             client,
             enabled,
             steps,
+            names: Default::default(),
         }
     }
 
@@ -230,7 +232,7 @@ impl Collector {
             tracking::collect(&session, view, outcomes).await;
         }
         if self.enabled.sources || self.enabled.sourcestats || self.enabled.ntpdata {
-            chrony_sources::collect(&session, self.enabled, view, outcomes).await;
+            chrony_sources::collect(&session, self.enabled, &self.names, view, outcomes).await;
         }
         if self.enabled.serverstats {
             serverstats::collect(&session, view, outcomes).await;
