@@ -1,9 +1,38 @@
 #!/usr/bin/env bash
-# Extra suites run by scripts/test.sh after the Rust tests: fuzz smoke and
-# benchmark smoke, each in its own block.
+# Extra suites called by scripts/test.sh after the Rust tests: fuzz smoke,
+# benchmark smoke and the cluster simulation, each in its own block.
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 set -euo pipefail
 cd "$(dirname "$0")/.."
+loud() { printf '\n!!! %s\n\n' "$*" >&2; }
+
+# ---- fuzz smoke: begin ------------------------------------------------------
+# Each cargo-fuzz target runs for FUZZ_SECONDS (default 20 s). Needs the
+# nightly toolchain and cargo-fuzz; as root a missing cargo-fuzz is
+# installed from crates.io. Longer runs: docs/security.md.
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_TARGETS=(decode_reply web_config chrony_address)
+fuzz_ok=1
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    loud "SKIP fuzz smoke: no nightly toolchain (rustup toolchain install nightly)"
+    fuzz_ok=0
+elif ! cargo fuzz --version >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "== installing cargo-fuzz"
+        cargo install --locked cargo-fuzz >/dev/null 2>&1 || true
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        loud "SKIP fuzz smoke: cargo-fuzz missing (cargo install cargo-fuzz)"
+        fuzz_ok=0
+    fi
+fi
+if [ "$fuzz_ok" = 1 ]; then
+    for t in "${FUZZ_TARGETS[@]}"; do
+        echo "== fuzz $t for ${FUZZ_SECONDS}s"
+        cargo +nightly fuzz run --fuzz-dir fuzz "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024
+    done
+fi
+# ---- fuzz smoke: end --------------------------------------------------------
 
 # --- benchmark smoke ---
 # ~10 s: clockwatch vs node_exporter vs chronyc per sample, 10 sources.

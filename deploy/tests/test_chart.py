@@ -260,6 +260,31 @@ def test_web_config_inline_and_existing():
     assert next(v for v in spec["volumes"] if v["name"] == "web-config")["secret"]["secretName"] == "mine"
 
 
+def test_probes_follow_web_config():
+    def probes(values):
+        c = daemonset(values)["spec"]["template"]["spec"]["containers"][0]
+        return c["livenessProbe"], c["readinessProbe"]
+
+    for p in probes({}):
+        assert p["httpGet"]["scheme"] == "HTTP"
+    # Basic auth only: /healthz and /readyz stay open, plain HTTP.
+    for p in probes({"webConfig": {"enabled": True, "config": {"basic_auth_users": {"p": "$2y$10$x"}}}}):
+        assert p["httpGet"]["scheme"] == "HTTP"
+    tls = {"cert_file": "/t/tls.crt", "key_file": "/t/tls.key"}
+    for p in probes({"webConfig": {"enabled": True, "config": {"tls_server_config": tls}}}):
+        assert p["httpGet"]["scheme"] == "HTTPS"
+    for p in probes({"webConfig": {"enabled": True, "existingSecret": "s", "tls": True}}):
+        assert p["httpGet"]["scheme"] == "HTTPS"
+    mtls = dict(tls, client_ca_file="/t/ca.crt", client_auth_type="RequireAndVerifyClientCert")
+    for values in ({"webConfig": {"enabled": True, "config": {"tls_server_config": mtls}}},
+                   {"webConfig": {"enabled": True, "existingSecret": "s", "clientCertRequired": True}}):
+        for p in probes(values):
+            assert "httpGet" not in p and p["tcpSocket"] == {"port": "metrics"}
+    # The probes' paths stay the chart's own.
+    live, ready = probes({"webConfig": {"enabled": True, "config": {"tls_server_config": tls}}})
+    assert (live["httpGet"]["path"], ready["httpGet"]["path"]) == ("/healthz", "/readyz")
+
+
 def test_image_reference():
     c = lambda v: daemonset(v)["spec"]["template"]["spec"]["containers"][0]["image"]
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())

@@ -14,7 +14,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::chrony::{ChronyAddress, ChronyClient};
 use crate::collect::{Collector, Enabled, StepTracker};
-use crate::http::server::{serve, App, Limits};
+use crate::http::server::{serve, App, Limits, Security};
 use crate::render::BuildInfo;
 use crate::scrape::{collect_once, SharedCollector};
 use crate::{logging, report, verdict};
@@ -120,6 +120,9 @@ pub struct ServeArgs {
     /// Most connections served at once; further clients wait.
     #[arg(long = "web.max-connections", env = "CLOCKWATCH_WEB_MAX_CONNECTIONS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_connections: u32,
+    /// exporter-toolkit web configuration file: TLS, basic auth, extra headers.
+    #[arg(long = "web.config.file", env = "CLOCKWATCH_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub source: SourceArgs,
 }
@@ -267,6 +270,10 @@ fn run_serve(args: ServeArgs) -> ExitCode {
 
 fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
     let addresses = parse_listen_address(&args.listen_address)?;
+    let security = match &args.web_config_file {
+        Some(path) => load_security(path)?,
+        None => Security::default(),
+    };
     let rt = runtime().context("cannot start the runtime")?;
     rt.block_on(async move {
         let listener = bind_first(&addresses).await?;
@@ -286,6 +293,7 @@ fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
                 max_connections: args.max_connections as usize,
                 ..Limits::default()
             },
+            security,
         });
         tracing::info!(
             listen = %local,
@@ -298,6 +306,42 @@ fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("clockwatch stopped");
         Ok(())
     })
+}
+
+/// Reads the web config and everything it names; any problem is fatal.
+fn load_security(path: &std::path::Path) -> anyhow::Result<Security> {
+    use crate::http::{auth::BasicAuth, tls, webconfig::WebConfig};
+    let config = WebConfig::load(path)?;
+    let tls = match &config.tls {
+        Some(settings) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
+            settings,
+        )?)),
+        None => None,
+    };
+    let auth = if config.basic_auth_users.is_empty() {
+        None
+    } else {
+        if tls.is_none() {
+            tracing::warn!("basic auth without TLS: passwords cross the network in the clear");
+        }
+        Some(BasicAuth::new(config.basic_auth_users.clone())?)
+    };
+    let mut headers = Vec::new();
+    for (name, value) in &config.headers {
+        let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
+            .with_context(|| format!("invalid header name {name:?}"))?;
+        let value = hyper::header::HeaderValue::from_str(value)
+            .with_context(|| format!("invalid value for header {name}"))?;
+        headers.push((name, value));
+    }
+    tracing::info!(
+        file = %path.display(),
+        tls = tls.is_some(),
+        basic_auth = auth.is_some(),
+        headers = headers.len(),
+        "web config loaded"
+    );
+    Ok(Security { tls, auth, headers })
 }
 
 async fn bind_first(addresses: &[SocketAddr]) -> anyhow::Result<tokio::net::TcpListener> {

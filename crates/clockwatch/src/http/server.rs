@@ -1,6 +1,8 @@
 //! The HTTP server: `/metrics`, the status page, `/healthz`, `/readyz`.
 //! GET and HEAD only; header size and read time are bounded, and so is the
 //! number of connections, so that slow or hostile clients cannot pile up.
+//! With a web config, connections are TLS (the handshake has its own
+//! deadline) and every path but `/healthz` and `/readyz` needs basic auth.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,14 +12,19 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{
+    HeaderName, HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE,
+    WWW_AUTHENTICATE,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use super::auth::{BasicAuth, CHALLENGE};
 use super::page;
 use crate::render::{render, BuildInfo, Format};
 use crate::scrape::SharedCollector;
@@ -32,6 +39,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Time in-flight requests get to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Time a client has to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -41,6 +50,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             shutdown_grace: Duration::from_secs(5),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -50,6 +60,15 @@ pub struct App {
     pub build: BuildInfo,
     pub telemetry_path: String,
     pub limits: Limits,
+    pub security: Security,
+}
+
+/// What the web config adds: TLS, basic auth, extra response headers.
+#[derive(Default)]
+pub struct Security {
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub auth: Option<BasicAuth>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 type Body = Full<Bytes>;
@@ -83,29 +102,19 @@ pub async fn serve(
         };
         let app = app.clone();
         let limits = app.limits;
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(handle(&app, req, peer).await) }
-            });
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .max_buf_size(limits.max_header_bytes);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                res = conn.as_mut() => {
-                    if let Err(e) = res {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+            match app.security.tls.clone() {
+                None => serve_connection(app, stream, peer, stop).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(tls)) => serve_connection(app, tls, peer, stop).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                }
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
                 }
             }
         });
@@ -115,6 +124,57 @@ pub async fn serve(
     // Wait for connections to finish, at most the grace period.
     let all = u32::try_from(app.limits.max_connections).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(app.limits.shutdown_grace, permits.acquire_many(all)).await;
+}
+
+async fn serve_connection<S>(
+    app: Arc<App>,
+    stream: S,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = app.limits;
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        async move {
+            let mut resp = handle(&app, req, peer).await;
+            for (name, value) in &app.security.headers {
+                resp.headers_mut().insert(name.clone(), value.clone());
+            }
+            Ok::<_, Infallible>(resp)
+        }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// True if the request may see protected content (no auth configured, or
+/// valid credentials).
+async fn authorized(app: &App, req: &Request<Incoming>) -> bool {
+    match &app.security.auth {
+        None => true,
+        Some(auth) => {
+            auth.check(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))
+                .await
+        }
+    }
 }
 
 async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
@@ -130,6 +190,17 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
     }
     let path = req.uri().path();
     tracing::debug!(%peer, %path, "request");
+    // Probes stay open (kubelet cannot hold a password); /readyz only tells
+    // why it is not ready to an authorized client.
+    let open = path == "/healthz" || path == "/readyz";
+    let authed = authorized(app, &req).await;
+    if !open && !authed {
+        tracing::debug!(%peer, %path, "unauthorized");
+        let mut resp = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
+        resp.headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
+        return resp;
+    }
     let mut resp = if path == app.telemetry_path {
         let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
         let scrape = app.shared.scrape().await;
@@ -148,7 +219,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
                 respond(StatusCode::OK, "text/html; charset=utf-8", html)
             }
             "/healthz" => plain(StatusCode::OK, "ok\n"),
-            "/readyz" => readiness(app).await,
+            "/readyz" => readiness(app, authed).await,
             _ => plain(
                 StatusCode::NOT_FOUND,
                 "not found; try /, /metrics, /healthz or /readyz\n",
@@ -164,7 +235,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
 }
 
 /// Ready when chronyd answers, or when no chronyd is configured.
-async fn readiness(app: &App) -> Response<Body> {
+async fn readiness(app: &App, detail: bool) -> Response<Body> {
     if app.shared.collector().client().is_disabled() {
         return plain(
             StatusCode::OK,
@@ -174,6 +245,8 @@ async fn readiness(app: &App) -> Response<Body> {
     let scrape = app.shared.scrape().await;
     if scrape.snapshot.chrony.up {
         plain(StatusCode::OK, "ready: chronyd answers\n")
+    } else if !detail {
+        plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     } else {
         let why = scrape
             .snapshot

@@ -92,3 +92,29 @@ app.kubernetes.io/part-of: clockwatch
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/*
+A probe adapted to the web config: /healthz and /readyz never ask for basic
+auth, but with TLS the kubelet must speak HTTPS (it does not verify the
+certificate), and when client certificates are required it cannot complete
+the handshake at all, so the probe becomes a TCP check.
+*/}}
+{{- define "clockwatch.probe" -}}
+{{- $probe := deepCopy .probe -}}
+{{- $wc := .root.Values.webConfig -}}
+{{- if and $wc.enabled $probe.httpGet -}}
+{{- $tlsc := (($wc.config | default dict).tls_server_config) -}}
+{{- $mtls := $wc.clientCertRequired -}}
+{{- if and $tlsc (eq (toString (($tlsc | default dict).client_auth_type | default "")) "RequireAndVerifyClientCert") -}}
+{{- $mtls = true -}}
+{{- end -}}
+{{- if $mtls -}}
+{{- $port := $probe.httpGet.port -}}
+{{- $_ := unset $probe "httpGet" -}}
+{{- $_ := set $probe "tcpSocket" (dict "port" $port) -}}
+{{- else if or $wc.tls $tlsc -}}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $probe -}}
+{{- end -}}
