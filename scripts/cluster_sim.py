@@ -25,6 +25,7 @@ import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = os.path.join(REPO, "deploy/prometheus/clockwatch.rules.yml")
+STATIC_SCRAPE = os.path.join(REPO, "deploy/prometheus/scrape-config-static.yml")
 CLUSTER = "sim"
 
 # Per mode: scrape/evaluation interval, how long the fleet runs after it is
@@ -167,6 +168,19 @@ class Checks:
             self.failed += 1
             print(f"  FAIL {what}" + (f"  [{detail}]" if detail else ""), flush=True)
         return ok
+
+
+def shipped_relabeling():
+    """The `relabel_configs:` block of the shipped static scrape job, as text."""
+    lines = open(STATIC_SCRAPE).read().splitlines(keepends=True)
+    start = next(i for i, l in enumerate(lines) if l.strip() == "relabel_configs:")
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    block = [lines[start]]
+    for l in lines[start + 1:]:
+        if l.strip() and len(l) - len(l.lstrip()) <= indent:
+            break
+        block.append(l)
+    return "".join(block)
 
 
 def template_rules(dst, divisor, keep_for):
@@ -363,6 +377,9 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
         for name in nodes:
             f.write(f"      - targets: ['127.0.0.1:{info[name]['web']}']\n"
                     f"        labels: {{node: '{name}', cluster: '{CLUSTER}'}}\n")
+        # The shipped static job's relabeling, verbatim: it must keep the
+        # per-target node labels (all targets here share 127.0.0.1).
+        f.write(shipped_relabeling())
     fleet.start("prometheus", ["prometheus", f"--config.file={cfg}",
                                f"--storage.tsdb.path={work}/prometheus-data",
                                f"--web.listen-address=127.0.0.1:{prom_port}"])
