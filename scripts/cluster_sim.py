@@ -9,6 +9,7 @@ SPDX-License-Identifier: Apache-2.0 OR MIT
 """
 
 import argparse
+import glob
 import json
 import math
 import os
@@ -173,6 +174,22 @@ class Checks:
         return ok
 
 
+def faketime(argv, shift, threads):
+    """argv and environment to run argv SHIFT seconds ahead with libfaketime.
+    The library is preloaded directly when found, so that the program is our
+    own child (the `faketime` wrapper forks, and its child would be orphaned
+    when the group is stopped); otherwise the wrapper is used. `threads`:
+    the multi-threaded variant (`faketime -m`), needed by clockwatch."""
+    lib = "libfaketimeMT.so.1" if threads else "libfaketime.so.1"
+    found = sorted(glob.glob(f"/usr/lib/*/faketime/{lib}") + glob.glob(f"/usr/lib/faketime/{lib}")
+                   + glob.glob(f"/usr/local/lib/faketime/{lib}"))
+    env = dict(os.environ, FAKETIME=f"+{shift}s", FAKETIME_DONT_FAKE_MONOTONIC="1")
+    if found:
+        env["LD_PRELOAD"] = found[0]
+        return argv, env
+    return ["faketime"] + (["-m"] if threads else []) + ["-f", f"+{shift}s"] + argv, env
+
+
 def shipped_relabeling():
     """The `relabel_configs:` block of the shipped static scrape job, as text."""
     lines = open(STATIC_SCRAPE).read().splitlines(keepends=True)
@@ -302,12 +319,13 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
                     f"cmdport {cmd_port}\nbindcmdaddress 127.0.0.1\nbindcmdaddress {sock}\n"
                     f"pidfile {d}/chronyd.pid\n")
         argv = ["chronyd", "-d", "-x", "-u", "root", "-f", conf]
+        env = None
         if name == shifted:
             # The whole node runs SHIFT seconds ahead: its chronyd sees the
             # upstream SHIFT s behind its own clock ("System time: SHIFT
             # seconds fast") and, with -x, never corrects it.
-            argv = ["faketime", "-f", f"+{shift}s"] + argv
-        fleet.start(f"{name}-chronyd", argv)
+            argv, env = faketime(argv, shift, threads=False)
+        fleet.start(f"{name}-chronyd", argv, env)
         info[name] = {"cmd_port": cmd_port, "sock": sock, "web": free_port()}
 
     log(f"work directory {work}")
@@ -338,8 +356,7 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
             # The glibc binary under libfaketime (multi-threaded variant, -m):
             # its CLOCK_REALTIME, hence clockwatch_system_time_seconds, is
             # SHIFT s ahead, as it would be on a node whose clock is ahead.
-            argv = ["faketime", "-m", "-f", f"+{shift}s"] + argv
-            env = dict(os.environ, FAKETIME_DONT_FAKE_MONOTONIC="1")
+            argv, env = faketime(argv, shift, threads=True)
         fleet.start(f"{name}-clockwatch", argv, env)
     for name in nodes:
         wait_until(f"clockwatch of {name}",
