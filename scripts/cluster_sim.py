@@ -250,13 +250,24 @@ def main():
     run = args.run or mode["run"]
     binary = os.path.abspath(args.binary)
 
+    # chronyd lives in /usr/sbin, which a non-login PATH may lack.
+    os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
     missing = [t for t in ("chronyd", "chronyc", "prometheus", "faketime") if shutil.which(t) is None]
+    why = None
     if missing:
-        log(f"missing tools: {' '.join(missing)} (apt-get install chrony prometheus faketime)")
-        return 2
-    if os.geteuid() != 0:
-        log("needs root: chronyd runs with -x -u root")
-        return 2
+        why = f"missing {' '.join(missing)} (apt-get install chrony prometheus faketime)"
+    elif os.geteuid() != 0:
+        why = "needs root (chronyd runs with -x -u root)"
+    if why:
+        # As the Rust integration tests do: a loud skip, but in CI nothing
+        # may skip.
+        if os.environ.get("CI") == "true":
+            log(f"error: {why}; in CI nothing may skip")
+            print("cluster-sim: 0 passed, 1 failed", flush=True)
+            return 2
+        print(f"\n*** cluster-sim: SKIP: {why} ***\n", file=sys.stderr, flush=True)
+        print("cluster-sim: 0 passed, 0 failed", flush=True)
+        return 0
     if not os.access(binary, os.X_OK):
         log(f"no clockwatch binary at {binary}")
         return 2
