@@ -40,3 +40,11 @@ fi
 echo "== benchmark smoke (bench/run.sh --smoke)"
 bench/run.sh --smoke
 # --- end benchmark smoke ---
+
+# --- cluster simulation ---
+# A fleet of chronyd + clockwatch nodes (one shifted, one whose chronyd stops
+# halfway), a real Prometheus with the shipped rules and `clockwatch report`;
+# ~80 s. See docs/cluster-simulation.md.
+echo "== cluster simulation (scripts/cluster-sim.sh --short)"
+scripts/cluster-sim.sh --short
+# --- end cluster simulation ---

@@ -108,7 +108,13 @@ pub fn assess(
             reference_age_seconds: None,
         };
     };
-    let age = now_unix_seconds - t.ref_time.as_secs_f64();
+    // chronyd's reference time is on its corrected timescale (its estimate of
+    // true time, "cooked" in chrony's terms), while `now` is the system clock,
+    // which is behind true time by the current correction (positive: slow).
+    // Without the correction, a node whose clock chronyd is still slewing by
+    // more than 8 update intervals looks stale (clock fast) or hides real
+    // staleness (clock slow).
+    let age = (now_unix_seconds - t.ref_time.as_secs_f64()) + t.current_correction;
     let state = if t.leap_status == LeapStatus::Unsynchronised || t.ref_id.0 == 0 {
         SyncState::Unsynchronized
     } else if is_local_reference(t) {
@@ -164,7 +170,38 @@ mod tests {
         let a = assess(Some(&tracking()), NOW, 0.0);
         assert_eq!(a.state, SyncState::Synchronized);
         assert_eq!(a.bound_seconds, 3.0e-6 + 1.0e-3 + 2.0e-3);
-        assert_eq!(a.reference_age_seconds, Some(10.0));
+        assert_eq!(a.reference_age_seconds, Some(10.0 - 3.0e-6));
+    }
+
+    #[test]
+    fn reference_age_is_measured_on_chronyds_timescale() {
+        // The system clock is 40 s fast (chronyc: "System time: 40 seconds
+        // fast of NTP time", correction -40 s) and chronyd updated its
+        // reference 1 s ago on its own (true) timescale: not stale, even
+        // though the system clock reads 41 s past the reference time.
+        let mut t = tracking();
+        t.current_correction = -40.0;
+        t.last_update_interval = 0.25;
+        t.ref_time = Timespec {
+            seconds: NOW as u64 - 41,
+            nanos: 0,
+        };
+        let a = assess(Some(&t), NOW, 0.0);
+        assert_eq!(a.reference_age_seconds, Some(1.0));
+        assert_eq!(a.state, SyncState::Synchronized);
+        assert_eq!(a.bound_seconds, 40.0 + 1.0e-3 + 2.0e-3);
+
+        // The system clock is 40 s slow and the reference is 20 s old on
+        // chronyd's timescale: stale, although the system clock reads 20 s
+        // *before* the reference time.
+        t.current_correction = 40.0;
+        t.ref_time = Timespec {
+            seconds: NOW as u64 + 20,
+            nanos: 0,
+        };
+        let a = assess(Some(&t), NOW, 0.0);
+        assert_eq!(a.reference_age_seconds, Some(20.0));
+        assert_eq!(a.state, SyncState::Stale);
     }
 
     #[test]

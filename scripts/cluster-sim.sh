@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# A small fleet on one machine that proves the cluster view end to end:
+# an upstream chronyd, N nodes (chronyd client + clockwatch each), one node
+# whose clock is shifted, one whose chronyd is stopped halfway, a real
+# Prometheus with the shipped rules, then `clockwatch report` over the run.
+# See docs/cluster-simulation.md.
+#
+#   scripts/cluster-sim.sh            # a few minutes, the demo
+#   scripts/cluster-sim.sh --short    # ~80 s, for CI (scripts/test-extra.sh)
+#   scripts/cluster-sim.sh --help
+#
+# Needs root (chronyd -x -u root), chrony, prometheus, faketime, python3.
+# Never touches the host clock (every chronyd runs with -x).
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for arg in "$@"; do
+    case $arg in -h|--help) exec python3 scripts/cluster_sim.py --help ;; esac
+done
+
+# The glibc build: libfaketime (LD_PRELOAD) cannot intercept a static musl
+# binary, and one node's clockwatch runs under faketime.
+bin=${CLOCKWATCH_SIM_BIN:-target/release/clockwatch}
+if [ ! -x "$bin" ]; then
+    echo "cluster-sim: building $bin (cargo build --release -p clockwatch)"
+    cargo build --release -p clockwatch
+fi
+exec python3 scripts/cluster_sim.py --binary "$bin" "$@"

@@ -1,0 +1,597 @@
+#!/usr/bin/env python3
+"""Cluster simulation for clockwatch: a fleet of chronyd + clockwatch nodes on
+one machine, scraped by a real Prometheus with the shipped rules, checked
+through Prometheus' HTTP API and `clockwatch report`. Python 3 stdlib only.
+Run it through scripts/cluster-sim.sh; docs/cluster-simulation.md explains
+every step and every assertion.
+
+SPDX-License-Identifier: Apache-2.0 OR MIT
+"""
+
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RULES = os.path.join(REPO, "deploy/prometheus/clockwatch.rules.yml")
+STATIC_SCRAPE = os.path.join(REPO, "deploy/prometheus/scrape-config-static.yml")
+CLUSTER = "sim"
+
+# Per mode: scrape/evaluation interval, how long the fleet runs after it is
+# measured, and by how much every `for:` of the shipped rules is divided in
+# the temporary copy Prometheus loads.
+MODES = {
+    "default": {"interval": 5, "run": 240, "for_divisor": 10},
+    "short": {"interval": 2, "run": 64, "for_divisor": 30},
+}
+TOLERANCE = "100ms"  # healthy loopback nodes: ~0.1 ms; the shifted node: ~SHIFT s
+TOLERANCE_SECONDS = 0.1
+
+
+def log(msg):
+    print(f"cluster-sim: {msg}", flush=True)
+
+
+class Fleet:
+    """Every process the simulation starts; all are stopped on exit."""
+
+    def __init__(self, work):
+        self.work = work
+        self.procs = {}  # name -> Popen (each in its own session/process group)
+
+    def start(self, name, argv, env=None):
+        logf = open(os.path.join(self.work, f"{name}.log"), "wb")
+        p = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # faketime forks: kill its whole group
+        )
+        logf.close()
+        self.procs[name] = p
+        return p
+
+    def stop(self, name, timeout=5.0):
+        p = self.procs.pop(name, None)
+        if p is None or p.poll() is not None:
+            return
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=timeout)
+        # A child that outlived the group leader (faketime's) in the group.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self):
+        for name in list(self.procs):
+            self.stop(name)
+
+    def alive(self, name):
+        p = self.procs.get(name)
+        return p is not None and p.poll() is None
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(url, timeout=5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def wait_until(what, fn, limit, every=0.25):
+    """Polls fn() until it returns a true value; bounded by `limit` seconds."""
+    until = time.monotonic() + limit
+    last_err = None
+    while time.monotonic() < until:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - reported below
+            last_err = e
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {limit:.0f} s waiting for {what} ({last_err})")
+
+
+def chronyc_tracking(cmd_port):
+    out = subprocess.run(
+        ["chronyc", "-h", "127.0.0.1", "-p", str(cmd_port), "-c", "-n", "tracking"],
+        capture_output=True, text=True, timeout=5,
+    )
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip().split(",")
+
+
+class Prom:
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+
+    def api(self, path, **params):
+        url = f"{self.base}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        d = json.loads(http_get(url))
+        if d.get("status") != "success":
+            raise RuntimeError(f"{path}: {d}")
+        return d["data"]
+
+    def query(self, expr):
+        """{node: float} of an instant query (series without node: key '')."""
+        res = self.api("query", query=expr)["result"]
+        return {r["metric"].get("node", ""): float(r["value"][1]) for r in res}
+
+    def alerts(self):
+        return self.api("alerts")["alerts"]
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def check(self, what, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"  ok   {what}", flush=True)
+        else:
+            self.failed += 1
+            self.failures.append(what)
+            print(f"  FAIL {what}" + (f"  [{detail}]" if detail else ""), flush=True)
+        return ok
+
+
+def faketime(argv, shift, threads):
+    """argv and environment to run argv SHIFT seconds ahead with libfaketime.
+    The library is preloaded directly when found, so that the program is our
+    own child (the `faketime` wrapper forks, and its child would be orphaned
+    when the group is stopped); otherwise the wrapper is used. `threads`:
+    the multi-threaded variant (`faketime -m`), needed by clockwatch."""
+    lib = "libfaketimeMT.so.1" if threads else "libfaketime.so.1"
+    found = sorted(glob.glob(f"/usr/lib/*/faketime/{lib}") + glob.glob(f"/usr/lib/faketime/{lib}")
+                   + glob.glob(f"/usr/local/lib/faketime/{lib}"))
+    env = dict(os.environ, FAKETIME=f"+{shift}s", FAKETIME_DONT_FAKE_MONOTONIC="1")
+    if found:
+        env["LD_PRELOAD"] = found[0]
+        return argv, env
+    return ["faketime"] + (["-m"] if threads else []) + ["-f", f"+{shift}s"] + argv, env
+
+
+def shipped_relabeling():
+    """The `relabel_configs:` block of the shipped static scrape job, as text."""
+    lines = open(STATIC_SCRAPE).read().splitlines(keepends=True)
+    start = next(i for i, l in enumerate(lines) if l.strip() == "relabel_configs:")
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    block = [lines[start]]
+    for l in lines[start + 1:]:
+        if l.strip() and len(l) - len(l.lstrip()) <= indent:
+            break
+        block.append(l)
+    return "".join(block)
+
+
+def template_rules(dst, divisor, keep_for):
+    """Copies the shipped rules, dividing every `for:` duration by `divisor`
+    (nothing else changes). Returns the list of (old, new) replacements."""
+    text = open(RULES).read()
+    changes = []
+    if keep_for:
+        open(dst, "w").write(text)
+        return changes
+    unit = {"s": 1, "m": 60, "h": 3600}
+
+    def repl(m):
+        seconds = int(m.group(2)) * unit[m.group(3)]
+        new = max(2, round(seconds / divisor))
+        changes.append((f"{m.group(2)}{m.group(3)}", f"{new}s"))
+        return f"{m.group(1)}{new}s"
+
+    out = re.sub(r"^(\s+for: )(\d+)([smh])\s*$", repl, text, flags=re.M)
+    # Prove that only `for:` lines differ.
+    a, b = text.splitlines(), out.splitlines()
+    assert len(a) == len(b)
+    assert all(x == y or x.strip().startswith("for:") for x, y in zip(a, b))
+    open(dst, "w").write(out)
+    return changes
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--short", action="store_true", help="~80 s run for CI")
+    ap.add_argument("--nodes", type=int, default=5,
+                    help="nodes in the fleet, at least 4: all healthy but one shifted and one stopped (default 5)")
+    ap.add_argument("--shift", type=int, default=40,
+                    help="seconds the shifted node's clock is ahead (default 40: beyond the 30 s warning, below the 120 s critical)")
+    ap.add_argument("--run", type=int, help="seconds to run after the fleet is measured (mode default: 240, --short 64)")
+    ap.add_argument("--keep-for", action="store_true",
+                    help="load the shipped rules unchanged; alerts whose `for:` cannot elapse are then expected pending")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs, report)")
+    ap.add_argument("--binary", default=os.path.join(REPO, "target/release/clockwatch"))
+    args = ap.parse_args()
+    if args.nodes < 4:
+        ap.error("--nodes must be at least 4")
+    if not 30 < args.shift < 120:
+        ap.error("--shift must be between 30 and 120 s (exclusive): the assertions expect the warning, not the critical, offset alert")
+    mode = MODES["short" if args.short else "default"]
+    interval = mode["interval"]
+    run = args.run or mode["run"]
+    binary = os.path.abspath(args.binary)
+
+    # chronyd lives in /usr/sbin, which a non-login PATH may lack.
+    os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+    missing = [t for t in ("chronyd", "chronyc", "prometheus", "faketime") if shutil.which(t) is None]
+    why = None
+    if missing:
+        why = f"missing {' '.join(missing)} (apt-get install chrony prometheus faketime)"
+    elif os.geteuid() != 0:
+        why = "needs root (chronyd runs with -x -u root)"
+    if why:
+        # As the Rust integration tests do: a loud skip, but in CI nothing
+        # may skip.
+        if os.environ.get("CI") == "true":
+            log(f"error: {why}; in CI nothing may skip")
+            print("cluster-sim: 0 passed, 1 failed", flush=True)
+            return 2
+        print(f"\n*** cluster-sim: SKIP: {why} ***\n", file=sys.stderr, flush=True)
+        print("cluster-sim: 0 passed, 0 failed", flush=True)
+        return 0
+    if not os.access(binary, os.X_OK):
+        log(f"no clockwatch binary at {binary}")
+        return 2
+
+    work = tempfile.mkdtemp(prefix="clockwatch-sim-")
+    fleet = Fleet(work)
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    checks = Checks()
+    t_begin = time.monotonic()
+    try:
+        run_sim(args, mode, interval, run, binary, work, fleet, checks)
+    except Exception as e:  # noqa: BLE001 - any failure is one failed check
+        checks.check("simulation ran to the end", False, f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+    finally:
+        fleet.stop_all()
+        if args.keep or checks.failed:
+            log(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    log(f"wall time {time.monotonic() - t_begin:.0f} s")
+    for what in checks.failures:
+        log(f"FAILED: {what}")
+    print(f"cluster-sim: {checks.passed} passed, {checks.failed} failed", flush=True)
+    return 0 if checks.failed == 0 else 1
+
+
+def run_sim(args, mode, interval, run, binary, work, fleet, checks):
+    shift = args.shift
+    n_healthy = args.nodes - 2
+    healthy = [f"sim-healthy-{i}" for i in range(1, n_healthy + 1)]
+    shifted, stopped = "sim-shifted", "sim-stopped"
+    nodes = healthy + [shifted, stopped]
+
+    # --- upstream -----------------------------------------------------------
+    ntp_port = free_port(socket.SOCK_DGRAM)
+    up_conf = os.path.join(work, "upstream.conf")
+    with open(up_conf, "w") as f:
+        f.write(f"local stratum 3\nport {ntp_port}\nallow 127.0.0.1\ncmdport 0\n"
+                f"pidfile {work}/upstream.pid\n")
+    fleet.start("upstream-chronyd", ["chronyd", "-d", "-x", "-u", "root", "-f", up_conf])
+
+    # --- nodes: chronyd clients ---------------------------------------------
+    info = {}
+    for name in nodes:
+        d = os.path.join(work, name)
+        run_dir = os.path.join(d, "run")
+        os.makedirs(run_dir)
+        os.chmod(run_dir, 0o750)
+        cmd_port = free_port(socket.SOCK_DGRAM)
+        sock = os.path.join(run_dir, "chronyd.sock")
+        conf = os.path.join(d, "chrony.conf")
+        with open(conf, "w") as f:
+            f.write(f"server 127.0.0.1 port {ntp_port} iburst minpoll -2 maxpoll -2\nport 0\n"
+                    f"cmdport {cmd_port}\nbindcmdaddress 127.0.0.1\nbindcmdaddress {sock}\n"
+                    f"pidfile {d}/chronyd.pid\n")
+        argv = ["chronyd", "-d", "-x", "-u", "root", "-f", conf]
+        env = None
+        if name == shifted:
+            # The whole node runs SHIFT seconds ahead: its chronyd sees the
+            # upstream SHIFT s behind its own clock ("System time: SHIFT
+            # seconds fast") and, with -x, never corrects it.
+            argv, env = faketime(argv, shift, threads=False)
+        fleet.start(f"{name}-chronyd", argv, env)
+        info[name] = {"cmd_port": cmd_port, "sock": sock, "web": free_port()}
+
+    log(f"work directory {work}")
+    log(f"upstream chronyd on 127.0.0.1:{ntp_port}; nodes: {', '.join(nodes)}")
+
+    def synced(name):
+        f = chronyc_tracking(info[name]["cmd_port"])
+        return f if f and len(f) > 13 and f[0] != "00000000" and f[13] == "Normal" else None
+
+    tracking = {}
+    for name in nodes:
+        tracking[name] = wait_until(f"chronyd of {name} to synchronise", lambda n=name: synced(n), 30)
+    corr = {n: float(tracking[n][4]) for n in nodes}  # chronyc -c: System time, + = slow
+    print("== the fleet's chronyd", flush=True)
+    checks.check("every node's chronyd synchronised to the upstream", True)
+    checks.check(f"{shifted}: chronyd sees its clock {shift} s fast (System time ~ -{shift} s)",
+                 abs(corr[shifted] + shift) < 1.0, f"System time {corr[shifted]}")
+    checks.check("other nodes: chronyd's correction below 10 ms",
+                 all(abs(corr[n]) < 0.01 for n in nodes if n != shifted),
+                 str({n: corr[n] for n in nodes if n != shifted}))
+
+    # --- nodes: clockwatch ----------------------------------------------------
+    for name in nodes:
+        argv = [binary, "--web.listen-address", f"127.0.0.1:{info[name]['web']}",
+                "--chrony.address", f"unix://{info[name]['sock']}"]
+        env = None
+        if name == shifted:
+            # The glibc binary under libfaketime (multi-threaded variant, -m):
+            # its CLOCK_REALTIME, hence clockwatch_system_time_seconds, is
+            # SHIFT s ahead, as it would be on a node whose clock is ahead.
+            argv, env = faketime(argv, shift, threads=True)
+        fleet.start(f"{name}-clockwatch", argv, env)
+    for name in nodes:
+        wait_until(f"clockwatch of {name}",
+                   lambda n=name: http_get(f"http://127.0.0.1:{info[n]['web']}/healthz", 2), 20)
+
+    def scrape_value(name, metric):
+        for line in http_get(f"http://127.0.0.1:{info[name]['web']}/metrics").splitlines():
+            if line.startswith(metric + " ") or line.startswith(metric + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    print("== clockwatch on every node", flush=True)
+    seen = scrape_value(shifted, "clockwatch_system_time_seconds")
+    checks.check(f"libfaketime shifts {shifted}'s clockwatch: its system time is +{shift} s",
+                 seen is not None and abs(seen - time.time() - shift) < 2.0,
+                 f"clockwatch_system_time_seconds - now = {None if seen is None else seen - time.time():.3f}")
+    seen = scrape_value(healthy[0], "clockwatch_system_time_seconds")
+    checks.check(f"{healthy[0]}'s clockwatch is not shifted",
+                 seen is not None and abs(seen - time.time()) < 2.0)
+
+    # --- Prometheus -----------------------------------------------------------
+    rules = os.path.join(work, "clockwatch.rules.yml")
+    changes = template_rules(rules, mode["for_divisor"], args.keep_for)
+    if changes:
+        uniq = sorted(set(changes), key=lambda c: changes.index(c))
+        log("rules: shipped file with only `for:` changed (÷%d): %s"
+            % (mode["for_divisor"], ", ".join(f"{a}->{b}" for a, b in uniq)))
+    else:
+        log("rules: the shipped file, unchanged")
+    prom_port = free_port()
+    cfg = os.path.join(work, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n"
+                f"  scrape_interval: {interval}s\n"
+                f"  scrape_timeout: {interval}s\n"
+                f"  evaluation_interval: {interval}s\n"
+                f"rule_files: ['{rules}']\n"
+                "scrape_configs:\n"
+                "  - job_name: clockwatch\n"
+                "    static_configs:\n")
+        for name in nodes:
+            f.write(f"      - targets: ['127.0.0.1:{info[name]['web']}']\n"
+                    f"        labels: {{node: '{name}', cluster: '{CLUSTER}'}}\n")
+        # The shipped static job's relabeling, verbatim: it must keep the
+        # per-target node labels (all targets here share 127.0.0.1).
+        f.write(shipped_relabeling())
+    fleet.start("prometheus", ["prometheus", f"--config.file={cfg}",
+                               f"--storage.tsdb.path={work}/prometheus-data",
+                               f"--web.listen-address=127.0.0.1:{prom_port}"])
+    prom = Prom(prom_port)
+    wait_until("Prometheus ready", lambda: http_get(f"{prom.base}/-/ready", 2), 30)
+
+    def all_up():
+        up = prom.query('up{job="clockwatch"} == 1')
+        rec = prom.query("node:clockwatch_measured_offset_from_median_seconds")
+        return len(up) == len(nodes) and len(rec) == len(nodes)
+
+    wait_until("every target scraped and the recording rules evaluated", all_up, 10 * interval + 20)
+    # The report's period starts on a whole second after every node was
+    # scraped and measured; it ends two intervals before the report runs so
+    # that the last cell's scrape is stored.
+    t_from = math.ceil(time.time())
+    t_stop = t_from + run / 2
+    t_end = t_from + run
+    print("== running", flush=True)
+    log(f"Prometheus on 127.0.0.1:{prom_port}, scrape and evaluation every {interval} s; "
+        f"running {run} s, stopping {stopped}'s chronyd after {run // 2} s")
+    time.sleep(max(0, t_stop - time.time()))
+    fleet.stop(f"{stopped}-chronyd")
+    t_stop = time.time()
+    log(f"stopped the chronyd of {stopped} at {time.strftime('%H:%M:%S', time.gmtime(t_stop))}Z")
+    time.sleep(max(0, t_end - time.time()))
+
+    exited = [n for n in fleet.procs if not fleet.alive(n)]
+    checks.check("every other process still running", not exited, f"exited: {exited}")
+
+    # --- alerts ---------------------------------------------------------------
+    print("== alerts (/api/v1/alerts)", flush=True)
+    alerts = prom.alerts()
+    want_state = {"firing", "pending"} if args.keep_for else {"firing"}
+    state_text = "pending or firing" if args.keep_for else "firing"
+
+    def alert_states(node, name, severity=None):
+        return [a["state"] for a in alerts
+                if a["labels"].get("node") == node and a["labels"]["alertname"] == name
+                and (severity is None or a["labels"].get("severity") == severity)]
+
+    def has_alert(node, name, severity=None):
+        return bool(set(alert_states(node, name, severity)) & want_state)
+
+    summary = sorted({(a["labels"].get("node", "-"), a["labels"]["alertname"],
+                       a["labels"].get("severity", "-"), a["state"]) for a in alerts})
+    for s in summary:
+        print("       %-16s %-26s %-9s %s" % s, flush=True)
+    # Every node shares the host's kernel clock: a step of it (by anything
+    # outside the simulation on a shared machine) must raise ClockStepped on
+    # every node or on none, and is then no fault of any node.
+    stepped = {a["labels"].get("node") for a in alerts if a["labels"]["alertname"] == "ClockStepped"}
+    checks.check("ClockStepped on every node or on none (one shared kernel clock)",
+                 not stepped or stepped == set(nodes), str(sorted(stepped)))
+    if stepped == set(nodes):
+        log("the host clock was stepped during the run (not by the simulation): "
+            "ClockStepped fires on every node, as it should; it is left out of the checks below")
+        alerts = [a for a in alerts if a["labels"]["alertname"] != "ClockStepped"]
+    checks.check(f"{shifted}: ClockErrorBoundHigh critical {state_text}",
+                 has_alert(shifted, "ClockErrorBoundHigh", "critical"))
+    checks.check(f"{shifted}: ClockErrorBoundHigh warning {state_text}",
+                 has_alert(shifted, "ClockErrorBoundHigh", "warning"))
+    checks.check(f"{shifted}: NodeClockOffsetFromMedian warning {state_text} (measured offset {shift} s > 30 s)",
+                 has_alert(shifted, "NodeClockOffsetFromMedian", "warning"))
+    checks.check(f"{shifted}: no NodeClockOffsetFromMedian critical ({shift} s < 120 s)",
+                 not alert_states(shifted, "NodeClockOffsetFromMedian", "critical"))
+    checks.check(f"{stopped}: ChronyUnreachable {state_text}", has_alert(stopped, "ChronyUnreachable"))
+    extra = sorted({a["labels"]["alertname"] for a in alerts if a["labels"].get("node") == shifted}
+                   - {"ClockErrorBoundHigh", "NodeClockOffsetFromMedian"})
+    checks.check(f"{shifted}: no other alert (ClockReferenceStale: the reference is fresh on chronyd's timescale)",
+                 not extra, str(extra))
+    extra = sorted({a["labels"]["alertname"] for a in alerts if a["labels"].get("node") == stopped}
+                   - {"ChronyUnreachable"})
+    checks.check(f"{stopped}: no other alert (no bound alert: an infinite bound is not 'high')",
+                 not extra, str(extra))
+    bad = [a["labels"] for a in alerts if a["labels"].get("node") in healthy]
+    checks.check("healthy nodes: no alert at all", not bad, str(bad))
+    others = [s for s in summary if s[0] not in nodes]
+    checks.check("no alert without a node (ClockwatchAbsent, ...)", not others, str(others))
+
+    # --- metrics and recordings ---------------------------------------------
+    print("== metrics and recording rules (/api/v1/query)", flush=True)
+    measured = prom.query("node:clockwatch_measured_offset_from_median_seconds")
+    chrony_off = prom.query("node:clockwatch_chrony_offset_from_median_seconds")
+    print(f"       measured offset from median: { {n: round(v, 3) for n, v in sorted(measured.items())} }")
+    print(f"       chronyd offset from median:  { {n: round(v, 6) for n, v in sorted(chrony_off.items())} }")
+    checks.check(f"{shifted}: measured offset from median ~ +{shift} s",
+                 abs(measured.get(shifted, 0) - shift) < 2.0, str(measured.get(shifted)))
+    checks.check("other nodes: measured offset from median below 1 s",
+                 all(abs(measured.get(n, 99)) < 1.0 for n in nodes if n != shifted))
+    checks.check(f"{shifted}: chronyd's offset from median ~ +{shift} s (same sign as measured)",
+                 abs(chrony_off.get(shifted, 0) - shift) < 1.0, str(chrony_off.get(shifted)))
+    checks.check(f"{stopped}: no chronyd offset once chronyd is gone (no stale values)",
+                 stopped not in chrony_off)
+    checks.check("healthy nodes: chronyd's offset from median below 10 ms",
+                 all(abs(chrony_off.get(n, 99)) < 0.01 for n in healthy))
+    up = prom.query("chrony_up")
+    state = {n: s for n, s in ((r["metric"]["node"], r["metric"]["state"])
+                               for r in prom.api("query", query="clockwatch_sync_state == 1")["result"])}
+    bound = prom.query("clockwatch_clock_error_bound_seconds")
+    print(f"       sync state: {dict(sorted(state.items()))}")
+    print(f"       bound (s):  { {n: float(f'{v:.3g}') for n, v in sorted(bound.items())} }")
+    checks.check(f"{stopped}: chrony_up 0, sync state unknown, bound +Inf",
+                 up.get(stopped) == 0 and state.get(stopped) == "unknown" and math.isinf(bound.get(stopped, 0)),
+                 f"chrony_up {up.get(stopped)}, state {state.get(stopped)}, bound {bound.get(stopped)}")
+    checks.check(f"{shifted}: synchronized, bound ~ {shift} s",
+                 state.get(shifted) == "synchronized" and abs(bound.get(shifted, 0) - shift) < 1.0,
+                 f"state {state.get(shifted)}, bound {bound.get(shifted)}")
+    checks.check(f"healthy nodes: synchronized, bound below {TOLERANCE}",
+                 all(state.get(n) == "synchronized" and bound.get(n, 1) < TOLERANCE_SECONDS for n in healthy))
+
+    # --- clockwatch report ----------------------------------------------------
+    print("== clockwatch report", flush=True)
+    t_to = t_from + ((t_end - t_from) // interval) * interval
+    wait_until("the last cell's scrape", lambda: time.time() > t_to + 2 * interval, 4 * interval + 5)
+    report_path = os.path.join(work, "report.json")
+    argv = [binary, "report", "--prometheus", prom.base, "--from", str(t_from), "--to", str(int(t_to)),
+            "--tolerance", TOLERANCE, "--step", f"{interval}s", "--selector", f'{{cluster="{CLUSTER}"}}',
+            "--format", "json", "--output", report_path]
+    log(" ".join(a if " " not in a and "{" not in a else f"'{a}'" for a in argv))
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    checks.check("report exit status 1 (not compliant)", r.returncode == 1,
+                 f"exit {r.returncode}: {r.stderr.strip()}")
+    try:
+        rep = json.load(open(report_path))
+    except (OSError, ValueError) as e:
+        checks.check("report written as JSON", False, str(e))
+        return
+    by_node = {n["node"]: n for n in rep["nodes"]}
+    for n in nodes:
+        x = by_node.get(n)
+        if x:
+            print("       %-16s compliant=%-5s within=%.3f out=%.3f unmeasured=%.3f breaches=%d gaps=%d"
+                  % (n, x["compliant"], x["within_ratio"], x["out_of_tolerance_ratio"], x["unmeasured_ratio"],
+                     len(x["breaches"]), len(x["gaps"])), flush=True)
+    checks.check("report names exactly the fleet's nodes", sorted(by_node) == sorted(nodes), str(sorted(by_node)))
+    checks.check(f"report: {len(healthy)} of {len(nodes)} nodes compliant",
+                 rep["summary"]["nodes_compliant"] == len(healthy), str(rep["summary"]))
+    for n in healthy:
+        x = by_node.get(n, {})
+        checks.check(f"{n}: compliant, whole period within {TOLERANCE}, no breach, no gap",
+                     x.get("compliant") is True and x.get("within_ratio") == 1 and not x.get("breaches")
+                     and not x.get("gaps"), json.dumps({k: x.get(k) for k in ("verdict", "gaps")}))
+    x = by_node.get(shifted, {})
+    checks.check(f"{shifted}: not compliant, out of tolerance the whole period, peak ~ {shift} s",
+                 x.get("compliant") is False and x.get("out_of_tolerance_ratio") == 1
+                 and len(x.get("breaches", [])) == 1
+                 and abs(x["breaches"][0]["peak_bound_seconds"] - shift) < 1.0,
+                 json.dumps({k: x.get(k) for k in ("out_of_tolerance_ratio", "breaches", "gaps")}))
+    x = by_node.get(stopped, {})
+    gaps = x.get("gaps", [])
+    ok = x.get("compliant") is False and not x.get("breaches") and len(gaps) == 1
+    detail = json.dumps({k: x.get(k) for k in ("breaches", "gaps")})
+    if ok:
+        g = gaps[0]
+        g_start = parse_rfc3339(g["start"])
+        g_end = parse_rfc3339(g["end"])
+        ok = (abs(g_start - t_stop) <= 2 * interval and abs(g_end - t_to) < 1
+              and "chronyd unreachable" in g["reasons"])
+        detail += f"; stopped at {t_stop:.1f}, gap starts {g_start:.1f} ({g_start - t_stop:+.1f} s)"
+    checks.check(f"{stopped}: not compliant, no breach, one gap from the stop (± 2 steps) to the end, "
+                 "reason 'chronyd unreachable'", ok, detail)
+    if ok:
+        log(f"{stopped}: chronyd stopped at {time.strftime('%H:%M:%S', time.gmtime(t_stop))}Z, "
+            f"report's gap starts {gaps[0]['start']} ({parse_rfc3339(gaps[0]['start']) - t_stop:+.1f} s), "
+            f"reasons {', '.join(gaps[0]['reasons'])}")
+
+
+def parse_rfc3339(s):
+    """'2024-05-01T00:00:00Z' or with fraction -> unix seconds (UTC only)."""
+    s = s.rstrip("Z").replace("+00:00", "")
+    frac = 0.0
+    if "." in s:
+        s, f = s.split(".")
+        frac = float("0." + f)
+    import calendar
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%S")) + frac
+
+
+if __name__ == "__main__":
+    sys.exit(main())
