@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clockwatch::chrony::{ChronyAddress, ChronyClient, ChronyError, Transport};
 use cmdmon::{Address, ReplyBody, Request, SourceMode, SourceState, Status, Tracking};
-use common::{assert_close, csv_fields, skip_unless, ChronyPair, PairOptions};
+use common::{assert_close, between, close, csv_fields, skip_unless, ChronyPair, PairOptions};
 
 fn client(address: &str) -> ChronyClient {
     ChronyClient::new(
@@ -43,40 +43,11 @@ where
     panic!("{what} never matched chronyc; last difference: {last}");
 }
 
-fn close(what: &str, ours: f64, theirs: &str, abs_slack: f64) -> Result<(), String> {
-    let theirs: f64 = theirs
-        .parse()
-        .map_err(|e| format!("{what}: chronyc printed {theirs:?}: {e}"))?;
-    let tol = ours.abs().max(theirs.abs()) * 2f64.powi(-23) + abs_slack;
-    if (ours - theirs).abs() <= tol {
-        Ok(())
-    } else {
-        Err(format!("{what}: ours {ours:e} vs chronyc {theirs:e}"))
-    }
-}
-
 fn same<T: PartialEq + std::fmt::Debug>(what: &str, ours: T, theirs: T) -> Result<(), String> {
     if ours == theirs {
         Ok(())
     } else {
         Err(format!("{what}: ours {ours:?} vs chronyc {theirs:?}"))
-    }
-}
-
-/// chronyc's reading must lie between two of ours for the values chronyd
-/// computes when it answers (the correction shrinks as it slews, the
-/// dispersion grows).
-fn between(what: &str, before: f64, theirs: &str, after: f64) -> Result<(), String> {
-    let theirs: f64 = theirs
-        .parse()
-        .map_err(|e| format!("{what}: {theirs:?}: {e}"))?;
-    let tol = before.abs().max(after.abs()) * 2f64.powi(-23) + 5e-10;
-    if theirs >= before.min(after) - tol && theirs <= before.max(after) + tol {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: chronyc {theirs:e} not between ours {before:e} and {after:e}"
-        ))
     }
 }
 

@@ -7,36 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{csv_fields, skip_unless, ChronyPair, Chronyd, Clockwatch, Exposition, PairOptions};
-
-fn close(what: &str, ours: f64, theirs: &str, abs_slack: f64) -> Result<(), String> {
-    let theirs: f64 = theirs
-        .parse()
-        .map_err(|e| format!("{what}: {theirs:?}: {e}"))?;
-    let tol = ours.abs().max(theirs.abs()) * 2f64.powi(-23) + abs_slack;
-    if (ours - theirs).abs() <= tol {
-        Ok(())
-    } else {
-        Err(format!("{what}: exported {ours:e}, chronyc {theirs:e}"))
-    }
-}
-
-/// chronyd computes some values at the moment it answers (the remaining
-/// correction shrinks as it slews, dispersion grows): chronyc's reading,
-/// taken between two scrapes, must lie between them.
-fn between(what: &str, before: f64, theirs: &str, after: f64) -> Result<(), String> {
-    let theirs: f64 = theirs
-        .parse()
-        .map_err(|e| format!("{what}: {theirs:?}: {e}"))?;
-    let tol = before.abs().max(after.abs()) * 2f64.powi(-23) + 5e-10;
-    if theirs >= before.min(after) - tol && theirs <= before.max(after) + tol {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: chronyc {theirs:e} not between exported {before:e} and {after:e}"
-        ))
-    }
-}
+use common::{
+    between, close, csv_fields, skip_unless, ChronyPair, Chronyd, Clockwatch, Exposition,
+    PairOptions,
+};
 
 /// Compares a scrape with chronyc's tracking and sources taken right after,
 /// and before a second scrape `m2` of the same reference update.

@@ -295,25 +295,43 @@ pub struct Clockwatch {
 }
 
 impl Clockwatch {
+    /// Starts on a free port. Tests run in parallel and a port found free
+    /// can be taken by another test's clockwatch before ours binds it: then
+    /// ours exits ("already in use") while the port answers for the other
+    /// one. So ours must still be running once the port answers; if not,
+    /// try another port.
     pub fn start(args: &[&str]) -> Self {
-        let port = free_tcp_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_clockwatch"))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start clockwatch");
-        let cw = Self { child, port };
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < until,
-                "clockwatch did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            let port = free_tcp_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_clockwatch"))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start clockwatch");
+            let until = Instant::now() + Duration::from_secs(10);
+            let mut exited = false;
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if child.try_wait().ok().flatten().is_some() {
+                    exited = true;
+                    break;
+                }
+                assert!(
+                    Instant::now() < until,
+                    "clockwatch did not listen on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // A clockwatch that lost the race exits within milliseconds of
+            // starting; give it the time to show that.
+            std::thread::sleep(Duration::from_millis(150));
+            if !exited && child.try_wait().ok().flatten().is_none() {
+                return Self { child, port };
+            }
+            let _ = child.wait();
         }
-        cw
+        panic!("clockwatch could not get a free port in five tries");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -421,5 +439,36 @@ impl Exposition {
                     .to_string()
             })
             .unwrap_or_else(|| panic!("no current state in:\n{}", self.text))
+    }
+}
+
+/// Compares a value we read with chronyc's printed one, within chrony's
+/// float precision (relative 2^-23) plus `abs_slack` for chronyc's rounding.
+pub fn close(what: &str, ours: f64, theirs: &str, abs_slack: f64) -> Result<(), String> {
+    let theirs: f64 = theirs
+        .parse()
+        .map_err(|e| format!("{what}: chronyc printed {theirs:?}: {e}"))?;
+    let tol = ours.abs().max(theirs.abs()) * 2f64.powi(-23) + abs_slack;
+    if (ours - theirs).abs() <= tol {
+        Ok(())
+    } else {
+        Err(format!("{what}: ours {ours:e} vs chronyc {theirs:e}"))
+    }
+}
+
+/// For values chronyd computes when it answers (the correction shrinks as it
+/// slews, the dispersion grows): chronyc's reading, taken between two of
+/// ours, must lie between them.
+pub fn between(what: &str, before: f64, theirs: &str, after: f64) -> Result<(), String> {
+    let theirs: f64 = theirs
+        .parse()
+        .map_err(|e| format!("{what}: chronyc printed {theirs:?}: {e}"))?;
+    let tol = before.abs().max(after.abs()) * 2f64.powi(-23) + 5e-10;
+    if theirs >= before.min(after) - tol && theirs <= before.max(after) + tol {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: chronyc {theirs:e} not between ours {before:e} and {after:e}"
+        ))
     }
 }

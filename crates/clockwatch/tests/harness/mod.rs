@@ -46,7 +46,13 @@ impl Exporter {
         let until = Instant::now() + Duration::from_secs(10);
         loop {
             if TcpStream::connect_timeout(&me.addr, Duration::from_millis(200)).is_ok() {
-                return me;
+                // Parallel tests: another test's clockwatch may have taken
+                // the port first, and then ours exits within milliseconds.
+                std::thread::sleep(Duration::from_millis(150));
+                if me.child.try_wait().ok().flatten().is_none() {
+                    return me;
+                }
+                return Self::start(args);
             }
             if let Ok(Some(status)) = me.child.try_wait() {
                 panic!("clockwatch exited early ({status}): {}", me.log_text());
