@@ -69,7 +69,7 @@ class Pair:
         os.mkdir(f"{d}/run", 0o750)
         self.sock = f"{d}/run/chronyd.sock"
         with open(f"{d}/up.conf", "w") as f:
-            f.write(f"local stratum 3\nport {ntp}\nallow 127.0.0.1\ncmdport 0\npidfile {d}/up.pid\n")
+            f.write(f"local stratum 3\nport {ntp}\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\npidfile {d}/up.pid\n")
         extra = "".join(f"server 192.0.2.{k} iburst\n" for k in range(1, n))
         with open(f"{d}/client.conf", "w") as f:
             f.write(f"server 127.0.0.1 port {ntp} iburst minpoll -2 maxpoll -2\nport 0\n"

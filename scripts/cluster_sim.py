@@ -311,7 +311,7 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
     ntp_port = free_port(socket.SOCK_DGRAM)
     up_conf = os.path.join(work, "upstream.conf")
     with open(up_conf, "w") as f:
-        f.write(f"local stratum 3\nport {ntp_port}\nallow 127.0.0.1\ncmdport 0\n"
+        f.write(f"local stratum 3\nport {ntp_port}\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\n"
                 f"pidfile {work}/upstream.pid\n")
     fleet.start("upstream-chronyd", ["chronyd", "-d", "-x", "-u", "root", "-f", up_conf])
 

@@ -11,16 +11,12 @@ use crate::bound::SyncState;
 use crate::render::{source_mode_label, source_state_label};
 use crate::scrape::Scrape;
 
-/// A signed duration in the unit that reads best; "+Inf" as "unbounded".
-pub fn format_seconds(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return "unbounded".into();
-    }
+/// Scales seconds to the unit that keeps the number readable (ns, µs, ms
+/// or s). Shared by the status output and the compliance report, which
+/// differ only in how they print the number.
+pub fn scale_seconds(v: f64) -> (f64, &'static str) {
     let a = v.abs();
-    let (value, unit) = if a == 0.0 {
+    if a == 0.0 {
         (0.0, "s")
     } else if a < 1e-6 {
         (v * 1e9, "ns")
@@ -30,7 +26,18 @@ pub fn format_seconds(v: f64) -> String {
         (v * 1e3, "ms")
     } else {
         (v, "s")
-    };
+    }
+}
+
+/// A signed duration in the unit that reads best; "+Inf" as "unbounded".
+pub fn format_seconds(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return "unbounded".into();
+    }
+    let (value, unit) = scale_seconds(v);
     format!("{value:.3} {unit}")
 }
 

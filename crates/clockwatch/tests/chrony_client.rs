@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use clockwatch::chrony::{ChronyAddress, ChronyClient, ChronyError, Transport};
-use cmdmon::{Address, ReplyBody, Request, SourceMode, SourceState, Status, Tracking};
-use common::{assert_close, between, close, csv_fields, skip_unless, ChronyPair, PairOptions};
+use cmdmon::{Address, ReplyBody, Request, Status, Tracking};
+use common::{between, close, csv_fields, skip_unless, ChronyPair, PairOptions};
 
 fn client(address: &str) -> ChronyClient {
     ChronyClient::new(
@@ -408,34 +408,54 @@ async fn stale_reply_sockets_of_dead_processes_are_removed() {
     assert!(unrelated.exists(), "a file that is not ours was removed");
 }
 
+/// `auto` tries chronyd's default socket, then 127.0.0.1:323. With no socket
+/// at the default path and a chronyd on 127.0.0.1:323 (serving its local
+/// clock), it must fall back to UDP and reach that daemon.
 #[tokio::test]
-async fn auto_prefers_the_socket_and_falls_back_to_udp() {
-    // `auto` uses the fixed default paths; without a system chronyd there,
-    // the fallback must say what it tried rather than hang.
-    let c = client("auto");
-    let started = Instant::now();
-    match c.session().await {
-        Ok(session) => {
-            let _ = session.query(Request::Tracking).await;
-        }
-        Err(e) => {
-            assert!(
-                matches!(
-                    e,
-                    ChronyError::SocketMissing { .. }
-                        | ChronyError::NotListening { .. }
-                        | ChronyError::Timeout { .. }
-                        | ChronyError::Permission { .. }
-                ),
-                "{e:?}"
-            );
-        }
+async fn auto_falls_back_to_udp_when_the_default_socket_is_absent() {
+    if skip_unless(&["chronyd"], true) {
+        return;
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(7),
-        "auto took {:?}",
-        started.elapsed()
-    );
+    if std::path::Path::new(clockwatch::chrony::DEFAULT_SOCKET).exists()
+        || std::net::UdpSocket::bind("127.0.0.1:323").is_err()
+    {
+        // A system chronyd owns the defaults: nothing to prove here.
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("in CI nothing may skip: a chronyd already uses the default socket or port 323");
+        }
+        eprintln!("\n*** SKIP: a chronyd already uses the default socket or port 323 ***\n");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("local.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "local stratum 5\nport 0\ncmdport 323\nbindcmdaddress 127.0.0.1\nbindcmdaddress {}\npidfile {}\n",
+            dir.path().join("elsewhere.sock").display(),
+            dir.path().join("pid").display()
+        ),
+    )
+    .expect("conf");
+    let _chronyd = common::Chronyd::start(&conf, &dir.path().join("log"));
+    let c = client("auto");
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(session) = c.session().await {
+            assert_eq!(session.transport(), Transport::Udp);
+            assert_eq!(session.address(), "127.0.0.1:323");
+            if let Ok(ReplyBody::Tracking(t)) = session.query(Request::Tracking).await {
+                if t.ref_id.0 == 0x7F7F_0101 {
+                    return; // the daemon we started, on its local clock
+                }
+            }
+        }
+        assert!(
+            Instant::now() < until,
+            "auto never reached the chronyd on 127.0.0.1:323"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[test]
@@ -457,8 +477,4 @@ fn address_forms_reach_the_same_daemon() {
         assert_eq!(t.ref_id.to_hex(), "7F000001", "{address}");
         assert_eq!(t.stratum, 4, "{address}");
     }
-    // Sanity of the helper used above.
-    assert_close("self", 1.0, 1.0, 0.0);
-    assert_eq!(SourceState::Selected.symbol(), '*');
-    assert_eq!(SourceMode::Client.symbol(), '^');
 }

@@ -300,7 +300,7 @@ fn local_reference_is_state_local_with_infinite_bound() {
     std::fs::write(
         &conf,
         format!(
-            "local stratum 8\nport 0\ncmdport {cmd_port}\nbindcmdaddress 127.0.0.1\npidfile {}\n",
+            "local stratum 8\nport 0\ncmdport {cmd_port}\nbindcmdaddress 127.0.0.1\nbindcmdaddress /\npidfile {}\n",
             dir.path().join("pid").display()
         ),
     )

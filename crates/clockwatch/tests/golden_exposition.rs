@@ -117,7 +117,6 @@ fn snapshot() -> Snapshot {
         steps: Some(StepCounts {
             total: 3,
             last_step_seconds: -0.5,
-            last_step_at: Some(1_799_999_000.0),
         }),
         collectors: vec![
             ok(CollectorName::Tracking, 120),

@@ -25,8 +25,6 @@ pub struct StepCounts {
     /// Signed size of the last step in seconds (positive: the clock jumped
     /// forward); 0 before the first.
     pub last_step_seconds: f64,
-    /// When the last step was seen, Unix seconds.
-    pub last_step_at: Option<f64>,
 }
 
 pub struct StepTracker {
@@ -52,7 +50,6 @@ impl StepTracker {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         c.total += 1;
         c.last_step_seconds = delta_ns as f64 * 1e-9;
-        c.last_step_at = Some(super::now_unix_seconds());
         tracing::info!(
             step_seconds = c.last_step_seconds,
             total = c.total,

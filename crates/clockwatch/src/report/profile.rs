@@ -133,18 +133,7 @@ pub fn format_seconds(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
     }
-    let a = v.abs();
-    let (scaled, unit) = if a == 0.0 {
-        (v, "s")
-    } else if a < 1e-6 {
-        (v * 1e9, "ns")
-    } else if a < 1e-3 {
-        (v * 1e6, "µs")
-    } else if a < 1.0 {
-        (v * 1e3, "ms")
-    } else {
-        (v, "s")
-    };
+    let (scaled, unit) = crate::verdict::scale_seconds(v);
     let mut s = format!("{scaled:.3}");
     while s.contains('.') && (s.ends_with('0') || s.ends_with('.')) {
         s.pop();
