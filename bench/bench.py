@@ -15,9 +15,19 @@ CHRONYC = shutil.which("chronyc")
 WRK = shutil.which("wrk")
 TICK = os.sysconf("SC_CLK_TCK")
 
-SOURCES = [10] if SMOKE else [1, 10, 100]
-SCRAPERS = [1, 10] if SMOKE else [1, 10, 50]
-SECONDS = 1 if SMOKE else 3
+
+
+def env_list(name, default):
+    """A comma-separated override, e.g. BENCH_SOURCES=10,100 for one part of the table."""
+    value = os.environ.get(name)
+    return [int(v) for v in value.split(",")] if value else default
+
+
+SOURCES = env_list("BENCH_SOURCES", [10] if SMOKE else [1, 10, 100])
+SCRAPERS = env_list("BENCH_SCRAPERS", [1, 10] if SMOKE else [1, 10, 50])
+SECONDS = int(os.environ.get("BENCH_SECONDS", 1 if SMOKE else 3))
+# BENCH_PEERS=0 measures clockwatch alone (while tuning it).
+PEERS = os.environ.get("BENCH_PEERS", "1") != "0"
 CHRONYC_RUNS = 30 if SMOKE else 200
 
 
@@ -173,7 +183,7 @@ def main():
                 p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, cw.proc.pid)
                 rows.append(("clockwatch", n, c, p50, p99, cpu, req, bad, status_kib(cw.proc.pid, "VmHWM")))
             cw.close()
-            if n == SOURCES[0] or not SMOKE:
+            if PEERS and (n == SOURCES[0] or not SMOKE):
                 port = free_port()
                 ne = Server([NODE, f"--web.listen-address=127.0.0.1:{port}",
                              "--collector.disable-defaults", "--collector.timex"], port)
@@ -181,6 +191,8 @@ def main():
                     p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, ne.proc.pid)
                     rows.append(("node_exporter (timex)", n, c, p50, p99, cpu, req, bad, status_kib(ne.proc.pid, "VmHWM")))
                 ne.close()
+            if not PEERS:
+                continue
             p50, p99, cpu, rss = chronyc_samples(pair.sock)
             rows.append(("chronyc tracking per sample", n, 1, p50, p99, cpu, CHRONYC_RUNS, 0, rss))
         finally:

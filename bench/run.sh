@@ -3,6 +3,8 @@
 # tracking` subprocess per sample, against the same real chronyd.
 #   bench/run.sh          full run (1/10/100 sources, 1/10/50 scrapers), ~2 min
 #   bench/run.sh --smoke  ~10 s
+# Parts of the table: BENCH_SOURCES=10,100 BENCH_SCRAPERS=1 BENCH_SECONDS=5
+# BENCH_PEERS=0 (clockwatch alone).
 # Needs root (chronyd -u root), chrony, wrk, prometheus-node-exporter.
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 set -euo pipefail

@@ -56,7 +56,7 @@ pub const METRICS: &[MetricDef] = &[
     m!("clockwatch_system_time_seconds", Gauge, &[], "seconds", "always", "The node's clock at scrape time; timestamp(m) - m is the node's offset as Prometheus sees it."),
     m!("clockwatch_build_info", Info, &["version", "revision"], "", "always", "Build of the running clockwatch."),
     m!("clockwatch_collector_success", Gauge, &["collector"], "", "always", "1 if the collector succeeded in this scrape."),
-    m!("clockwatch_collector_duration_seconds", Gauge, &["collector"], "seconds", "always", "Time the collector took in this scrape."),
+    m!("clockwatch_collector_duration_seconds", Gauge, &["collector"], "seconds", "always", "Time the collector took in this scrape. The chrony collectors share one pipelined exchange: theirs is the time until their last reply."),
     // chronyd, names of the Go chrony_exporter where they overlap
     m!("chrony_up", Gauge, &[], "", "always", "1 if chronyd answered in this scrape, 0 if not (absent in timex-only mode)."),
     m!("chrony_clock_error_ms", Gauge, &[], "milliseconds", "tracking", "Legacy (Azure chrony-tracker): |last offset| + root dispersion + root delay/2 in ms. Not the documented bound; use clockwatch_clock_error_bound_seconds."),

@@ -372,16 +372,68 @@ async fn concurrent_unix_sessions_do_not_collide_and_leave_no_files() {
     for t in tasks {
         assert_eq!(t.await.expect("task"), 20);
     }
-    let leftovers: Vec<_> = std::fs::read_dir(pair.socket.parent().expect("dir"))
-        .expect("read dir")
-        .flatten()
-        .map(|e| e.file_name())
-        .filter(|n| n.to_string_lossy().starts_with("clockwatch-"))
-        .collect();
+    let dir = pair.socket.parent().expect("dir");
+    // One socket is kept for the next session; it goes with the client.
+    let kept = reply_sockets(dir);
+    assert_eq!(kept.len(), 1, "kept sockets: {kept:?}");
+    drop(c);
+    let leftovers = reply_sockets(dir);
     assert!(
         leftovers.is_empty(),
         "client sockets left behind: {leftovers:?}"
     );
+}
+
+fn reply_sockets(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("clockwatch-"))
+        .collect()
+}
+
+/// A session reuses the socket of the one before (binding a named socket
+/// costs more than a small scrape's queries), but not once chronyd has
+/// restarted: the old connection only gets ECONNREFUSED, so the first query
+/// after a restart must already reach the new daemon.
+#[tokio::test]
+async fn sessions_reuse_the_reply_socket_until_chronyd_restarts() {
+    let Some(mut pair) = pair_with_unreachable_source() else {
+        return;
+    };
+    let dir = pair.socket.parent().expect("dir").to_path_buf();
+    let c = client(&pair.unix_address());
+    tracking(&c).await;
+    let first = reply_sockets(&dir);
+    assert_eq!(first.len(), 1, "{first:?}");
+    tracking(&c).await;
+    assert_eq!(reply_sockets(&dir), first, "the socket was not reused");
+
+    use std::os::unix::fs::MetadataExt;
+    // Inode numbers are reused (ext4): the change time tells files apart.
+    let inode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| (m.ino(), m.ctime(), m.ctime_nsec()))
+            .ok()
+    };
+    let old_inode = inode(&pair.socket);
+    pair.client.restart();
+    // The killed daemon's file stays until the new one replaces it; once
+    // replaced, the new daemon queues what is sent to it.
+    let until = Instant::now() + Duration::from_secs(10);
+    while inode(&pair.socket).is_none() || inode(&pair.socket) == old_inode {
+        assert!(Instant::now() < until, "chronyd did not come back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let session = c.session().await.expect("session after restart");
+    if let Err(e) = session.query(Request::NSources).await {
+        panic!("the first query after the restart failed: {e}");
+    }
+    drop(session);
+    let after = reply_sockets(&dir);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, first, "a socket aimed at the old chronyd was reused");
 }
 
 #[tokio::test]

@@ -270,6 +270,92 @@ fn every_exported_chrony_value_matches_chronyc() {
     panic!("exported values never matched chronyc: {last}");
 }
 
+/// The source addresses of one metric family in a scrape, sorted.
+fn exported_sources(m: &Exposition, family: &str) -> Vec<String> {
+    let prefix = format!("{family}{{");
+    let mut found: Vec<String> = m
+        .text
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| {
+            let rest = &l[l.find("source_address=\"")? + "source_address=\"".len()..];
+            Some(rest[..rest.find('"')?].to_string())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// A collection asks for every record of the sources the previous one saw
+/// in its first round trip; sources added or removed between scrapes must
+/// still come out exactly as chronyc lists them, each with its statistics
+/// and NTP data, and the removed one gone.
+#[test]
+fn sources_added_and_removed_between_scrapes_are_followed() {
+    if skip_unless(&["chronyd", "chronyc"], true) {
+        return;
+    }
+    let pair = ChronyPair::start_with(PairOptions {
+        client_extra: "server 192.0.2.1 iburst\nserver 192.0.2.2 iburst\n".into(),
+        ..Default::default()
+    });
+    let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
+    let chronyc_sources = |file: &str| -> Vec<String> {
+        let mut list: Vec<String> = pair
+            .chronyc(&[file])
+            .lines()
+            .map(|l| csv_fields(l)[if file == "sources" { 2 } else { 0 }].clone())
+            .collect();
+        list.sort();
+        list
+    };
+    let check = |when: &str| {
+        // A fresh scrape after the change; chronyc's view right after it.
+        let m = cw.metrics();
+        let want = chronyc_sources("sources");
+        assert_eq!(
+            exported_sources(&m, "chrony_sources_state_info"),
+            want,
+            "sources {when}"
+        );
+        assert_eq!(
+            exported_sources(&m, "chrony_sourcestats_samples"),
+            chronyc_sources("sourcestats"),
+            "sourcestats {when}"
+        );
+        assert_eq!(
+            exported_sources(&m, "chrony_sources_peer_delay_seconds"),
+            want,
+            "ntpdata {when}"
+        );
+        for collector in ["sources", "sourcestats", "ntpdata"] {
+            assert_eq!(
+                m.get(
+                    "clockwatch_collector_success",
+                    &format!("collector=\"{collector}\"")
+                ),
+                Some(1.0),
+                "{collector} {when}"
+            );
+        }
+        want
+    };
+    let before = check("at start");
+    assert_eq!(before, ["127.0.0.1", "192.0.2.1", "192.0.2.2"]);
+    // Remove one from the middle of the list and add two: indices shift,
+    // the count grows, and two addresses are new.
+    pair.chronyc_unix(&["delete", "192.0.2.1"]);
+    pair.chronyc_unix(&["add", "server", "192.0.2.7"]);
+    pair.chronyc_unix(&["add", "server", "192.0.2.8"]);
+    let after = check("after the change");
+    assert_eq!(after, ["127.0.0.1", "192.0.2.2", "192.0.2.7", "192.0.2.8"]);
+    // And back to fewer sources than remembered.
+    pair.chronyc_unix(&["delete", "192.0.2.7"]);
+    pair.chronyc_unix(&["delete", "192.0.2.8"]);
+    pair.chronyc_unix(&["delete", "192.0.2.2"]);
+    assert_eq!(check("after shrinking"), ["127.0.0.1"]);
+}
+
 #[test]
 fn udp_skips_socket_only_collectors_quietly() {
     if skip_unless(&["chronyd", "chronyc"], true) {

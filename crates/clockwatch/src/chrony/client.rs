@@ -3,7 +3,7 @@
 //! number, and one deadline for the whole exchange.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -42,6 +42,9 @@ pub struct ChronyClient {
     sequence: AtomicU32,
     /// For `auto`: the endpoint that answered last, tried first next time.
     last_good: Mutex<Option<Endpoint>>,
+    /// The socket of the last session that ended without a transport
+    /// error, for the next session to the same endpoint.
+    idle: Mutex<Option<(Endpoint, Socket)>>,
 }
 
 impl ChronyClient {
@@ -51,6 +54,7 @@ impl ChronyClient {
             timeout,
             sequence: AtomicU32::new(random_u32()),
             last_good: Mutex::new(None),
+            idle: Mutex::new(None),
         }
     }
 
@@ -90,13 +94,24 @@ impl ChronyClient {
         endpoint: &Endpoint,
         deadline: Instant,
     ) -> Result<Session<'_>, ChronyError> {
-        let socket = match endpoint {
-            Endpoint::Udp(addr) => Socket::udp(*addr).await?,
-            Endpoint::Unix(path) => Socket::unix(path)?,
+        let kept = self
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .filter(|(kept_for, socket)| kept_for == endpoint && socket.still_reaches_peer());
+        let socket = match kept {
+            Some((_, socket)) => socket,
+            None => match endpoint {
+                Endpoint::Udp(addr) => Socket::udp(*addr).await?,
+                Endpoint::Unix(path) => Socket::unix(path)?,
+            },
         };
         Ok(Session {
             client: self,
-            socket,
+            endpoint: endpoint.clone(),
+            socket: Some(socket),
+            healthy: AtomicBool::new(true),
             deadline,
         })
     }
@@ -122,7 +137,7 @@ impl ChronyClient {
         for endpoint in candidates {
             match self.open(&endpoint, deadline).await {
                 // A UDP socket opens whether or not chronyd listens: probe.
-                Ok(session) if session.socket.is_udp() => {
+                Ok(session) if session.socket().is_udp() => {
                     match session.query(Request::NSources).await {
                         Ok(_) => {
                             *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -172,14 +187,44 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, ChronyError> {
 /// One socket and the queries made over it.
 pub struct Session<'a> {
     client: &'a ChronyClient,
-    socket: Socket,
+    endpoint: Endpoint,
+    /// Always present until the session is dropped, which hands a healthy
+    /// socket back to the client.
+    socket: Option<Socket>,
+    /// No transport error, timeout or garbage so far: the socket may be
+    /// reused. A refusal from chronyd does not count; it proves the socket
+    /// works. Late replies to this session's requests that reach the next
+    /// one are told apart by sequence number.
+    healthy: AtomicBool,
     /// When the session's time is up, whatever is still unanswered.
     deadline: Instant,
 }
 
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        if !self.healthy.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(socket) = self.socket.take() {
+            *self.client.idle.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((self.endpoint.clone(), socket));
+        }
+    }
+}
+
 impl Session<'_> {
+    fn socket(&self) -> &Socket {
+        self.socket
+            .as_ref()
+            .expect("a session holds its socket until it is dropped")
+    }
+
+    fn spoilt(&self) {
+        self.healthy.store(false, Ordering::Relaxed);
+    }
+
     pub fn transport(&self) -> Transport {
-        if self.socket.is_udp() {
+        if self.socket().is_udp() {
             Transport::Udp
         } else {
             Transport::Unix
@@ -187,7 +232,7 @@ impl Session<'_> {
     }
 
     pub fn address(&self) -> String {
-        self.socket.address()
+        self.socket().address()
     }
 
     pub async fn query(&self, request: Request) -> Result<ReplyBody, ChronyError> {
@@ -206,7 +251,7 @@ impl Session<'_> {
         let timeout = self.client.timeout;
         let deadline = self.deadline;
         let resend_every = timeout / u32::from(ATTEMPTS);
-        let address = self.socket.address();
+        let address = self.socket().address();
         if Instant::now() >= deadline {
             // An earlier query of this session used up the time: send nothing.
             return (0..n)
@@ -253,7 +298,8 @@ impl Session<'_> {
                 let packet = requests[i].encode(sequence, attempts[i]);
                 attempts[i] += 1;
                 sent_at[i] = Some(now);
-                if let Err(e) = self.socket.send(&packet).await {
+                if let Err(e) = self.socket().send(&packet).await {
+                    self.spoilt();
                     let err = io_error(&address, e);
                     fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
                     break;
@@ -268,8 +314,9 @@ impl Session<'_> {
                 .filter_map(|i| sent_at[i].map(|t| t + resend_every))
                 .min();
             let wake = next_resend.map_or(deadline, |t| t.min(deadline));
-            match tokio::time::timeout_at(wake, self.socket.recv(&mut buf)).await {
+            match tokio::time::timeout_at(wake, self.socket().recv(&mut buf)).await {
                 Err(_elapsed) if Instant::now() >= deadline => {
+                    self.spoilt();
                     let attempts_made = attempts.iter().copied().max().unwrap_or(0);
                     fail_pending(&mut results, &mut pending, |_| ChronyError::Timeout {
                         address: address.clone(),
@@ -279,6 +326,7 @@ impl Session<'_> {
                 }
                 Err(_elapsed) => {} // time to resend
                 Ok(Err(e)) => {
+                    self.spoilt();
                     let err = io_error(&address, e);
                     fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
                 }
@@ -305,10 +353,11 @@ impl Session<'_> {
         results: &mut [Option<Result<ReplyBody, ChronyError>>],
         pending: &mut usize,
     ) {
-        let address = self.socket.address();
+        let address = self.socket().address();
         let header = match ReplyHeader::decode(packet) {
             Ok(h) => h,
             Err(e) => {
+                self.spoilt();
                 let reply_error = ReplyError::Decode(e);
                 fail_pending(results, pending, |i| ChronyError::Protocol {
                     address: address.clone(),
@@ -329,7 +378,7 @@ impl Session<'_> {
             Err(ReplyError::Status(status)) => Err(ChronyError::Refused {
                 command: request.name(),
                 status,
-                hint: refusal_hint(status, self.socket.is_udp()),
+                hint: refusal_hint(status, self.socket().is_udp()),
             }),
             Err(source) => Err(ChronyError::Protocol {
                 address,

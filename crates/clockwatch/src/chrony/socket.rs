@@ -1,7 +1,9 @@
 //! The datagram sockets a query goes through: UDP connected to chronyd's
 //! command port, or a unix datagram socket bound next to chronyd's socket
 //! (chronyd replies to the sender's address, so the client needs a name of
-//! its own, writable by chronyd, and must remove it afterwards).
+//! its own, writable by chronyd, and must remove it when done). A socket is
+//! kept from one session to the next while it works: binding a named socket
+//! costs more than the queries of a small scrape.
 
 use std::collections::HashSet;
 use std::io;
@@ -25,8 +27,31 @@ pub(crate) enum Socket {
     Unix {
         socket: UnixDatagram,
         peer: PathBuf,
-        _own: RemoveOnDrop,
+        /// chronyd's socket file as it was when this socket connected to it.
+        peer_file: FileId,
+        own: RemoveOnDrop,
     },
+}
+
+/// Tells a file from a re-created one at the same path. The inode number
+/// alone does not: a filesystem may hand a freed number to the next file
+/// (ext4 does), so the change time goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+    ctime: (i64, i64),
+}
+
+impl FileId {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
 }
 
 impl Socket {
@@ -105,11 +130,37 @@ impl Socket {
                 source: e,
             },
         })?;
+        // Between the exists() check and connect() chronyd may have gone;
+        // then the socket is already stale and is never reused.
+        let peer_file = FileId::of(peer).unwrap_or(FileId {
+            dev: 0,
+            ino: 0,
+            ctime: (0, 0),
+        });
         Ok(Socket::Unix {
             socket,
             peer: peer.to_path_buf(),
-            _own: guard,
+            peer_file,
+            own: guard,
         })
+    }
+
+    /// Whether a socket kept from an earlier session still reaches the
+    /// same chronyd. A restarted chronyd has a new socket file (the old
+    /// connection only gets ECONNREFUSED), and chronyd can only answer while
+    /// our own file is still in place (a restart may have emptied the
+    /// directory). Over UDP a restarted chronyd on the same port is reached
+    /// as before.
+    pub(crate) fn still_reaches_peer(&self) -> bool {
+        match self {
+            Socket::Udp { .. } => true,
+            Socket::Unix {
+                peer,
+                peer_file,
+                own,
+                ..
+            } => FileId::of(peer) == Some(*peer_file) && own.0.exists(),
+        }
     }
 
     pub(crate) fn address(&self) -> String {

@@ -1,19 +1,19 @@
 //! Collectors: each gathers one part of the node's clock state and can fail
-//! alone. One collection makes one chronyd session (one socket) shared by
-//! the chrony collectors, and produces a [`Snapshot`].
+//! alone. The chrony collectors share one pipelined exchange over one
+//! chronyd session (see [`exchange`]); a collection produces a [`Snapshot`].
 
-mod chrony_sources;
-mod serverstats;
+mod exchange;
+mod gather;
+mod memory;
 pub mod steps;
 mod timex;
-mod tracking;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cmdmon::{NtpData, ServerStats, SourceData, SourceStats, Tracking};
 
-use crate::chrony::{ChronyClient, ChronyError, Transport};
+use crate::chrony::{ChronyClient, Transport};
 use crate::sys::Timex;
 pub use steps::{StepCounts, StepTracker};
 
@@ -157,7 +157,9 @@ pub struct Collector {
     client: ChronyClient,
     enabled: Enabled,
     steps: Option<Arc<StepTracker>>,
-    names: chrony_sources::NameCache,
+    /// The source list and names seen last time, to ask for everything in
+    /// one round trip.
+    memory: memory::SourceMemory,
 }
 
 impl Collector {
@@ -166,7 +168,7 @@ impl Collector {
             client,
             enabled,
             steps,
-            names: Default::default(),
+            memory: Default::default(),
         }
     }
 
@@ -228,26 +230,7 @@ impl Collector {
             }
         };
         view.transport = Some(session.transport());
-        if self.enabled.tracking {
-            tracking::collect(&session, view, outcomes).await;
-        }
-        if self.enabled.sources || self.enabled.sourcestats || self.enabled.ntpdata {
-            chrony_sources::collect(&session, self.enabled, &self.names, view, outcomes).await;
-        }
-        if self.enabled.serverstats {
-            serverstats::collect(&session, view, outcomes).await;
-        }
-    }
-}
-
-/// Records a chrony error on the view: the first error explains `up == 0`,
-/// and a refusal still proves chronyd is up.
-pub(crate) fn note_error(view: &mut ChronyView, e: &ChronyError) {
-    if e.chronyd_answered() {
-        view.up = true;
-    }
-    if view.error.is_none() {
-        view.error = Some(e.to_string());
+        exchange::collect(&session, self.enabled, &self.memory, view, outcomes).await;
     }
 }
 
