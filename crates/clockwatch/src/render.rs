@@ -1,7 +1,9 @@
 //! Snapshot -> exposition text, in the Prometheus text format 0.0.4 or in
-//! OpenMetrics 1.0 when the scraper asks for it. Pure: no clock, no I/O.
+//! OpenMetrics 1.0 when the scraper asks for it. Pure: no clock, no I/O
+//! (only the size of the last exposition is kept, to size the next buffer).
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cmdmon::{SourceMode, SourceState};
 
@@ -101,14 +103,7 @@ impl Out {
                 }
                 self.buf.push_str(k);
                 self.buf.push_str("=\"");
-                for c in v.chars() {
-                    match c {
-                        '\\' => self.buf.push_str("\\\\"),
-                        '"' => self.buf.push_str("\\\""),
-                        '\n' => self.buf.push_str("\\n"),
-                        c => self.buf.push(c),
-                    }
-                }
+                push_label_value(&mut self.buf, v);
                 self.buf.push('"');
             }
             self.buf.push('}');
@@ -119,6 +114,24 @@ impl Out {
     fn single(&mut self, name: &str, value: f64) {
         self.family(name);
         self.sample(name, &[], value);
+    }
+}
+
+/// Escapes a label value. Almost every value (addresses, names, states)
+/// needs no escaping, and a scrape of 100 sources writes thousands of them:
+/// those are copied whole.
+fn push_label_value(buf: &mut String, value: &str) {
+    if !value.contains(['\\', '"', '\n']) {
+        buf.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => buf.push_str("\\\\"),
+            '"' => buf.push_str("\\\""),
+            '\n' => buf.push_str("\\n"),
+            c => buf.push(c),
+        }
     }
 }
 
@@ -166,8 +179,11 @@ pub fn render(
     build: &BuildInfo,
     format: Format,
 ) -> String {
+    // Sized like the last exposition (180 KB with 100 sources), so the
+    // buffer is not regrown and copied several times per scrape.
+    static LAST_LEN: AtomicUsize = AtomicUsize::new(8 * 1024);
     let mut o = Out {
-        buf: String::with_capacity(8 * 1024),
+        buf: String::with_capacity(LAST_LEN.load(Ordering::Relaxed) + 1024),
         format,
     };
 
@@ -262,6 +278,7 @@ pub fn render(
     if format == Format::OpenMetrics {
         o.buf.push_str("# EOF\n");
     }
+    LAST_LEN.store(o.buf.len(), Ordering::Relaxed);
     o.buf
 }
 
@@ -478,6 +495,18 @@ fn render_server_stats(o: &mut Out, s: &cmdmon::ServerStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_escaped_only_where_needed() {
+        let escape = |v: &str| {
+            let mut s = String::new();
+            push_label_value(&mut s, v);
+            s
+        };
+        assert_eq!(escape("ntp1.example.net"), "ntp1.example.net");
+        assert_eq!(escape("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        assert_eq!(escape("zürich\n"), "zürich\\n");
+    }
 
     #[test]
     fn floats_in_exposition_spelling() {

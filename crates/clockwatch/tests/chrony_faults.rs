@@ -178,3 +178,32 @@ async fn a_missing_socket_says_so() {
     assert!(matches!(err, ChronyError::SocketMissing { .. }), "{err:?}");
     assert!(err.to_string().contains("is chronyd running"), "{err}");
 }
+
+/// A lossy link: the peer drops the first attempt of every tenth request.
+/// A lost request holds one slot of the window, not the whole window: the
+/// batch, larger than the window, completes one resend interval later.
+#[tokio::test]
+async fn lost_requests_are_resent_without_stalling_the_window() {
+    let port = fake_peer(|request, seq| {
+        let (_, _, attempt) = Request::decode(request).expect("a valid request");
+        if attempt == 0 && seq % 10 == 0 {
+            Vec::new()
+        } else {
+            vec![cmdmon::testing::tracking_reply(seq)]
+        }
+    });
+    let c = client_for(port);
+    let started = Instant::now();
+    let session = c.session().await.expect("UDP session opens");
+    let batch: Vec<Request> = (0..100).map(|_| Request::Tracking).collect();
+    let results = session.query_many(&batch).await;
+    let took = started.elapsed();
+    let answered = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(answered, 100, "{:?}", results.iter().find(|r| r.is_err()));
+    let resend_every = TIMEOUT / 3;
+    assert!(took >= resend_every, "answered before any resend: {took:?}");
+    assert!(
+        took < resend_every + Duration::from_millis(150),
+        "lost requests stalled the window: {took:?}"
+    );
+}

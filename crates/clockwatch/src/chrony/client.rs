@@ -2,6 +2,7 @@
 //! sequence numbers, pipelined requests, retransmission with a new attempt
 //! number, and one deadline for the whole exchange.
 
+use std::collections::VecDeque;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -245,6 +246,10 @@ impl Session<'_> {
     /// attempt number) and the batch ends at the session's deadline, so a
     /// chronyd that never answers costs at most the timeout per session, not
     /// per query.
+    ///
+    /// The bookkeeping per reply is constant: a scrape of 100 sources sends
+    /// some 300 requests, and a scan of all of them per reply would cost as
+    /// much as the datagrams themselves.
     pub async fn query_many(&self, requests: &[Request]) -> Vec<Result<ReplyBody, ChronyError>> {
         let n = requests.len();
         let base = self.client.next_sequences(n);
@@ -268,52 +273,52 @@ impl Session<'_> {
         let mut results: Vec<Option<Result<ReplyBody, ChronyError>>> =
             (0..n).map(|_| None).collect();
         let mut attempts = vec![0u16; n];
-        let mut sent_at: Vec<Option<Instant>> = vec![None; n];
-        let mut next_unsent = 0usize;
+        // Requests sent and waiting for a reply, with when each is due for
+        // a resend. Sends happen in time order, so this is ordered by due
+        // time; answered entries are dropped when they reach the front.
+        let mut waiting: VecDeque<(usize, Instant)> = VecDeque::with_capacity(WINDOW);
+        let mut sent = 0usize;
         let mut pending = n;
         let mut buf = [0u8; RECV_BUF];
 
-        while pending > 0 {
-            // Fill the window, and resend what waited too long.
-            let in_flight = (0..next_unsent).filter(|&i| results[i].is_none()).count();
-            let mut room = WINDOW.saturating_sub(in_flight);
+        'exchange: while pending > 0 {
             let now = Instant::now();
-            for i in 0..n {
+            let mut due = Vec::new();
+            while let Some(&(i, at)) = waiting.front() {
                 if results[i].is_some() {
+                    waiting.pop_front();
                     continue;
                 }
-                let due = match sent_at[i] {
-                    None if i == next_unsent && room > 0 => {
-                        room -= 1;
-                        next_unsent += 1;
-                        true
-                    }
-                    None => false,
-                    Some(t) => now >= t + resend_every && attempts[i] < ATTEMPTS,
-                };
-                if !due {
-                    continue;
+                if at > now {
+                    break;
                 }
-                let sequence = base.wrapping_add(i as u32);
-                let packet = requests[i].encode(sequence, attempts[i]);
+                waiting.pop_front();
+                // Out of attempts: it waits for a late reply until the deadline.
+                if attempts[i] < ATTEMPTS {
+                    due.push(i);
+                }
+            }
+            // Fill the window: sent, minus those answered.
+            while sent < n && sent - (n - pending) < WINDOW {
+                due.push(sent);
+                sent += 1;
+            }
+            for i in due {
+                let packet = requests[i].encode(base.wrapping_add(i as u32), attempts[i]);
                 attempts[i] += 1;
-                sent_at[i] = Some(now);
+                waiting.push_back((i, now + resend_every));
                 if let Err(e) = self.socket().send(&packet).await {
                     self.spoilt();
                     let err = io_error(&address, e);
                     fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
-                    break;
+                    break 'exchange;
                 }
             }
-            if pending == 0 {
-                break;
-            }
             // Wait for a reply until the next resend is due or the deadline.
-            let next_resend = (0..n)
-                .filter(|&i| results[i].is_none() && attempts[i] < ATTEMPTS)
-                .filter_map(|i| sent_at[i].map(|t| t + resend_every))
-                .min();
-            let wake = next_resend.map_or(deadline, |t| t.min(deadline));
+            let wake = waiting
+                .iter()
+                .find(|(i, _)| results[*i].is_none())
+                .map_or(deadline, |&(_, at)| at.min(deadline));
             match tokio::time::timeout_at(wake, self.socket().recv(&mut buf)).await {
                 Err(_elapsed) if Instant::now() >= deadline => {
                     self.spoilt();
@@ -330,9 +335,14 @@ impl Session<'_> {
                     let err = io_error(&address, e);
                     fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
                 }
-                Ok(Ok(len)) => {
-                    self.accept_reply(&buf[..len], base, requests, &mut results, &mut pending)
-                }
+                Ok(Ok(len)) => self.accept_reply(
+                    &buf[..len],
+                    base,
+                    requests,
+                    sent,
+                    &mut results,
+                    &mut pending,
+                ),
             }
         }
         results
@@ -341,8 +351,9 @@ impl Session<'_> {
             .collect()
     }
 
-    /// Matches a received packet to its request by sequence number. Replies
-    /// to other requests (late answers to an earlier batch) are ignored; a
+    /// Matches a received packet to its request by sequence number, among
+    /// the requests sent so far. Replies to other requests (late answers to
+    /// an earlier batch) are ignored; a
     /// packet that is not a chrony reply at all fails every pending request,
     /// since the peer is evidently not chronyd.
     fn accept_reply(
@@ -350,14 +361,15 @@ impl Session<'_> {
         packet: &[u8],
         base: u32,
         requests: &[Request],
+        sent: usize,
         results: &mut [Option<Result<ReplyBody, ChronyError>>],
         pending: &mut usize,
     ) {
-        let address = self.socket().address();
         let header = match ReplyHeader::decode(packet) {
             Ok(h) => h,
             Err(e) => {
                 self.spoilt();
+                let address = self.socket().address();
                 let reply_error = ReplyError::Decode(e);
                 fail_pending(results, pending, |i| ChronyError::Protocol {
                     address: address.clone(),
@@ -368,8 +380,8 @@ impl Session<'_> {
             }
         };
         let index = header.sequence.wrapping_sub(base) as usize;
-        if index >= requests.len() || results[index].is_some() {
-            return; // stray or duplicate
+        if index >= sent || results[index].is_some() {
+            return; // stray, duplicate, or a guess at a request not sent yet
         }
         let request = &requests[index];
         let outcome = match request.parse_reply(header.sequence, packet) {
@@ -381,7 +393,7 @@ impl Session<'_> {
                 hint: refusal_hint(status, self.socket().is_udp()),
             }),
             Err(source) => Err(ChronyError::Protocol {
-                address,
+                address: self.socket().address(),
                 command: request.name(),
                 source,
             }),

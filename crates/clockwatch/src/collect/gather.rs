@@ -2,7 +2,7 @@
 //! chrony part of a [`Snapshot`](super::Snapshot) and the chrony
 //! collectors' outcomes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use cmdmon::{
@@ -275,24 +275,41 @@ impl Gather {
     /// without `-a`; a source seen at two indices (the list shifted during
     /// the collection) is kept once.
     fn sources(&self, memory: &SourceMemory) -> (Vec<Source>, SourceGuess) {
+        // sourcestats is indexed like source_data but matched by address,
+        // since indices shift when the list changes. A reference clock's
+        // statistics carry no address, only its reference ID.
+        let mut stats_by_address = HashMap::with_capacity(self.stats.len());
+        let mut refclock_stats = HashMap::new();
+        for stats in &self.stats {
+            if stats.ip_addr == Address::Unspecified {
+                refclock_stats.insert(stats.ref_id.to_ascii(), stats);
+            } else {
+                stats_by_address.insert(stats.ip_addr, stats);
+            }
+        }
+        let mut seen = HashSet::with_capacity(self.data.len());
         let mut sources: Vec<Source> = Vec::with_capacity(self.data.len());
         for data in self.listed() {
-            if sources.iter().any(|s| s.data.ip_addr == data.ip_addr) {
+            if !seen.insert(data.ip_addr) {
                 continue;
             }
             let address = source_address(&data.ip_addr, data.mode);
             let name = memory
                 .name(&data.ip_addr)
                 .unwrap_or_else(|| address.clone());
-            let stats = self.stats_for(data, &address);
-            let ntp = (data.mode != SourceMode::RefClock)
-                .then(|| self.ntp.get(&data.ip_addr).cloned())
-                .flatten();
+            let (stats, ntp) = if data.mode == SourceMode::RefClock {
+                (refclock_stats.get(&address), None)
+            } else {
+                (
+                    stats_by_address.get(&data.ip_addr),
+                    self.ntp.get(&data.ip_addr).cloned(),
+                )
+            };
             sources.push(Source {
                 data: data.clone(),
                 address,
                 name,
-                stats,
+                stats: stats.map(|s| (*s).clone()),
                 ntp,
             });
         }
@@ -304,22 +321,6 @@ impl Gather {
                 .collect(),
         };
         (sources, guess)
-    }
-
-    /// sourcestats is indexed like source_data but matched by address, since
-    /// indices shift when the list changes. A reference clock's statistics
-    /// carry no address, only its reference ID.
-    fn stats_for(&self, data: &SourceData, address: &str) -> Option<SourceStats> {
-        self.stats
-            .iter()
-            .find(|s| {
-                if data.mode == SourceMode::RefClock {
-                    s.ip_addr == Address::Unspecified && s.ref_id.to_ascii() == address
-                } else {
-                    s.ip_addr == data.ip_addr
-                }
-            })
-            .cloned()
     }
 }
 
