@@ -138,6 +138,12 @@ def wrk(url, conns, pid):
     return pct.get("50", float("nan")), pct.get("99", float("nan")), req, used * 1e6 / TICK / max(req, 1), failed
 
 
+def warm_up(url):
+    """One second of scraping, discarded: measure a running exporter (name
+    caches filled, allocator warm), as Prometheus sees it."""
+    subprocess.run([WRK, "-t1", "-c1", "-d1s", url], capture_output=True, timeout=30)
+
+
 def chronyc_samples(sock):
     """A `chronyc tracking` subprocess per sample: wall time and CPU of each."""
     times, cpu, maxrss = [], [], 0
@@ -179,6 +185,7 @@ def main():
             port = free_port()
             cw = Server([CW, "serve", "--web.listen-address", f"127.0.0.1:{port}",
                          "--chrony.address", f"unix://{pair.sock}"], port)
+            warm_up(f"http://127.0.0.1:{port}/metrics")
             for c in SCRAPERS:
                 p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, cw.proc.pid)
                 rows.append(("clockwatch", n, c, p50, p99, cpu, req, bad, status_kib(cw.proc.pid, "VmHWM")))
@@ -187,6 +194,7 @@ def main():
                 port = free_port()
                 ne = Server([NODE, f"--web.listen-address=127.0.0.1:{port}",
                              "--collector.disable-defaults", "--collector.timex"], port)
+                warm_up(f"http://127.0.0.1:{port}/metrics")
                 for c in SCRAPERS:
                     p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, ne.proc.pid)
                     rows.append(("node_exporter (timex)", n, c, p50, p99, cpu, req, bad, status_kib(ne.proc.pid, "VmHWM")))
