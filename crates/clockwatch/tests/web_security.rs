@@ -441,3 +441,66 @@ fn bad_configs_refuse_to_start() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("cannot read web config"), "{stderr}");
 }
+
+/// A client that opens a TLS connection and never speaks must not hold a
+/// connection slot forever: the handshake times out after 10 s. With one
+/// slot (--web.max-connections=1), a real client queued behind the silent
+/// one is served once the timeout frees the slot, and not before.
+#[test]
+fn a_silent_tls_client_is_dropped_after_the_handshake_timeout() {
+    const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    let s = Setup::new();
+    let config = s.config(TLS);
+    let port = free_port();
+    let child = command(&config, port)
+        .arg("--web.max-connections=1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn clockwatch");
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Wait for the listener with a client that completes a request, so the
+    // only slot is free again before the silent client takes it.
+    let ca = s.ca.pem();
+    while https(port, client_config(&ca, None), "/healthz", None).is_err() {
+        assert!(Instant::now() < deadline, "clockwatch did not serve TLS");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut silent = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let started = Instant::now();
+    silent
+        .set_read_timeout(Some(HANDSHAKE_TIMEOUT + Duration::from_secs(5)))
+        .expect("timeout");
+    let queued = {
+        let config = client_config(&ca, None);
+        std::thread::spawn(move || {
+            // Well after the silent client took the slot, and well within
+            // the helper's 10 s read timeout of the slot being freed.
+            std::thread::sleep(Duration::from_secs(3));
+            let reply = https(port, config, "/healthz", None);
+            (reply, started.elapsed())
+        })
+    };
+    let mut buf = [0u8; 16];
+    let closed = match silent.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    let dropped_after = started.elapsed();
+    assert!(closed, "the silent connection was not closed");
+    assert!(
+        dropped_after >= HANDSHAKE_TIMEOUT - Duration::from_millis(100)
+            && dropped_after < HANDSHAKE_TIMEOUT + Duration::from_secs(2),
+        "silent client dropped after {dropped_after:?}"
+    );
+    let (reply, served_after) = queued.join().expect("queued client");
+    let reply = reply.expect("the queued client is served");
+    assert_eq!(reply.status(), 200, "{}", reply.head);
+    assert!(
+        served_after >= dropped_after - Duration::from_millis(100),
+        "the queued client was served at {served_after:?}, before the slot was freed at {dropped_after:?}"
+    );
+}
