@@ -5,7 +5,6 @@
 //! Every wait is bounded.
 
 mod common;
-mod harness;
 
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
@@ -14,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{skip_unless, ChronyPair, PairOptions};
-use harness::{request, signal, wait_exit, Exporter, Response, BIN};
+use common::{
+    request, signal, skip_unless, wait_exit, ChronyPair, Clockwatch, PairOptions, Response, BIN,
+};
 
 /// One scrape of the continuous loop.
 struct Sample {
@@ -31,7 +31,7 @@ fn chronyd_killed_and_restarted_under_continuous_scraping() {
     let timeout = Duration::from_millis(500);
     let mut pair = ChronyPair::start();
     let sock_dir = pair.socket.parent().expect("socket dir").to_path_buf();
-    let cw = Exporter::start(&[
+    let cw = Clockwatch::start(&[
         "--chrony.address",
         &pair.unix_address(),
         "--chrony.timeout",
@@ -160,14 +160,14 @@ fn chronyd_killed_and_restarted_under_continuous_scraping() {
 fn a_blackholed_chronyd_keeps_scrapes_within_the_timeout() {
     let hole = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let port = hole.local_addr().expect("addr").port();
-    let cw = Exporter::start(&[
+    let cw = Clockwatch::start(&[
         "--chrony.address",
         &format!("udp://127.0.0.1:{port}"),
         "--chrony.timeout",
         "300ms",
     ]);
     for _ in 0..5 {
-        let r = cw.get("/metrics");
+        let r = cw.response("/metrics");
         assert_eq!(r.status, 200);
         assert_eq!(r.metric("chrony_up"), Some(0.0), "{}", r.body);
         assert!(
@@ -240,14 +240,14 @@ fn garbage_truncated_and_wrong_sequence_replies_are_clean_failures() {
     ];
     for (what, respond) in cases {
         let port = fake_peer(respond);
-        let mut cw = Exporter::start(&[
+        let mut cw = Clockwatch::start(&[
             "--chrony.address",
             &format!("udp://127.0.0.1:{port}"),
             "--chrony.timeout",
             "300ms",
         ]);
         for _ in 0..3 {
-            let r = cw.get("/metrics");
+            let r = cw.response("/metrics");
             assert_eq!(r.status, 200, "{what}: {}", r.head);
             assert_eq!(
                 r.metric("clockwatch_collector_success{collector=\"tracking\"}"),
@@ -357,7 +357,7 @@ fn a_port_in_use_is_a_clear_error_and_exit_code_1() {
 fn sigterm_during_a_slow_scrape_exits_within_the_grace() {
     let hole = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let port = hole.local_addr().expect("addr").port();
-    let mut cw = Exporter::start(&[
+    let mut cw = Clockwatch::start(&[
         "--chrony.address",
         &format!("udp://127.0.0.1:{port}"),
         "--chrony.timeout",

@@ -4,20 +4,18 @@
 //! on chronyd. Every wait is bounded.
 
 mod common;
-mod harness;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{skip_unless, ChronyPair};
-use harness::{request, Exporter};
+use common::{request, skip_unless, ChronyPair, Clockwatch};
 
 #[test]
 fn slow_clients_are_dropped_after_the_header_timeout_and_the_server_recovers() {
-    let cw = Exporter::start(&["--chrony.address", "none", "--web.max-connections", "4"]);
-    let warm = cw.get("/metrics");
+    let cw = Clockwatch::start(&["--chrony.address", "none", "--web.max-connections", "4"]);
+    let warm = cw.response("/metrics");
     assert_eq!(warm.status, 200);
     let rss_before = cw.status_kib("VmRSS");
 
@@ -100,7 +98,7 @@ fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
 
 #[test]
 fn oversized_headers_and_urls_are_refused_without_harm() {
-    let mut cw = Exporter::start(&["--chrony.address", "none"]);
+    let mut cw = Clockwatch::start(&["--chrony.address", "none"]);
     let big = "x".repeat(20 * 1024);
     let head = format!("GET /metrics HTTP/1.1\r\nHost: a\r\nX-Big: {big}\r\n\r\n");
     let answer = raw_exchange(cw.addr, head.as_bytes());
@@ -139,16 +137,16 @@ fn oversized_headers_and_urls_are_refused_without_harm() {
     .expect("request");
     assert_eq!(ok.status, 200);
     assert!(cw.alive(), "clockwatch died: {}", cw.log_text());
-    assert_eq!(cw.get("/healthz").status, 200);
+    assert_eq!(cw.response("/healthz").status, 200);
 }
 
 #[test]
 fn unknown_paths_are_404_and_other_methods_405_with_allow() {
-    let cw = Exporter::start(&["--chrony.address", "none"]);
-    let r = cw.get("/nope");
+    let cw = Clockwatch::start(&["--chrony.address", "none"]);
+    let r = cw.response("/nope");
     assert_eq!(r.status, 404);
     assert!(r.body.contains("/metrics"), "{}", r.body);
-    let r = cw.get("/metrics/../etc/passwd");
+    let r = cw.response("/metrics/../etc/passwd");
     assert_eq!(r.status, 404);
     for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
         let r = request(
@@ -205,12 +203,12 @@ fn ten_thousand_concurrent_scrapes_share_chronyd_queries() {
         return;
     }
     let pair = ChronyPair::start();
-    let cw = Exporter::start(&["--chrony.address", &pair.unix_address()]);
+    let cw = Clockwatch::start(&["--chrony.address", &pair.unix_address()]);
     // Packets one collection costs, net of chronyc's own.
     let a = command_packets(&pair);
     let b = command_packets(&pair);
     let chronyc_cost = b - a;
-    assert_eq!(cw.get("/metrics").status, 200);
+    assert_eq!(cw.response("/metrics").status, 200);
     let c = command_packets(&pair);
     let per_collection = (c - b).saturating_sub(chronyc_cost).max(1);
 

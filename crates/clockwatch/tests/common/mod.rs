@@ -4,10 +4,15 @@
 //! independent source every value is compared with.
 #![allow(dead_code)]
 
-use std::net::UdpSocket;
+mod http;
+
+#[allow(unused_imports)] // each test binary uses a different part
+pub use http::{proc_status_kib, request, signal, wait_exit, Response};
+
+use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Says loudly why a test does not run, and returns true if it must skip.
@@ -278,10 +283,16 @@ pub fn csv_fields(line: &str) -> Vec<String> {
     line.trim().split(',').map(str::to_string).collect()
 }
 
-/// A running `clockwatch serve`; killed when dropped.
+pub const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
+
+/// A running `clockwatch serve`, its stderr kept in a log file; killed
+/// when dropped.
 pub struct Clockwatch {
     pub child: Child,
     pub port: u16,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Clockwatch {
@@ -291,13 +302,16 @@ impl Clockwatch {
     /// one. So ours must still be running once the port answers; if not,
     /// try another port.
     pub fn start(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("clockwatch.log");
         for _ in 0..5 {
             let port = free_tcp_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_clockwatch"))
+            let mut child = Command::new(BIN)
+                .arg("serve")
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .args(args)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("log file"))
                 .spawn()
                 .expect("start clockwatch");
             let until = Instant::now() + Duration::from_secs(10);
@@ -309,7 +323,8 @@ impl Clockwatch {
                 }
                 assert!(
                     Instant::now() < until,
-                    "clockwatch did not listen on {port}"
+                    "clockwatch did not listen on {port}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
                 );
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -317,11 +332,52 @@ impl Clockwatch {
             // starting; give it the time to show that.
             std::thread::sleep(Duration::from_millis(150));
             if !exited && child.try_wait().ok().flatten().is_none() {
-                return Self { child, port };
+                return Self {
+                    child,
+                    port,
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                    log,
+                    _dir: dir,
+                };
             }
             let _ = child.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                text.contains("in use"),
+                "clockwatch exited early, not for a port race: {text}"
+            );
         }
         panic!("clockwatch could not get a free port in five tries");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        wait_exit(&mut self.child, limit)
+    }
+
+    /// VmRSS or VmHWM of the process in KiB.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        proc_status_kib(self.pid(), field)
+    }
+
+    /// GET on a fresh connection, with timing: panics (with the log) if the
+    /// exchange fails, not if the status is an error.
+    pub fn response(&self, path: &str) -> Response {
+        request(self.addr, "GET", path, &[], Duration::from_secs(10)).unwrap_or_else(|e| {
+            panic!("GET {path} failed: {e}\n{}", self.log_text());
+        })
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,106 +1,10 @@
-//! The real `clockwatch` binary as a child process, and a tiny HTTP/1.1
-//! client with bounded waits, for the fault and abuse tests.
-#![allow(dead_code)]
+//! A tiny HTTP/1.1 client with bounded waits, and process helpers, for the
+//! tests that drive the real binary.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
-
-/// A running `clockwatch serve`; killed when dropped.
-pub struct Exporter {
-    pub child: Child,
-    pub addr: SocketAddr,
-    pub log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Exporter {
-    /// Starts `clockwatch serve` on a free loopback port with `args`, and
-    /// waits (at most 10 s) until it accepts connections.
-    pub fn start(args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = dir.path().join("clockwatch.log");
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("start clockwatch");
-        let mut me = Self {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        };
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            if TcpStream::connect_timeout(&me.addr, Duration::from_millis(200)).is_ok() {
-                // Parallel tests: another test's clockwatch may have taken
-                // the port first, and then ours exits within milliseconds.
-                std::thread::sleep(Duration::from_millis(150));
-                if me.child.try_wait().ok().flatten().is_none() {
-                    return me;
-                }
-                return Self::start(args);
-            }
-            if let Ok(Some(status)) = me.child.try_wait() {
-                panic!("clockwatch exited early ({status}): {}", me.log_text());
-            }
-            assert!(
-                Instant::now() < until,
-                "clockwatch did not listen: {}",
-                me.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    pub fn get(&self, path: &str) -> Response {
-        request(self.addr, "GET", path, &[], Duration::from_secs(10)).unwrap_or_else(|e| {
-            panic!("GET {path} failed: {e}\n{}", self.log_text());
-        })
-    }
-
-    /// Waits at most `limit` for the process to exit.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        wait_exit(&mut self.child, limit)
-    }
-
-    /// VmRSS or VmHWM of the process in KiB.
-    pub fn status_kib(&self, field: &str) -> u64 {
-        proc_status_kib(self.pid(), field)
-    }
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let until = Instant::now() + limit;
