@@ -614,3 +614,36 @@ fn status_page_and_probes() {
     assert_eq!(cw.get("/healthz", None).0, 200);
     assert_eq!(cw.get("/nope", None).0, 404);
 }
+
+/// `clockwatch_build_info` names the commit the binary was built from, so
+/// evidence can be traced to the exact build that produced it.
+#[test]
+fn build_info_names_the_git_revision() {
+    if skip_unless(&["git"], false) {
+        return;
+    }
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run git");
+    if !head.status.success() {
+        let why = "not a git checkout: the build has no revision to compare";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("\n*** SKIP build_info_names_the_git_revision: {why} ***\n");
+        return;
+    }
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let cw = Clockwatch::start(&["--chrony.address=none"]);
+    let m = cw.metrics();
+    assert_eq!(
+        m.get("clockwatch_build_info", &format!("revision=\"{head}\"")),
+        Some(1.0),
+        "build_info does not name {head}:\n{}",
+        m.text
+            .lines()
+            .filter(|l| l.starts_with("clockwatch_build_info"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
