@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clockwatch::chrony::{ChronyAddress, ChronyClient, ChronyError, Transport};
 use cmdmon::{Address, ReplyBody, Request, Status, Tracking};
-use common::{between, close, csv_fields, skip_unless, ChronyPair, PairOptions};
+use common::{between, close, csv_fields, reply_sockets, skip_unless, ChronyPair, PairOptions};
 
 fn client(address: &str) -> ChronyClient {
     ChronyClient::new(
@@ -382,15 +382,6 @@ async fn concurrent_unix_sessions_do_not_collide_and_leave_no_files() {
         leftovers.is_empty(),
         "client sockets left behind: {leftovers:?}"
     );
-}
-
-fn reply_sockets(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("clockwatch-"))
-        .collect()
 }
 
 /// A session reuses the socket of the one before (binding a named socket

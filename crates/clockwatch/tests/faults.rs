@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    request, signal, skip_unless, wait_exit, ChronyPair, Clockwatch, PairOptions, Response, BIN,
+    reply_sockets, request, signal, skip_unless, wait_exit, ChronyPair, Clockwatch, PairOptions,
+    Response, BIN,
 };
 
 /// One scrape of the continuous loop.
@@ -131,15 +132,7 @@ fn chronyd_killed_and_restarted_under_continuous_scraping() {
 
     // Sockets of sessions that failed while chronyd was down are gone; the
     // one kept for the next scrape is this process's, and goes with it.
-    let reply_sockets = || -> Vec<String> {
-        std::fs::read_dir(&sock_dir)
-            .expect("read socket dir")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("clockwatch-") && n.ends_with(".sock"))
-            .collect()
-    };
-    let live = reply_sockets();
+    let live = reply_sockets(&sock_dir);
     let own_prefix = format!("clockwatch-{}-", cw.pid());
     assert!(
         live.len() <= 1 && live.iter().all(|n| n.starts_with(&own_prefix)),
@@ -152,7 +145,7 @@ fn chronyd_killed_and_restarted_under_continuous_scraping() {
         exit.is_some_and(|s| s.success()),
         "clockwatch did not stop cleanly on SIGTERM: {exit:?}"
     );
-    let left = reply_sockets();
+    let left = reply_sockets(&sock_dir);
     assert!(left.is_empty(), "reply sockets left after exit: {left:?}");
 }
 

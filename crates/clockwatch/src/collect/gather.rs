@@ -335,7 +335,7 @@ fn part_of(request: &Request) -> Option<Part> {
     }
 }
 
-pub(super) fn is_resolved(address: &Address) -> bool {
+fn is_resolved(address: &Address) -> bool {
     !matches!(address, Address::Id(_) | Address::Unspecified)
 }
 

@@ -55,21 +55,13 @@ impl Response {
         })
     }
 
-    /// Value of the first sample whose name and labels start with `series`
-    /// (e.g. `chrony_up` or `clockwatch_sync_state{state="unknown"}`).
+    /// Value of the first sample of `series`: a name, or a name with a
+    /// label filter (e.g. `clockwatch_sync_state{state="unknown"}`).
     pub fn metric(&self, series: &str) -> Option<f64> {
-        self.body.lines().find_map(|l| {
-            let rest = l.strip_prefix(series)?;
-            if !(rest.starts_with(' ') || (rest.starts_with('{') && !series.contains('{'))) {
-                return None;
-            }
-            let value = l.rsplit(' ').next()?;
-            Some(match value {
-                "+Inf" => f64::INFINITY,
-                "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().ok()?,
-            })
-        })
+        let (name, labels) = series
+            .split_once('{')
+            .map_or((series, ""), |(n, l)| (n, l.trim_end_matches('}')));
+        super::Exposition::parse(&self.body).get(name, labels)
     }
 
     pub fn has_series_prefix(&self, prefix: &str) -> bool {

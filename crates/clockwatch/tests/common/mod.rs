@@ -285,6 +285,17 @@ pub fn csv_fields(line: &str) -> Vec<String> {
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
 
+/// The reply sockets clockwatch has bound in `dir` (chronyd's socket
+/// directory), by file name.
+pub fn reply_sockets(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read socket dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("clockwatch-") && n.ends_with(".sock"))
+        .collect()
+}
+
 /// A running `clockwatch serve`, its stderr kept in a log file; killed
 /// when dropped.
 pub struct Clockwatch {
@@ -464,6 +475,22 @@ impl Exposition {
             .iter()
             .find(|(n, l, _)| n == name && l.contains(labels))
             .map(|(_, _, v)| *v)
+    }
+
+    /// The values of `label` across the samples of `name`, sorted.
+    pub fn label_values(&self, name: &str, label: &str) -> Vec<String> {
+        let key = format!("{label}=\"");
+        let mut found: Vec<String> = self
+            .samples
+            .iter()
+            .filter(|(n, _, _)| n == name)
+            .filter_map(|(_, labels, _)| {
+                let rest = &labels[labels.find(&key)? + key.len()..];
+                Some(rest[..rest.find('"')?].to_string())
+            })
+            .collect();
+        found.sort();
+        found
     }
 
     pub fn value(&self, name: &str) -> f64 {
