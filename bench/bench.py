@@ -28,6 +28,8 @@ SCRAPERS = env_list("BENCH_SCRAPERS", [1, 10] if SMOKE else [1, 10, 50])
 SECONDS = int(os.environ.get("BENCH_SECONDS", 1 if SMOKE else 3))
 # BENCH_PEERS=0 measures clockwatch alone (while tuning it).
 PEERS = os.environ.get("BENCH_PEERS", "1") != "0"
+# Extra clockwatch flags, e.g. BENCH_CLOCKWATCH_ARGS=--no-collector.ntpdata.
+CW_ARGS = os.environ.get("BENCH_CLOCKWATCH_ARGS", "").split()
 CHRONYC_RUNS = 30 if SMOKE else 200
 
 
@@ -122,12 +124,14 @@ class Server:
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url, conns, pid):
-    """Latency p50/p99 (ms), requests, and CPU µs per request of `pid`."""
-    before = cpu_ticks(pid)
+def wrk(url, conns, pid, chronyd=None):
+    """Latency p50/p99 (ms), requests, CPU µs per request of `pid`, failed
+    requests, and chronyd's CPU µs per request (None without a chronyd)."""
+    before, chronyd_before = cpu_ticks(pid), chronyd and cpu_ticks(chronyd)
     out = subprocess.run([WRK, f"-t{min(conns, 2)}", f"-c{conns}", f"-d{SECONDS}s", "--latency",
                           "--timeout", "5s", url], capture_output=True, text=True, timeout=SECONDS + 30).stdout
     used = cpu_ticks(pid) - before
+    chronyd_used = chronyd and cpu_ticks(chronyd) - chronyd_before
     pct = {}
     for m in re.finditer(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
         pct[m.group(1)] = float(m.group(2)) * UNIT[m.group(3)]
@@ -135,7 +139,9 @@ def wrk(url, conns, pid):
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errs = re.search(r"Socket errors: (.*)", out)
     failed = (int(bad.group(1)) if bad else 0) + (sum(int(n) for n in re.findall(r"\d+", errs.group(1))) if errs else 0)
-    return pct.get("50", float("nan")), pct.get("99", float("nan")), req, used * 1e6 / TICK / max(req, 1), failed
+    per = lambda ticks: ticks * 1e6 / TICK / max(req, 1)
+    return (pct.get("50", float("nan")), pct.get("99", float("nan")), req, per(used), failed,
+            None if chronyd is None else per(chronyd_used))
 
 
 def warm_up(url):
@@ -179,38 +185,48 @@ def main():
 
     rows = []
     sizes = {"clockwatch": os.path.getsize(MUSL) if os.path.exists(MUSL) else None}
+
+    def measure(name, n, argv, port, chronyd=None):
+        server = Server(argv, port)
+        url = f"http://127.0.0.1:{port}/metrics"
+        warm_up(url)
+        for c in SCRAPERS:
+            p50, p99, req, cpu, bad, dcpu = wrk(url, c, server.proc.pid, chronyd)
+            rows.append((name, n, c, p50, p99, cpu, dcpu, req, bad, status_kib(server.proc.pid, "VmHWM")))
+        server.close()
+
     for n in SOURCES:
         pair = Pair(n)
         try:
+            chronyd = pair.procs[1].pid
             port = free_port()
-            cw = Server([CW, "serve", "--web.listen-address", f"127.0.0.1:{port}",
-                         "--chrony.address", f"unix://{pair.sock}"], port)
-            warm_up(f"http://127.0.0.1:{port}/metrics")
-            for c in SCRAPERS:
-                p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, cw.proc.pid)
-                rows.append(("clockwatch", n, c, p50, p99, cpu, req, bad, status_kib(cw.proc.pid, "VmHWM")))
-            cw.close()
+            measure("clockwatch", n, [CW, "serve", "--web.listen-address", f"127.0.0.1:{port}",
+                                      "--chrony.address", f"unix://{pair.sock}", *CW_ARGS], port, chronyd)
+            if n == SOURCES[0]:
+                # HTTP, rendering, timex and steps alone: what a scrape costs
+                # before it asks chronyd anything.
+                port = free_port()
+                measure("clockwatch, chrony off", 0, [CW, "serve", "--web.listen-address", f"127.0.0.1:{port}",
+                                                      "--chrony.address", "none", *CW_ARGS], port)
             if PEERS and (n == SOURCES[0] or not SMOKE):
                 port = free_port()
-                ne = Server([NODE, f"--web.listen-address=127.0.0.1:{port}",
-                             "--collector.disable-defaults", "--collector.timex"], port)
-                warm_up(f"http://127.0.0.1:{port}/metrics")
-                for c in SCRAPERS:
-                    p50, p99, req, cpu, bad = wrk(f"http://127.0.0.1:{port}/metrics", c, ne.proc.pid)
-                    rows.append(("node_exporter (timex)", n, c, p50, p99, cpu, req, bad, status_kib(ne.proc.pid, "VmHWM")))
-                ne.close()
+                measure("node_exporter (timex)", n, [NODE, f"--web.listen-address=127.0.0.1:{port}",
+                                                     "--collector.disable-defaults", "--collector.timex"], port)
             if not PEERS:
                 continue
             p50, p99, cpu, rss = chronyc_samples(pair.sock)
-            rows.append(("chronyc tracking per sample", n, 1, p50, p99, cpu, CHRONYC_RUNS, 0, rss))
+            rows.append(("chronyc tracking per sample", n, 1, p50, p99, cpu, None, CHRONYC_RUNS, 0, rss))
         finally:
             pair.close()
 
     print(f"\n{'smoke run' if SMOKE else 'full run'}: {SECONDS}s of wrk per row; chronyc: {CHRONYC_RUNS} runs\n")
-    print("| exporter | sources | scrapers | p50 ms | p99 ms | CPU µs/scrape | scrapes | failed | peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, n, c, p50, p99, cpu, req, bad, rss in rows:
-        print(f"| {name} | {n} | {c} | {p50:.3f} | {p99:.3f} | {cpu:.0f} | {req} | {bad} | {rss / 1024:.1f} |")
+    if CW_ARGS:
+        print(f"clockwatch flags added: {' '.join(CW_ARGS)}\n")
+    print("| exporter | sources | scrapers | p50 ms | p99 ms | CPU µs/scrape | chronyd CPU µs/scrape | scrapes | failed | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, n, c, p50, p99, cpu, dcpu, req, bad, rss in rows:
+        dcol = "" if dcpu is None else f"{dcpu:.0f}"
+        print(f"| {name} | {n} | {c} | {p50:.3f} | {p99:.3f} | {cpu:.0f} | {dcol} | {req} | {bad} | {rss / 1024:.1f} |")
     cw_size = os.path.getsize(CW)
     musl = sizes["clockwatch"]
     print(f"\nclockwatch image (static musl binary alone): "

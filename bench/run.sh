@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark table: clockwatch vs node_exporter (timex) vs a `chronyc
+# Benchmark table: clockwatch (and with chrony off) vs node_exporter (timex) vs a `chronyc
 # tracking` subprocess per sample, against the same real chronyd.
 #   bench/run.sh          full run (1/10/100 sources, 1/10/50 scrapers), ~2 min
 #   bench/run.sh --smoke  ~10 s
