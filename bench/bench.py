@@ -78,6 +78,8 @@ class Pair:
         self.dir = tempfile.mkdtemp(prefix="clockwatch-bench-")
         d = self.dir
         ntp, cmd = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+        while cmd == ntp:  # the kernel may hand a just-closed port out again
+            cmd = free_port(socket.SOCK_DGRAM)
         os.mkdir(f"{d}/run", 0o750)
         self.sock = f"{d}/run/chronyd.sock"
         with open(f"{d}/up.conf", "w") as f:

@@ -97,12 +97,21 @@ class Fleet:
         return p is not None and p.poll() is None
 
 
+_HANDED_OUT = set()
+
+
 def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port free now and not handed out before in this run: the kernel may
+    give a just-closed ephemeral port again, and two nodes on one port means
+    one clockwatch exits while the other answers for both."""
+    while True:
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def http_get(url, timeout=5.0):
@@ -372,6 +381,11 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
     for name in nodes:
         wait_until(f"clockwatch of {name}",
                    lambda n=name: http_get(f"http://127.0.0.1:{info[n]['web']}/healthz", 2), 20)
+    # An answer on the port is not enough: a clockwatch that lost its port
+    # exits while someone else answers there.
+    exited = [n for n in nodes if fleet.procs[f"{n}-clockwatch"].poll() is not None]
+    if exited:
+        raise SystemExit(f"cluster-sim: clockwatch of {exited} exited at start; see its log in {work}")
 
     def scrape_value(name, metric):
         for line in http_get(f"http://127.0.0.1:{info[name]['web']}/metrics").splitlines():

@@ -145,7 +145,10 @@ impl ChronyPair {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let ntp_port = free_udp_port();
-        let cmd_port = free_udp_port();
+        // The kernel may hand a just-closed port out again.
+        let cmd_port = std::iter::repeat_with(free_udp_port)
+            .find(|&p| p != ntp_port)
+            .expect("a second free port");
         let sock_dir = d.join("run");
         std::fs::create_dir(&sock_dir).expect("socket dir");
         std::fs::set_permissions(&sock_dir, std::fs::Permissions::from_mode(0o750)).expect("chmod");
