@@ -147,6 +147,16 @@ fn chronyd_killed_and_restarted_under_continuous_scraping() {
     );
     let left = reply_sockets(&sock_dir);
     assert!(left.is_empty(), "reply sockets left after exit: {left:?}");
+
+    // The log tells the outage once (again only if its reason changed),
+    // not at every scrape, and tells the recovery.
+    let log = cw.log_text();
+    let outage = log.matches("chronyd cannot be read").count();
+    assert!(
+        (1..=3).contains(&outage) && outage < down_samples,
+        "{outage} outage lines for {down_samples} scrapes while down:\n{log}"
+    );
+    assert_eq!(log.matches("chronyd answers again").count(), 1, "{log}");
 }
 
 #[test]
