@@ -242,14 +242,23 @@ fn run_oneshot(
             return ExitCode::from(3);
         }
     };
-    rt.block_on(async {
+    let code = rt.block_on(async {
         let mut enabled = source.collectors.enabled();
         enabled.steps = false; // a one-shot run sees no steps
         let client = ChronyClient::new(source.chrony_address.clone(), source.chrony_timeout);
         let collector = Collector::new(client, enabled, None);
         let scrape = collect_once(&collector, source.phc_error_bound.as_secs_f64()).await;
         show(&scrape)
-    })
+    });
+    stop(rt);
+    code
+}
+
+/// Drops the runtime without waiting for its blocking pool: a host-name
+/// lookup stuck there (a DNS server that never answers) must not hold the
+/// exit. Everything else has finished by then.
+fn stop(rt: tokio::runtime::Runtime) {
+    rt.shutdown_background();
 }
 
 fn run_serve(args: ServeArgs) -> ExitCode {
@@ -275,7 +284,7 @@ fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
         None => Security::default(),
     };
     let rt = runtime().context("cannot start the runtime")?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let listener = bind_first(&addresses).await?;
         let local = listener.local_addr().context("listener address")?;
         let enabled = args.source.collectors.enabled();
@@ -305,7 +314,9 @@ fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
         serve(listener, app, shutdown_signal()).await;
         tracing::info!("clockwatch stopped");
         Ok(())
-    })
+    });
+    stop(rt);
+    served
 }
 
 /// Reads the web config and everything it names; any problem is fatal.

@@ -3,7 +3,7 @@
 //! number, and one deadline for the whole exchange.
 
 use std::collections::VecDeque;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::address::{ChronyAddress, DEFAULT_SOCKET};
 use super::error::{refusal_hint, ChronyError};
+use super::resolve::Resolver;
 use super::socket::{random_u32, Socket};
 
 /// How many requests may be outstanding at once in one session over UDP.
@@ -43,8 +44,16 @@ enum Endpoint {
     Unix(std::path::PathBuf),
 }
 
+/// A UDP address as given: an IP literal, or a name to look up.
+enum UdpTarget {
+    Literal(SocketAddr),
+    Name(Resolver),
+}
+
 pub struct ChronyClient {
     address: ChronyAddress,
+    /// Where `udp://HOST:PORT` sends to.
+    udp: Option<UdpTarget>,
     timeout: Duration,
     sequence: AtomicU32,
     /// For `auto`: the endpoint that answered last, tried first next time.
@@ -56,8 +65,16 @@ pub struct ChronyClient {
 
 impl ChronyClient {
     pub fn new(address: ChronyAddress, timeout: Duration) -> Self {
+        let udp = match &address {
+            ChronyAddress::Udp { host, port } => Some(match host.parse::<IpAddr>() {
+                Ok(ip) => UdpTarget::Literal(SocketAddr::new(ip, *port)),
+                Err(_) => UdpTarget::Name(Resolver::new(host, *port)),
+            }),
+            _ => None,
+        };
         Self {
             address,
+            udp,
             timeout,
             sequence: AtomicU32::new(random_u32()),
             last_good: Mutex::new(None),
@@ -88,8 +105,12 @@ impl ChronyClient {
         match &self.address {
             ChronyAddress::None => Err(ChronyError::Disabled),
             ChronyAddress::Unix(path) => self.open(&Endpoint::Unix(path.clone()), deadline).await,
-            ChronyAddress::Udp { host, port } => {
-                let addr = resolve(host, *port)?;
+            ChronyAddress::Udp { .. } => {
+                let addr = match &self.udp {
+                    Some(UdpTarget::Literal(addr)) => *addr,
+                    Some(UdpTarget::Name(resolver)) => resolver.address(deadline).await?,
+                    None => return Err(ChronyError::Disabled),
+                };
                 self.open(&Endpoint::Udp(addr), deadline).await
             }
             ChronyAddress::Auto => self.open_auto(deadline).await,
@@ -172,23 +193,6 @@ impl ChronyClient {
     fn next_sequences(&self, n: usize) -> u32 {
         self.sequence.fetch_add(n as u32, Ordering::Relaxed)
     }
-}
-
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, ChronyError> {
-    let resolve_err = |source| ChronyError::Resolve {
-        host: host.to_string(),
-        source,
-    };
-    (host, port)
-        .to_socket_addrs()
-        .map_err(resolve_err)?
-        .next()
-        .ok_or_else(|| {
-            resolve_err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no addresses",
-            ))
-        })
 }
 
 /// One socket and the queries made over it.

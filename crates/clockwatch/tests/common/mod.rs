@@ -316,11 +316,22 @@ impl Clockwatch {
     /// one. So ours must still be running once the port answers; if not,
     /// try another port.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_wrapped(&[], args)
+    }
+
+    /// Starts under a wrapper command (e.g. `bwrap … --`), which must run
+    /// the program given after it. `pid()` is then the wrapper's.
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("clockwatch.log");
+        let (program, before) = match wrapper.split_first() {
+            Some((first, rest)) => (*first, rest.iter().copied().chain([BIN]).collect()),
+            None => (BIN, Vec::new()),
+        };
         for _ in 0..5 {
             let port = free_tcp_port();
-            let mut child = Command::new(BIN)
+            let mut child = Command::new(program)
+                .args(&before)
                 .arg("serve")
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .args(args)
