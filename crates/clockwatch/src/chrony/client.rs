@@ -19,12 +19,14 @@ use super::socket::{random_u32, Socket};
 /// How many requests may be outstanding at once in one session over UDP.
 /// Keeps the replies well inside a default socket receive buffer.
 const WINDOW_UDP: usize = 32;
-/// Over the unix socket the limit is chronyd's receive queue: the kernel
-/// queues at most `net.unix.max_dgram_qlen` (default 10) datagrams for an
-/// unconnected receiver, and a send beyond that only returns EAGAIN and
-/// waits for chronyd to read one (measured with 10 sources: a quarter more
-/// write calls and 5-10 % more CPU per scrape with a window of 32).
-const WINDOW_UNIX: usize = 10;
+/// Over the unix socket the limit is chronyd's receive queue, shared with
+/// every other client (chronyc, other tools): the kernel queues at most
+/// `net.unix.max_dgram_qlen` + 1 datagrams (11 by default) for chronyd, and a
+/// client finding it full gets EAGAIN; chronyc then fails at once with "506
+/// Cannot talk to daemon". Eight outstanding requests keep chronyd as busy
+/// as ten did (measured with 10 and 100 sources; four were slower) and leave
+/// three places for the others.
+const WINDOW_UNIX: usize = 8;
 /// Requests are resent this many times within the timeout.
 const ATTEMPTS: u16 = 3;
 /// Large enough for any reply (the longest is 284 bytes).
