@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::bound::{assess, Assessment};
-use crate::collect::{Collector, Snapshot};
+use crate::collect::{ChronyView, Collector, Snapshot};
 
 /// A finished collection with its verdict.
 #[derive(Debug)]
@@ -25,6 +25,9 @@ pub struct SharedCollector {
     phc_error_seconds: f64,
     in_flight: tokio::sync::Mutex<()>,
     last: Mutex<Option<Arc<Scrape>>>,
+    /// Why chronyd could not be read at the last collection: logged when
+    /// it changes, not at every scrape.
+    last_chrony_error: Mutex<Option<String>>,
 }
 
 impl SharedCollector {
@@ -34,6 +37,7 @@ impl SharedCollector {
             phc_error_seconds,
             in_flight: tokio::sync::Mutex::new(()),
             last: Mutex::new(None),
+            last_chrony_error: Mutex::new(None),
         }
     }
 
@@ -50,8 +54,30 @@ impl SharedCollector {
             }
         }
         let scrape = Arc::new(collect_once(&self.collector, self.phc_error_seconds).await);
+        self.log_chrony_change(&scrape.snapshot.chrony);
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(scrape.clone());
         scrape
+    }
+}
+
+impl SharedCollector {
+    /// Logs a change in chronyd's state: the first error, a different
+    /// error, and recovery, so that the server's log says why `chrony_up`
+    /// is 0. (The one-shot commands print the reason themselves.)
+    fn log_chrony_change(&self, chrony: &ChronyView) {
+        let mut last = self
+            .last_chrony_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *last == chrony.error {
+            return;
+        }
+        match &chrony.error {
+            Some(error) if chrony.up => tracing::warn!(%error, "chronyd answers, but not fully"),
+            Some(error) => tracing::warn!(%error, "chronyd cannot be read"),
+            None => tracing::info!("chronyd answers again"),
+        }
+        last.clone_from(&chrony.error);
     }
 }
 

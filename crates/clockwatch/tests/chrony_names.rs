@@ -206,6 +206,16 @@ fn a_dns_server_that_never_answers_stalls_neither_scrapes_nor_health() {
         .output()
         .expect("run check");
     assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // It says why on its output, once; the server's change log is not its.
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains(&format!("cannot resolve chrony host {NAME}")),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("chronyd cannot be read"), "{stderr}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "check took {:?} with a lookup hanging",

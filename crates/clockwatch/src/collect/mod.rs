@@ -8,7 +8,7 @@ mod memory;
 pub mod steps;
 mod timex;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cmdmon::{NtpData, ServerStats, SourceData, SourceStats, Tracking};
@@ -160,9 +160,6 @@ pub struct Collector {
     /// The source list and names seen last time, to ask for everything in
     /// one round trip.
     memory: memory::SourceMemory,
-    /// Why chronyd could not be read at the last collection: logged when
-    /// it changes, not at every scrape.
-    last_chrony_error: Mutex<Option<String>>,
 }
 
 impl Collector {
@@ -172,7 +169,6 @@ impl Collector {
             enabled,
             steps,
             memory: Default::default(),
-            last_chrony_error: Mutex::new(None),
         }
     }
 
@@ -190,7 +186,6 @@ impl Collector {
         let chrony_disabled = self.client.is_disabled();
         if !chrony_disabled && self.enabled.any_chrony() {
             self.collect_chrony(&mut chrony, &mut outcomes).await;
-            self.log_chrony_change(&chrony);
         }
         let timex = if self.enabled.timex {
             timex::collect(&mut outcomes)
@@ -209,25 +204,6 @@ impl Collector {
             steps,
             collectors: outcomes,
         }
-    }
-
-    /// Logs a change in chronyd's state: the first error, a different
-    /// error, and recovery. The pod log then says why `chrony_up` is 0.
-    fn log_chrony_change(&self, view: &ChronyView) {
-        let mut last = self
-            .last_chrony_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if *last == view.error {
-            return;
-        }
-        match (&view.error, last.is_some()) {
-            (Some(error), _) if view.up => tracing::warn!(%error, "chronyd answers, but not fully"),
-            (Some(error), _) => tracing::warn!(%error, "chronyd cannot be read"),
-            (None, true) => tracing::info!("chronyd answers again"),
-            (None, false) => {}
-        }
-        last.clone_from(&view.error);
     }
 
     async fn collect_chrony(&self, view: &mut ChronyView, outcomes: &mut Vec<CollectorOutcome>) {
