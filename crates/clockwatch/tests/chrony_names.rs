@@ -63,6 +63,12 @@ impl Resolv {
         Clockwatch::start_wrapped(&wrapper, args)
     }
 
+    /// `clockwatch serve` in the sandbox, reading chronyd at `udp://NAME:323`.
+    fn start_for_name(&self, timeout: &str) -> Clockwatch {
+        let address = format!("udp://{NAME}:323");
+        self.start(&["--chrony.address", &address, "--chrony.timeout", timeout])
+    }
+
     /// Any clockwatch command in the sandbox.
     fn command(&self, args: &[&str]) -> Command {
         let wrapper = self.wrapper();
@@ -116,12 +122,7 @@ fn a_dns_server_that_never_answers_stalls_neither_scrapes_nor_health() {
     }
     let questions = silent_dns("127.0.0.72");
     let resolv = Resolv::new("", "127.0.0.72");
-    let cw = resolv.start(&[
-        "--chrony.address",
-        &format!("udp://{NAME}:323"),
-        "--chrony.timeout",
-        "300ms",
-    ]);
+    let cw = resolv.start_for_name("300ms");
 
     // /healthz while a scrape waits for the resolver.
     let addr = cw.addr;
@@ -251,12 +252,7 @@ fn no_dns_server_is_a_precise_error_at_once() {
     // resolver's question is refused and the lookup fails at once.
     drop(UdpSocket::bind(("127.0.0.73", 53)).expect("127.0.0.73:53 is free"));
     let resolv = Resolv::new("", "127.0.0.73");
-    let cw = resolv.start(&[
-        "--chrony.address",
-        &format!("udp://{NAME}:323"),
-        "--chrony.timeout",
-        "2s",
-    ]);
+    let cw = resolv.start_for_name("2s");
     let r = cw.response("/metrics");
     assert_eq!(r.metric("chrony_up"), Some(0.0), "{}", r.body);
     assert!(
