@@ -58,9 +58,7 @@ impl SharedCollector {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(scrape.clone());
         scrape
     }
-}
 
-impl SharedCollector {
     /// Logs a change in chronyd's state: the first error, a different
     /// error, and recovery, so that the server's log says why `chrony_up`
     /// is 0. (The one-shot commands print the reason themselves.)
