@@ -4,19 +4,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{skip_unless, ChronyPair, Clockwatch};
-
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{skip_unless, ChronyPair, Clockwatch, Prometheus};
 
 fn query(port: u16, q: &str) -> serde_json::Value {
     let path = format!("/api/v1/query?query={}", urlencode(q));
@@ -50,35 +40,16 @@ fn prometheus_scrapes_every_second_for_a_minute() {
     let pair = ChronyPair::start();
     let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = common::free_tcp_port();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: clockwatch\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n        labels: {{node: test-node}}\n",
-            cw.port
-        ),
-    )
-    .expect("config");
-    let _prom = Prometheus(
-        Command::new(common::which("prometheus").expect("prometheus"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus"),
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: clockwatch\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n        labels: {{node: test-node}}\n",
+        cw.port
     );
+    let prometheus = Prometheus::start(dir.path(), &config, &[]);
+    let port = prometheus.port;
     let started = Instant::now();
     // Wait for the first scrape, then a minute of them.
     loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && scalar(&query(port, "up")).is_some()
-        {
+        if scalar(&query(port, "up")).is_some() {
             break;
         }
         assert!(

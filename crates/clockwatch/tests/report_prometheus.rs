@@ -9,40 +9,23 @@
 //! and HTML reports are copied to `docs/samples/`.
 //!
 //! Without prometheus/promtool (or chromium for the HTML part) the test
-//! prints a loud SKIP line and passes.
+//! prints a loud SKIP line and passes; under CI=true it fails instead.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
+use common::{skip_unless, Prometheus, BIN};
 /// Scrape interval of the synthetic history.
 const SCRAPE: i64 = 15;
 /// Cells (= scrapes) in the period: two hours.
 const N: i64 = 480;
 /// Samples sit 7 s into each 15 s cell, away from cell boundaries.
 const OFFSET: i64 = 7;
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-fn out_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/test-output")
-        .to_path_buf();
-    std::fs::create_dir_all(&dir).expect("create target/test-output");
-    dir
-}
 
 /// What a node exports at scrape `k`.
 #[derive(Clone, Copy)]
@@ -251,38 +234,13 @@ fn openmetrics(base: i64) -> String {
 }
 
 /// Kills the child on drop (also when an assertion panics).
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    Some(buf)
-}
-
-fn start_prometheus(dir: &Path, base: i64) -> (Guard, u16) {
+fn start_prometheus(dir: &Path, base: i64) -> Prometheus {
     let om = dir.join("history.om");
     std::fs::write(&om, openmetrics(base)).expect("write openmetrics");
-    let data = dir.join("data");
     let out = Command::new("promtool")
         .args(["tsdb", "create-blocks-from", "openmetrics"])
         .arg(&om)
-        .arg(&data)
+        .arg(dir.join("data"))
         .output()
         .expect("run promtool");
     assert!(
@@ -290,31 +248,11 @@ fn start_prometheus(dir: &Path, base: i64) -> (Guard, u16) {
         "promtool failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").expect("write config");
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg("--storage.tsdb.retention.time=3650d")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start prometheus");
-    let guard = Guard(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if http_get(port, "/-/ready")
-            .is_some_and(|r| r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200"))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "prometheus did not become ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    (guard, port)
+    Prometheus::start(
+        dir,
+        "global:\n  scrape_interval: 15s\n",
+        &["--storage.tsdb.retention.time=3650d"],
+    )
 }
 
 fn report(port: u16, extra: &[&str]) -> Output {
@@ -599,28 +537,12 @@ fn check_csv(text: &str, base: i64) {
 }
 
 fn chromium(html: &Path, out: &Path) {
-    if !have("chromium") {
-        println!("SKIP: chromium not installed; HTML report not rendered");
+    if skip_unless(&["chromium"], false) {
         return;
     }
     let profile = tempfile::tempdir().expect("profile dir");
-    let common = |c: &mut Command| {
-        c.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()));
-    };
     let url = format!("file://{}", html.display());
-    let mut dump = Command::new("timeout");
-    dump.arg("120").arg("chromium");
-    common(&mut dump);
-    let dom = dump
+    let dom = common::chromium(profile.path())
         .arg("--dump-dom")
         .arg(&url)
         .output()
@@ -640,10 +562,7 @@ fn chromium(html: &Path, out: &Path) {
     assert!(dom.contains("<svg"), "no timeline");
     let shot = out.join("report.png");
     let _ = std::fs::remove_file(&shot);
-    let mut s = Command::new("timeout");
-    s.arg("120").arg("chromium");
-    common(&mut s);
-    let st = s
+    let st = common::chromium(profile.path())
         .arg(format!("--screenshot={}", shot.display()))
         .arg("--window-size=1200,1600")
         .arg(&url)
@@ -658,10 +577,7 @@ fn chromium(html: &Path, out: &Path) {
     // Printed to PDF (print CSS): a real multi-page PDF.
     let pdf = out.join("report.pdf");
     let _ = std::fs::remove_file(&pdf);
-    let mut p = Command::new("timeout");
-    p.arg("120").arg("chromium");
-    common(&mut p);
-    let _ = p
+    let _ = common::chromium(profile.path())
         .arg(format!("--print-to-pdf={}", pdf.display()))
         .arg("--no-pdf-header-footer")
         .arg(&url)
@@ -674,11 +590,7 @@ fn chromium(html: &Path, out: &Path) {
 
 #[test]
 fn report_against_real_prometheus() {
-    if !have("prometheus") || !have("promtool") {
-        println!("SKIP: prometheus/promtool not installed; report_against_real_prometheus not run");
-        eprintln!(
-            "SKIP: prometheus/promtool not installed; report_against_real_prometheus not run"
-        );
+    if skip_unless(&["prometheus", "promtool"], false) {
         return;
     }
     let now = SystemTime::now()
@@ -688,8 +600,9 @@ fn report_against_real_prometheus() {
     // Two hours, ending at least one hour ago, aligned to the hour.
     let base = now / 3600 * 3600 - 4 * 3600;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_prom, port) = start_prometheus(dir.path(), base);
-    let out = out_dir();
+    let prometheus = start_prometheus(dir.path(), base);
+    let port = prometheus.port;
+    let out = common::test_output_dir();
     let from = base.to_string();
     let to = (base + N * SCRAPE).to_string();
     let common = [

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{skip_unless, ChronyPair, Clockwatch};
 
 #[test]
@@ -15,22 +13,11 @@ fn chromium_shows_state_bound_reference_and_sources() {
     }
     let pair = ChronyPair::start();
     let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
-    let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-output");
-    std::fs::create_dir_all(&out_dir).expect("output dir");
+    let out_dir = common::test_output_dir();
     let profile = tempfile::tempdir().expect("profile dir");
     let chromium = |extra: &[&str]| {
-        Command::new(common::which("chromium").expect("chromium"))
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-                "--window-size=1100,900",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
+        common::chromium(profile.path())
+            .arg("--window-size=1100,900")
             .args(extra)
             .arg(cw.url("/"))
             .output()

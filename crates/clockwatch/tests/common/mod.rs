@@ -559,3 +559,85 @@ pub fn between(what: &str, before: f64, theirs: &str, after: f64) -> Result<(), 
         ))
     }
 }
+
+/// `target/test-output`, where tests keep screenshots and rendered files.
+pub fn test_output_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-output");
+    std::fs::create_dir_all(&dir).expect("create target/test-output");
+    dir
+}
+
+/// Headless Chromium with a throw-away profile, bounded to 120 s; the
+/// caller adds the mode (`--dump-dom`, `--screenshot=…`) and the URL.
+pub fn chromium(profile: &Path) -> Command {
+    let mut command = Command::new("timeout");
+    command
+        .arg("120")
+        .arg(which("chromium").expect("chromium installed"))
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+/// A real Prometheus on a free port; killed when dropped.
+pub struct Prometheus {
+    child: Child,
+    pub port: u16,
+}
+
+impl Prometheus {
+    /// Starts with `config` (prometheus.yml text) and its TSDB in
+    /// `dir/data`, and waits until it is ready.
+    pub fn start(dir: &Path, config: &str, extra: &[&str]) -> Self {
+        let config_file = dir.join("prometheus.yml");
+        std::fs::write(&config_file, config).expect("write prometheus.yml");
+        let log = dir.join("prometheus.log");
+        let port = free_tcp_port();
+        let child = Command::new(which("prometheus").expect("prometheus installed"))
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("prometheus log"))
+            .spawn()
+            .expect("start prometheus");
+        let prometheus = Self { child, port };
+        let until = Instant::now() + Duration::from_secs(60);
+        while !request(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            "GET",
+            "/-/ready",
+            &[],
+            Duration::from_secs(5),
+        )
+        .is_ok_and(|r| r.status == 200)
+        {
+            assert!(
+                Instant::now() < until,
+                "prometheus did not become ready: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        prometheus
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
