@@ -180,9 +180,24 @@ mod tests {
         Instant::now() + Duration::from_secs(2)
     }
 
-    /// Lets a background lookup finish.
-    async fn settle() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    /// Waits (at most 5 s) until the background lookup has finished, so
+    /// the next call sees its answer however slow the machine is.
+    async fn settle(resolver: &Resolver) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            let finished = resolver
+                .state
+                .lock()
+                .await
+                .pending
+                .as_ref()
+                .map_or(true, JoinHandle::is_finished);
+            if finished {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the background lookup did not finish within 5 s");
     }
 
     #[tokio::test]
@@ -225,10 +240,10 @@ mod tests {
         assert_eq!(resolver.address(soon()).await.expect("resolves"), at(1));
         // Due for refresh: answered from memory, the refresh starts.
         assert_eq!(resolver.address(soon()).await.expect("kept"), at(1));
-        settle().await;
+        settle(&resolver).await;
         // The refresh failed: still the known address; another starts.
         assert_eq!(resolver.address(soon()).await.expect("kept"), at(1));
-        settle().await;
+        settle(&resolver).await;
         // That one moved the name.
         assert_eq!(resolver.address(soon()).await.expect("moved"), at(2));
         assert!(made.load(Ordering::SeqCst) >= 3);
