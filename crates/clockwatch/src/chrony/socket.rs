@@ -27,8 +27,9 @@ pub(crate) enum Socket {
     Unix {
         socket: UnixDatagram,
         peer: PathBuf,
-        /// chronyd's socket file as it was when this socket connected to it.
-        peer_file: FileId,
+        /// chronyd's socket file as it was when this socket connected to
+        /// it; None if it was gone by then (the socket is never reused).
+        peer_file: Option<FileId>,
         own: RemoveOnDrop,
     },
 }
@@ -130,13 +131,8 @@ impl Socket {
                 source: e,
             },
         })?;
-        // Between the exists() check and connect() chronyd may have gone;
-        // then the socket is already stale and is never reused.
-        let peer_file = FileId::of(peer).unwrap_or(FileId {
-            dev: 0,
-            ino: 0,
-            ctime: (0, 0),
-        });
+        // Between the exists() check and connect() chronyd may have gone.
+        let peer_file = FileId::of(peer);
         Ok(Socket::Unix {
             socket,
             peer: peer.to_path_buf(),
@@ -159,7 +155,7 @@ impl Socket {
                 peer_file,
                 own,
                 ..
-            } => FileId::of(peer) == Some(*peer_file) && own.0.exists(),
+            } => peer_file.is_some() && FileId::of(peer) == *peer_file && own.0.exists(),
         }
     }
 
