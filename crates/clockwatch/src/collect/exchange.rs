@@ -28,7 +28,7 @@ pub(super) async fn collect(
     let wants = Wants::new(enabled, session.transport());
     let mut gather = Gather::new(wants);
     let mut asked = HashSet::new();
-    let guess = if wants.sources {
+    let guess = if wants.list {
         memory.guess()
     } else {
         Default::default()
@@ -41,7 +41,7 @@ pub(super) async fn collect(
     if wants.serverstats {
         first.push(Request::ServerStats);
     }
-    if wants.sources {
+    if wants.list {
         first.push(Request::NSources);
         first.extend(per_index(wants, 0..guess.count));
         first.extend(per_address(

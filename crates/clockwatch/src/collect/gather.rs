@@ -22,7 +22,7 @@ const MAX_SOURCES: u32 = 4096;
 pub(super) struct Wants {
     pub tracking: bool,
     /// The source list: needed by each of the three per-source collectors.
-    pub sources: bool,
+    pub list: bool,
     pub sourcestats: bool,
     pub ntpdata: bool,
     pub serverstats: bool,
@@ -42,7 +42,7 @@ impl Wants {
         }
         Self {
             tracking: enabled.tracking,
-            sources: enabled.sources || enabled.sourcestats || enabled.ntpdata,
+            list: enabled.sources || enabled.sourcestats || enabled.ntpdata,
             sourcestats: enabled.sourcestats,
             ntpdata: enabled.ntpdata && unix,
             serverstats: enabled.serverstats && unix,
@@ -212,12 +212,12 @@ impl Gather {
             outcomes.push(outcome(CollectorName::Tracking, Part::Tracking, error));
             view.tracking.clone_from(&self.tracking);
         }
-        if wants.sources {
+        if wants.list {
             match self.list_error() {
                 Some(error) => {
                     for (on, name) in [
                         (enabled.sources, CollectorName::Sources),
-                        (enabled.sourcestats, CollectorName::Sourcestats),
+                        (wants.sourcestats, CollectorName::Sourcestats),
                         (wants.ntpdata, CollectorName::Ntpdata),
                     ] {
                         if on {
