@@ -36,8 +36,8 @@ CHRONYC_RUNS = 30 if SMOKE else 200
 # The scrape the targets are set for: tracking + sources + timex (steps is
 # kept: it is on by default and asks chronyd nothing). One request per
 # source (source_data) after tracking and n_sources.
-SCRAPE = "clockwatch, tracking+sources+timex"
-SCRAPE_ARGS = ["--no-collector.sourcestats", "--no-collector.ntpdata", "--no-collector.serverstats"]
+TARGET_SCRAPE = "clockwatch, tracking+sources+timex"
+TARGET_SCRAPE_ARGS = ["--no-collector.sourcestats", "--no-collector.ntpdata", "--no-collector.serverstats"]
 # The default: every collector, three requests per source (source_data,
 # sourcestats, ntpdata) plus serverstats.
 DEFAULT = "clockwatch, all collectors (default)"
@@ -198,13 +198,13 @@ def print_targets(rows):
     verdict = lambda ok: "met" if ok else "MISSED"
     lines = []
     for n, limit in P99_TARGETS:
-        if (SCRAPE, n) in one:
-            p99 = one[(SCRAPE, n)][0]
+        if (TARGET_SCRAPE, n) in one:
+            p99 = one[(TARGET_SCRAPE, n)][0]
             default = one.get((DEFAULT, n), (float("nan"),))[0]
             lines.append(f"p99 <= {limit:g} ms with {n} sources: {p99:.3f} ms, {verdict(p99 <= limit)}"
                          f" (all collectors: {default:.3f} ms)")
-    for n in sorted(n for name, n in one if name == SCRAPE):
-        cpu = one[(SCRAPE, n)][1]
+    for n in sorted(n for name, n in one if name == TARGET_SCRAPE):
+        cpu = one[(TARGET_SCRAPE, n)][1]
         default = one.get((DEFAULT, n), (None, float("nan")))[1]
         if n <= CPU_TARGET_MAX_SOURCES:
             lines.append(f"CPU <= {CPU_TARGET_US} µs per scrape with {n} source{'s' * (n != 1)}: {cpu:.0f} µs, "
@@ -217,7 +217,7 @@ def print_targets(rows):
         lines.append(f"peak RSS <= {RSS_TARGET_MB} MB, any clockwatch row: {peak / 1024:.1f} MiB, "
                      f"{verdict(peak * 1024 <= RSS_TARGET_MB * 1e6)}")
     if lines:
-        print(f"\ntargets, judged on the {SCRAPE} scrape, one scraper:")
+        print(f"\ntargets, judged on the {TARGET_SCRAPE} scrape, one scraper:")
         for line in lines:
             print(f"- {line}")
 
@@ -249,7 +249,7 @@ def main():
         pair = Pair(n)
         try:
             chronyd = pair.procs[1].pid
-            for name, flags in [(SCRAPE, SCRAPE_ARGS), (DEFAULT, [])]:
+            for name, flags in [(TARGET_SCRAPE, TARGET_SCRAPE_ARGS), (DEFAULT, [])]:
                 port = free_port()
                 measure(name, n, [CW, "serve", "--web.listen-address", f"127.0.0.1:{port}",
                                   "--chrony.address", f"unix://{pair.sock}", *flags, *CW_ARGS], port, chronyd)
