@@ -66,12 +66,10 @@ impl Resolver {
     /// refresh is under way; otherwise waits for a lookup, until `deadline`.
     pub(crate) async fn address(&self, deadline: Instant) -> Result<SocketAddr, ChronyError> {
         let mut state = self.state.lock().await;
-        if state.pending.as_ref().is_some_and(JoinHandle::is_finished) {
-            if let Some(lookup) = state.pending.take() {
-                let outcome = joined(lookup.await);
-                // A lookup that failed with nothing known is retried below.
-                let _ = self.absorb(&mut state, outcome);
-            }
+        if let Some(lookup) = state.pending.take_if(|lookup| lookup.is_finished()) {
+            let outcome = joined(lookup.await);
+            // A lookup that failed with nothing known is retried below.
+            let _ = self.absorb(&mut state, outcome);
         }
         if let Some((address, at)) = state.known {
             if at.elapsed() >= self.refresh && state.pending.is_none() {
