@@ -233,7 +233,8 @@ fn openmetrics(base: i64) -> String {
     o
 }
 
-/// Kills the child on drop (also when an assertion panics).
+/// Loads the synthetic history into a TSDB with promtool and serves it
+/// with a real Prometheus.
 fn start_prometheus(dir: &Path, base: i64) -> Prometheus {
     let om = dir.join("history.om");
     std::fs::write(&om, openmetrics(base)).expect("write openmetrics");
