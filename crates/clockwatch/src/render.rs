@@ -80,10 +80,9 @@ impl Out {
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.name_and_labels(name, labels);
-        self.buf.push(' ');
-        push_float(&mut self.buf, value);
-        self.buf.push('\n');
+        self.buf.push_str(name);
+        push_label_set(&mut self.buf, labels);
+        self.value(value);
     }
 
     /// A sample whose label set ([`label_set`]) is shared by several
@@ -92,21 +91,22 @@ impl Out {
     fn sample_labelled(&mut self, name: &str, label_set: &str, value: f64) {
         self.buf.push_str(name);
         self.buf.push_str(label_set);
-        self.buf.push(' ');
-        push_float(&mut self.buf, value);
-        self.buf.push('\n');
+        self.value(value);
     }
 
     fn sample_u64(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
-        self.name_and_labels(name, labels);
+        self.buf.push_str(name);
+        push_label_set(&mut self.buf, labels);
         self.buf.push(' ');
         self.buf.push_str(itoa::Buffer::new().format(value));
         self.buf.push('\n');
     }
 
-    fn name_and_labels(&mut self, name: &str, labels: &[(&str, &str)]) {
-        self.buf.push_str(name);
-        push_label_set(&mut self.buf, labels);
+    /// The end of a sample line: ` value\n`.
+    fn value(&mut self, value: f64) {
+        self.buf.push(' ');
+        push_float(&mut self.buf, value);
+        self.buf.push('\n');
     }
 
     /// A family with one unlabelled sample.
