@@ -39,6 +39,16 @@ fi
 # Prints the table; it SKIPs loudly without root or tools (fails under CI=true).
 echo "== benchmark smoke (bench/run.sh --smoke)"
 bench/run.sh --smoke
+# Two builds side by side in alternating rounds (the tool behind the build
+# comparisons in docs/performance.md): the image's musl binary against the
+# glibc build, both just built by the smoke above. One round of 1 s each.
+if [ "$(id -u)" = 0 ]; then
+    echo "== build comparison smoke (bench/compare.py)"
+    COMPARE_ROUNDS=1 COMPARE_SECONDS=1 bench/compare.py \
+        target/x86_64-unknown-linux-musl/release/clockwatch target/release/clockwatch
+else
+    loud "SKIP build comparison smoke: needs root (chronyd -u root)"
+fi
 # --- end benchmark smoke ---
 
 # --- cluster simulation ---
