@@ -33,12 +33,15 @@ if ! rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-m
     rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || loud "MISSING: rustup target x86_64-unknown-linux-musl (image tests will SKIP)"
 fi
 
-echo "== format and lints"
+echo "== format, lints and licences"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+scripts/check-licenses.py
 
 echo "== static release binary (for the image and end-to-end tests)"
 if rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
+    # The image's target has code of its own (the allocator in main.rs).
+    cargo clippy -p clockwatch --target x86_64-unknown-linux-musl -- -D warnings
     cargo build --release --target x86_64-unknown-linux-musl -p clockwatch
 fi
 
