@@ -42,12 +42,14 @@ bench/run.sh --smoke
 # Two builds side by side in alternating rounds (the tool behind the build
 # comparisons in docs/performance.md): the image's musl binary against the
 # glibc build, both just built by the smoke above. One round of 1 s each.
-if [ "$(id -u)" = 0 ]; then
+if [ "$(id -u)" != 0 ]; then
+    loud "SKIP build comparison smoke: needs root (chronyd -u root)"
+elif [ ! -x target/x86_64-unknown-linux-musl/release/clockwatch ]; then
+    loud "SKIP build comparison smoke: no musl binary (rustup target add x86_64-unknown-linux-musl)"
+else
     echo "== build comparison smoke (bench/compare.py)"
     COMPARE_ROUNDS=1 COMPARE_SECONDS=1 bench/compare.py \
         target/x86_64-unknown-linux-musl/release/clockwatch target/release/clockwatch
-else
-    loud "SKIP build comparison smoke: needs root (chronyd -u root)"
 fi
 # --- end benchmark smoke ---
 
