@@ -109,13 +109,17 @@ class Pair:
                     f"cmdport {cmd}\nbindcmdaddress 127.0.0.1\nbindcmdaddress {self.sock}\n"
                     f"pidfile {d}/client.pid\n{extra}")
         self.procs = [self._chronyd("up"), self._chronyd("client")]
-        wait_for(lambda: os.path.exists(self.sock), 10, "chronyd made no socket")
         # Wait for synchronisation (bounded), so the figures are a real node's.
         def synced():
             out = subprocess.run([CHRONYC, "-h", self.sock, "-c", "tracking"],
                                  capture_output=True, text=True).stdout.strip().split(",")
             return len(out) > 13 and out[0] != "00000000" and out[13] == "Normal"
-        wait_for(synced, 30, "chronyd did not synchronise")
+        try:
+            wait_for(lambda: os.path.exists(self.sock), 10, "chronyd made no socket")
+            wait_for(synced, 30, "chronyd did not synchronise")
+        except BaseException:
+            self.close()  # no chronyd left behind to load the next measurement
+            raise
 
     def _chronyd(self, name):
         log = open(f"{self.dir}/{name}.log", "w")
@@ -133,7 +137,11 @@ class Server:
     def __init__(self, argv, port):
         self.port = port
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: listening(port) or self.proc.poll() is not None, 10, f"{argv[0]} did not listen")
+        try:
+            wait_for(lambda: listening(port) or self.proc.poll() is not None, 10, f"{argv[0]} did not listen")
+        except BaseException:
+            self.close()
+            raise
         if self.proc.poll() is not None:
             raise SystemExit(f"bench: {argv} exited with {self.proc.returncode}")
 
