@@ -119,10 +119,6 @@ pub const METRICS: &[MetricDef] = &[
     m!("clockwatch_clock_last_step_seconds", Gauge, &[], "seconds", "steps", "Signed size of the last step (0 before the first)."),
 ];
 
-pub fn lookup(name: &str) -> Option<&'static MetricDef> {
-    METRICS.iter().find(|m| m.name == name)
-}
-
 /// The README reference table, generated from [`METRICS`].
 pub fn reference_table() -> String {
     let mut out = String::from(
