@@ -153,12 +153,14 @@ class Server:
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url, conns, pid, chronyd=None):
+def wrk(url, conns, pid, chronyd=None, seconds=None):
     """Latency p50/p99 (ms), requests, CPU µs per request of `pid`, failed
-    requests, and chronyd's CPU µs per request (None without a chronyd)."""
+    requests, and chronyd's CPU µs per request (None without a chronyd),
+    over `seconds` of wrk (the row length, SECONDS, by default)."""
+    seconds = seconds or SECONDS
     before, chronyd_before = cpu_ticks(pid), chronyd and cpu_ticks(chronyd)
-    out = subprocess.run([WRK, f"-t{min(conns, 2)}", f"-c{conns}", f"-d{SECONDS}s", "--latency",
-                          "--timeout", "5s", url], capture_output=True, text=True, timeout=SECONDS + 30).stdout
+    out = subprocess.run([WRK, f"-t{min(conns, 2)}", f"-c{conns}", f"-d{seconds}s", "--latency",
+                          "--timeout", "5s", url], capture_output=True, text=True, timeout=seconds + 30).stdout
     used = cpu_ticks(pid) - before
     chronyd_used = chronyd and cpu_ticks(chronyd) - chronyd_before
     pct = {}

@@ -28,7 +28,7 @@ def main():
         raise SystemExit("compare: needs root, chronyd and wrk (as bench/run.sh)")
     sources = int(os.environ.get("COMPARE_SOURCES", 10))
     rounds = int(os.environ.get("COMPARE_ROUNDS", 12))
-    bench.SECONDS = int(os.environ.get("COMPARE_SECONDS", 2))
+    seconds = int(os.environ.get("COMPARE_SECONDS", 2))
 
     pair = bench.Pair(sources)
     servers = []
@@ -43,7 +43,7 @@ def main():
         cpu, p99, failed = [[], []], [[], []], 0
         for _ in range(rounds):
             for k, (server, url) in enumerate(zip(servers, urls)):
-                _, round_p99, _, round_cpu, bad, _ = bench.wrk(url, 1, server.proc.pid)
+                _, round_p99, _, round_cpu, bad, _ = bench.wrk(url, 1, server.proc.pid, seconds=seconds)
                 cpu[k].append(round_cpu)
                 p99[k].append(round_p99)
                 failed += bad
@@ -53,7 +53,7 @@ def main():
         pair.close()
 
     print(f"{sources} sources, flags {' '.join(flags)}; {rounds} alternating rounds of "
-          f"{bench.SECONDS} s, one scraper; failed requests: {failed}")
+          f"{seconds} s, one scraper; failed requests: {failed}")
     print("| build | CPU µs/scrape median | range | p99 ms median | range |")
     print("|---|---:|---|---:|---|")
     for k, b in enumerate(binaries):
