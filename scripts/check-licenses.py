@@ -39,18 +39,19 @@ class Expression:
         return ok
 
     def disjunction(self):
-        ok = self.conjunction()
-        while self.peek() == "OR":
-            self.take()
-            ok = self.conjunction() or ok
-        return ok
+        return self.chain("OR", self.conjunction, any)
 
     def conjunction(self):
-        ok = self.term()
-        while self.peek() == "AND":
+        return self.chain("AND", self.term, all)
+
+    def chain(self, operator, operand, combine):
+        """`operand (operator operand)*`, every operand read (to consume its
+        tokens) before `combine` judges them."""
+        results = [operand()]
+        while self.peek() == operator:
             self.take()
-            ok = self.term() and ok
-        return ok
+            results.append(operand())
+        return combine(results)
 
     def term(self):
         token = self.take()
