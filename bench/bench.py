@@ -6,6 +6,10 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 import os, re, shutil, socket, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+import chrony_conf_guard  # noqa: E402  (refuses sources that would leave the machine)
+from isolation import ensure_isolated  # noqa: E402
+
 SMOKE = "--smoke" in sys.argv
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GLIBC = os.path.join(ROOT, "target/release/clockwatch")
@@ -82,6 +86,29 @@ def status_kib(pid, field):
     return 0
 
 
+# The n-1 sources that never answer. "loopback" (the default): 127.0.0.K on a
+# port nothing listens on, which chronyd polls and the kernel refuses with a
+# local ICMP port unreachable; "offline": sources chronyd never polls. Either
+# way no packet leaves the machine (scripts/chrony_conf_guard.py checks it).
+DEAD_SOURCES = os.environ.get("BENCH_DEAD_SOURCES", "loopback")
+if DEAD_SOURCES not in ("loopback", "offline"):
+    raise SystemExit(f"BENCH_DEAD_SOURCES must be loopback or offline, not {DEAD_SOURCES!r}")
+
+
+def unreachable_source(k):
+    """A `server` line for source number k (2..255) that never answers."""
+    if not 2 <= k <= 254:
+        raise SystemExit(f"bench: at most 254 sources on 127.0.0.0/24, not {k}")
+    ip = f"127.0.0.{k}"
+    if DEAD_SOURCES == "offline":
+        return f"server {ip} offline\n"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"server {ip} port {port} iburst\n"
+
+
 def listening(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -91,7 +118,7 @@ def listening(port):
 
 
 class Pair:
-    """An upstream chronyd and a client with `n` sources (1 real, n-1 unreachable)."""
+    """An upstream chronyd and a client with `n` sources (1 real, n-1 that never answer)."""
 
     def __init__(self, n):
         self.dir = tempfile.mkdtemp(prefix="clockwatch-bench-")
@@ -103,11 +130,14 @@ class Pair:
         self.sock = f"{d}/run/chronyd.sock"
         with open(f"{d}/up.conf", "w") as f:
             f.write(f"local stratum 3\nport {ntp}\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\npidfile {d}/up.pid\n")
-        extra = "".join(f"server 192.0.2.{k} iburst\n" for k in range(1, n))
+        extra = "".join(unreachable_source(k) for k in range(2, n + 1))
         with open(f"{d}/client.conf", "w") as f:
             f.write(f"server 127.0.0.1 port {ntp} iburst minpoll -2 maxpoll -2\nport 0\n"
                     f"cmdport {cmd}\nbindcmdaddress 127.0.0.1\nbindcmdaddress {self.sock}\n"
                     f"pidfile {d}/client.pid\n{extra}")
+        for name in ("up", "client"):
+            if chrony_conf_guard.check_files([f"{d}/{name}.conf"], "bench"):
+                raise SystemExit(f"bench: {d}/{name}.conf would reach beyond this machine (see above)")
         self.procs = [self._chronyd("up"), self._chronyd("client")]
         # Wait for synchronisation (bounded), so the figures are a real node's.
         def synced():
@@ -235,6 +265,7 @@ def print_targets(rows):
 
 
 def main():
+    ensure_isolated()
     missing = [n for n, p in [("chronyd", os.path.exists(CHRONYD)), ("chronyc", CHRONYC), ("wrk", WRK),
                               ("prometheus-node-exporter", NODE)] if not p]
     if missing or os.geteuid() != 0:

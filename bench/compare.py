@@ -17,6 +17,7 @@ import bench
 
 
 def main():
+    bench.ensure_isolated()
     if len(sys.argv) < 3:
         raise SystemExit("usage: bench/compare.py OLD_BINARY NEW_BINARY [clockwatch flags...]")
     binaries = sys.argv[1:3]

@@ -10,4 +10,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# bench.py runs itself in a network namespace with only loopback
+# (scripts/isolated); the crates it builds with are fetched first, outside.
+cargo fetch --locked -q
 exec python3 bench/bench.py "$@"

@@ -26,4 +26,6 @@ if [ ! -x "$bin" ]; then
     echo "cluster-sim: building $bin (cargo build --release -p clockwatch)"
     cargo build --release -p clockwatch
 fi
+# cluster_sim.py runs itself in a network namespace with only loopback
+# (scripts/isolated).
 exec python3 scripts/cluster_sim.py --binary "$bin" "$@"

@@ -25,6 +25,10 @@ import traceback
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chrony_conf_guard  # noqa: E402  (refuses sources that would leave the machine)
+from isolation import ensure_isolated  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = os.path.join(REPO, "deploy/prometheus/clockwatch.rules.yml")
 STATIC_SCRAPE = os.path.join(REPO, "deploy/prometheus/scrape-config-static.yml")
@@ -53,6 +57,10 @@ class Fleet:
         self.procs = {}  # name -> Popen (each in its own session/process group)
 
     def start(self, name, argv, env=None):
+        if "chronyd" in (os.path.basename(a) for a in argv) and "-f" in argv:
+            conf = argv[argv.index("-f") + 1]
+            if chrony_conf_guard.check_files([conf], "sim"):
+                raise SystemExit(f"cluster-sim: {conf} would reach beyond this machine (see above)")
         logf = open(os.path.join(self.work, f"{name}.log"), "wb")
         p = subprocess.Popen(
             argv,
@@ -250,6 +258,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs, report)")
     ap.add_argument("--binary", default=os.path.join(REPO, "target/release/clockwatch"))
     args = ap.parse_args()
+    ensure_isolated()
     if args.nodes < 4:
         ap.error("--nodes must be at least 4")
     if not 30 < args.shift < 120:

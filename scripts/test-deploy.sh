@@ -14,6 +14,11 @@ PIP_PACKAGES=(pytest pyyaml jsonschema helm-python-sdk kubernetes-validate)
 declare -A MODULE_OF=([pytest]=pytest [pyyaml]=yaml [jsonschema]=jsonschema
                       [helm-python-sdk]=helm_python [kubernetes-validate]=kubernetes_validate)
 is_root() { [ "$(id -u)" = 0 ]; }
+# Installing needs the network: never inside the isolated test namespace
+# (scripts/isolated); scripts/test.sh runs `--prepare` before it.
+may_install() { is_root && [ "${CLOCKWATCH_ISOLATED:-}" != 1 ]; }
+PREPARE_ONLY=0
+if [ "${1:-}" = --prepare ]; then PREPARE_ONLY=1; shift; fi
 loud() { printf '\n!!! %s\n\n' "$*" >&2; }
 
 if ! command -v "$PY" >/dev/null; then
@@ -24,7 +29,7 @@ fi
 
 # Debian packages: prometheus (prometheus + promtool).
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
-    if is_root && command -v apt-get >/dev/null; then
+    if may_install && command -v apt-get >/dev/null; then
         echo "installing Debian package prometheus"
         (apt-get install -y -q prometheus >/dev/null 2>&1 ||
             { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q prometheus >/dev/null 2>&1; }) ||
@@ -40,13 +45,16 @@ for pkg in "${PIP_PACKAGES[@]}"; do
     "$PY" -c "import ${MODULE_OF[$pkg]}" 2>/dev/null || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    if is_root; then
+    if may_install; then
         echo "installing from PyPI: ${missing[*]}"
         "$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" ||
             loud "pip install ${missing[*]} failed"
     else
         loud "SKIP: python packages missing (pip install ${missing[*]}): tests needing them will be skipped"
     fi
+fi
+if [ "$PREPARE_ONLY" = 1 ]; then
+    exit 0
 fi
 if ! "$PY" -c "import pytest, yaml" 2>/dev/null; then
     loud "MISSING: pytest and pyyaml are required to run anything"

@@ -17,7 +17,7 @@ if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     loud "SKIP fuzz smoke: no nightly toolchain (rustup toolchain install nightly)"
     fuzz_ok=0
 elif ! cargo fuzz --version >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then
+    if [ "$(id -u)" = 0 ] && [ "${CLOCKWATCH_ISOLATED:-}" != 1 ]; then
         echo "== installing cargo-fuzz"
         cargo install --locked cargo-fuzz >/dev/null 2>&1 || true
     fi

@@ -1,17 +1,70 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine:
 #   sudo scripts/test.sh
-# As root it installs what the tests need (chrony, prometheus, faketime,
-# chromium, buildah, bubblewrap, node exporter via apt; PyPI packages; the
-# musl target). Without root it says what is missing; tests that need a
-# missing tool then print a loud SKIP (under CI=true they fail instead).
+# Two phases. First, outside any sandbox, whatever needs a registry: as root
+# it installs what the tests need (chrony, prometheus, faketime, chromium,
+# buildah, bubblewrap, node exporter via apt; PyPI packages; the musl
+# target; cargo-fuzz) and fetches every crate. Without root it says what is
+# missing; tests that need a missing tool then print a loud SKIP (under
+# CI=true they fail instead). Second, every suite runs inside a network
+# namespace with only loopback (scripts/isolated): no test, benchmark or
+# simulation can send a packet off this machine, and a mistake fails loudly
+# with "Network is unreachable".
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools)
 loud() { printf '\n!!! %s\n\n' "$*" >&2; }
 
+# Phase 2: the suites, isolated. Each prints its wall time.
+if [ "${1:-}" = --suites ]; then
+    started=$SECONDS
+    timings=()
+    suite() {  # suite NAME COMMAND...
+        local name=$1 t0=$SECONDS
+        shift
+        echo "== $name"
+        "$@"
+        timings+=("$(printf '%5d s  %s' $((SECONDS - t0)) "$name")")
+    }
+    export CLOCKWATCH_CONF_AUDIT_DIR
+    CLOCKWATCH_CONF_AUDIT_DIR=$(mktemp -d -t clockwatch-conf-audit.XXXXXX)
+    trap 'rm -rf "$CLOCKWATCH_CONF_AUDIT_DIR"' EXIT
+
+    suite "isolation guard: its own known answers" scripts/chrony_conf_guard.py --self-test
+    suite "format, lints and licences" sh -c '
+        cargo fmt --all -- --check &&
+        cargo clippy --workspace --all-targets -- -D warnings &&
+        scripts/check-licenses.py'
+    if rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
+        # The image's target has code of its own (the allocator in main.rs).
+        suite "static release binary (for the image and end-to-end tests)" sh -c '
+            cargo clippy -p clockwatch --target x86_64-unknown-linux-musl -- -D warnings &&
+            cargo build --release --target x86_64-unknown-linux-musl -p clockwatch'
+    fi
+    suite "Rust tests (unit, golden, real chronyd, real Prometheus)" cargo test --workspace
+    suite "deployment assets" scripts/test-deploy.sh
+    if [ -x scripts/test-extra.sh ]; then
+        suite "fuzz smoke, benchmark smoke, cluster simulation" scripts/test-extra.sh
+    fi
+    # Every chronyd configuration the tests, the benchmark and the simulation
+    # wrote was checked before chronyd started; here they are checked again,
+    # and each of the three must have written some (a guard that checked
+    # nothing proves nothing). Without root none of them starts a chronyd.
+    required=()
+    if [ "$(id -u)" = 0 ]; then required=(--require tests --require bench --require sim); fi
+    suite "isolation guard: every chronyd configuration written" \
+        scripts/chrony_conf_guard.py --audit "$CLOCKWATCH_CONF_AUDIT_DIR" "${required[@]}"
+    echo
+    echo "== wall time per suite"
+    printf '%s\n' "${timings[@]}"
+    printf '%5d s  total (isolated phase)\n' $((SECONDS - started))
+    echo "== all suites passed"
+    exit 0
+fi
+
+# Phase 1: preparation, with the network.
+APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools iproute2 python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,27 +85,14 @@ fi
 if ! rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
     rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || loud "MISSING: rustup target x86_64-unknown-linux-musl (image tests will SKIP)"
 fi
-
-echo "== format, lints and licences"
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-scripts/check-licenses.py
-
-echo "== static release binary (for the image and end-to-end tests)"
-if rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
-    # The image's target has code of its own (the allocator in main.rs).
-    cargo clippy -p clockwatch --target x86_64-unknown-linux-musl -- -D warnings
-    cargo build --release --target x86_64-unknown-linux-musl -p clockwatch
+echo "== preparing: PyPI packages, cargo-fuzz, every crate"
+scripts/test-deploy.sh --prepare
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    if ! cargo fuzz --version >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        cargo install --locked cargo-fuzz >/dev/null 2>&1 || loud "could not install cargo-fuzz"
+    fi
+    cargo +nightly fetch --manifest-path fuzz/Cargo.toml >/dev/null
 fi
+cargo fetch --locked >/dev/null
 
-echo "== Rust tests (unit, golden, real chronyd, real Prometheus)"
-cargo test --workspace
-
-echo "== deployment assets"
-scripts/test-deploy.sh
-
-if [ -x scripts/test-extra.sh ]; then
-    echo "== fuzz smoke and benchmark smoke"
-    scripts/test-extra.sh
-fi
-echo "== all suites passed"
+exec scripts/isolated "$0" --suites

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use clockwatch::chrony::{ChronyAddress, ChronyClient, ChronyError, Transport};
 use cmdmon::{Address, ReplyBody, Request, Status, Tracking};
-use common::{between, close, csv_fields, reply_sockets, skip_unless, ChronyPair, PairOptions};
+use common::{
+    between, close, csv_fields, reply_sockets, skip_unless, unreachable_server, ChronyPair,
+    PairOptions,
+};
 
 fn client(address: &str) -> ChronyClient {
     ChronyClient::new(
@@ -89,7 +92,8 @@ fn pair_with_unreachable_source() -> Option<ChronyPair> {
         return None;
     }
     Some(ChronyPair::start_with(PairOptions {
-        client_extra: "server 192.0.2.1 iburst\n".into(),
+        // Polled, never heard from: a loopback port nothing listens on.
+        client_extra: unreachable_server(2),
         ..PairOptions::default()
     }))
 }
@@ -99,6 +103,7 @@ async fn tracking_matches_chronyc_over_udp_and_unix() {
     let Some(pair) = pair_with_unreachable_source() else {
         return;
     };
+    pair.settle();
     for address in [pair.udp_address(), pair.unix_address()] {
         let c = client(&address);
         eventually(&format!("tracking over {address}"), || async {
@@ -116,6 +121,7 @@ async fn sources_and_sourcestats_match_chronyc() {
     let Some(pair) = pair_with_unreachable_source() else {
         return;
     };
+    pair.settle();
     for address in [pair.udp_address(), pair.unix_address()] {
         let c = client(&address);
         eventually(&format!("sources over {address}"), || async {
@@ -183,6 +189,7 @@ async fn ntp_data_server_stats_activity_and_names_over_unix() {
     let Some(pair) = pair_with_unreachable_source() else {
         return;
     };
+    pair.settle();
     let c = client(&pair.unix_address());
     let upstream = Address::V4([127, 0, 0, 1].into());
     eventually("ntpdata", || async {

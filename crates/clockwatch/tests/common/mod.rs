@@ -58,6 +58,65 @@ pub fn free_udp_port() -> u16 {
     s.local_addr().expect("local addr").port()
 }
 
+/// A UDP port on `ip` (a loopback address) that nothing listens on: a
+/// source configured there is resolved and polled by chronyd, and the kernel
+/// answers every request with a local ICMP port unreachable, so the source
+/// stays unreachable and no packet leaves the machine.
+pub fn dead_udp_port(ip: std::net::Ipv4Addr) -> u16 {
+    assert!(
+        ip.is_loopback(),
+        "a dead port must be on loopback, not {ip}"
+    );
+    let s = UdpSocket::bind((ip, 0)).expect("bind ephemeral port");
+    s.local_addr().expect("local addr").port()
+}
+
+/// A `server` line for a source that chronyd polls and never hears from:
+/// 127.0.0.`k` on a port nothing listens on (see [`dead_udp_port`]).
+pub fn unreachable_server(k: u8) -> String {
+    let ip = std::net::Ipv4Addr::new(127, 0, 0, k);
+    format!("server {ip} port {} iburst\n", dead_udp_port(ip))
+}
+
+/// Refuses a chronyd configuration that would send a packet off the machine
+/// (scripts/chrony_conf_guard.py: only loopback or `offline` IP literals),
+/// before chronyd ever reads it.
+pub fn guard_chrony_conf(conf: &Path) {
+    // CI runs the suite in a loopback-only network namespace
+    // (scripts/isolated); a CI run outside it is a mistake, not a skip.
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        assert!(
+            std::env::var("CLOCKWATCH_ISOLATED").is_ok_and(|v| v == "1"),
+            "in CI, chronyd runs only inside scripts/isolated (a loopback-only network namespace)"
+        );
+    }
+    guard(
+        &["--origin", "tests", &conf.display().to_string()],
+        "configuration",
+    );
+}
+
+/// The same guard for a chronyc command (`add server …`, `online`).
+fn guard_chronyc(args: &[&str]) {
+    let mut argv = vec!["--chronyc"];
+    argv.extend_from_slice(args);
+    guard(&argv, "chronyc command");
+}
+
+fn guard(args: &[&str], what: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/chrony_conf_guard.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (python3 needed): {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "refused a chronyd {what} that would reach beyond this machine:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn free_tcp_port() -> u16 {
     let s = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
     s.local_addr().expect("local addr").port()
@@ -72,6 +131,7 @@ pub struct Chronyd {
 
 impl Chronyd {
     pub fn start(conf: &Path, log: &Path) -> Self {
+        guard_chrony_conf(conf);
         let chronyd = which("chronyd").expect("chronyd installed");
         let child = Command::new(chronyd)
             .args(["-d", "-x", "-u", "root", "-f"])
@@ -231,6 +291,7 @@ impl ChronyPair {
     }
 
     fn chronyc_via(&self, target: &[&str], args: &[&str]) -> String {
+        guard_chronyc(args);
         let out = Command::new(which("chronyc").expect("chronyc installed"))
             .args(target)
             .args(["-c", "-n"])
@@ -243,6 +304,17 @@ impl ChronyPair {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Slows the client's polling of the upstream to every 8 s once it is
+    /// synchronised. At 0.25 s chronyd updates its reference four times a
+    /// second, and a comparison with chronyc (a process started per call)
+    /// on a loaded machine rarely sees the same update twice; at 8 s almost
+    /// every comparison does. Waits out the poll already scheduled.
+    pub fn settle(&self) {
+        self.chronyc_unix(&["maxpoll", "127.0.0.1", "3"]);
+        self.chronyc_unix(&["minpoll", "127.0.0.1", "3"]);
+        std::thread::sleep(Duration::from_millis(600));
     }
 
     pub fn wait_synchronised(&self, limit: Duration) {
@@ -264,6 +336,7 @@ impl ChronyPair {
 }
 
 fn start_faketime(offset: &str, conf: &Path, log: &Path) -> Chronyd {
+    guard_chrony_conf(conf);
     let child = Command::new(which("faketime").expect("faketime installed"))
         .arg("-f")
         .arg(offset)
