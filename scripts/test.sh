@@ -32,10 +32,11 @@ if [ "${1:-}" = --suites ]; then
     trap 'rm -rf "$CLOCKWATCH_CONF_AUDIT_DIR"' EXIT
 
     suite "isolation guard: its own known answers" scripts/chrony_conf_guard.py --self-test
-    suite "format, lints and licences" sh -c '
+    suite "format, lints, licences and MSRV" sh -c '
         cargo fmt --all -- --check &&
         cargo clippy --workspace --all-targets -- -D warnings &&
-        scripts/check-licenses.py'
+        scripts/check-licenses.py &&
+        scripts/check-msrv.py'
     if rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
         # The image's target has code of its own (the allocator in main.rs).
         suite "static release binary (for the image and end-to-end tests)" sh -c '

@@ -22,15 +22,19 @@ fn main() {
         return;
     };
     // Rebuild when HEAD moves: a commit updates the branch's ref (loose or
-    // packed); a checkout changes HEAD itself.
+    // packed); a checkout changes HEAD itself. Only files that exist are
+    // watched: cargo takes a missing one as changed, and reran this script
+    // and relinked every binary at every build.
     if let (Some(dir), Some(common)) = (
         git(&["rev-parse", "--absolute-git-dir"]),
         git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]),
     ) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
-        println!("cargo:rerun-if-changed={common}/packed-refs");
+        let mut watched = vec![format!("{dir}/HEAD"), format!("{common}/packed-refs")];
         if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={common}/{branch}");
+            watched.push(format!("{common}/{branch}"));
+        }
+        for path in watched.iter().filter(|p| std::path::Path::new(p).exists()) {
+            println!("cargo:rerun-if-changed={path}");
         }
     }
     println!("cargo:rustc-env=CLOCKWATCH_REVISION={revision}");

@@ -17,7 +17,8 @@ use crate::collect::{Collector, Enabled, StepTracker};
 use crate::http::server::{serve, App, Limits, Security};
 use crate::render::BuildInfo;
 use crate::scrape::{collect_once, SharedCollector};
-use crate::{logging, report, verdict};
+use crate::verdict::{Settings, SyncState};
+use crate::{logging, report, status};
 
 /// Default listen port: collides with neither node_exporter (9100) nor
 /// chrony_exporter (9123).
@@ -69,6 +70,15 @@ pub struct SourceArgs {
     /// Log format: logfmt or json.
     #[arg(long = "log.format", env = "CLOCKWATCH_LOG_FORMAT", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
+}
+
+impl SourceArgs {
+    /// What the verdict needs from the flags.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            phc_error_seconds: self.phc_error_bound.as_secs_f64(),
+        }
+    }
 }
 
 macro_rules! collector_flags {
@@ -203,17 +213,18 @@ pub fn main() -> ExitCode {
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Status(args)) => run_oneshot(&args.source, |scrape| {
             if args.json {
-                println!("{}", verdict::status_json(scrape));
+                println!("{}", status::status_json(scrape));
             } else {
-                print!("{}", verdict::status_text(scrape));
+                print!("{}", status::status_text(scrape));
             }
-            match scrape.assessment.map(|a| a.state) {
-                Some(crate::bound::SyncState::Unknown) => ExitCode::from(1),
-                _ => ExitCode::SUCCESS,
+            if scrape.verdict.state == SyncState::Unknown {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
             }
         }),
         Some(Command::Check(args)) => run_oneshot(&args.source, |scrape| {
-            let (status, line) = verdict::check(scrape, args.warn, args.crit);
+            let (status, line) = status::check(scrape, args.warn, args.crit);
             println!("{line}");
             ExitCode::from(status as u8)
         }),
@@ -247,7 +258,7 @@ fn run_oneshot(
         enabled.steps = false; // a one-shot run sees no steps
         let client = ChronyClient::new(source.chrony_address.clone(), source.chrony_timeout);
         let collector = Collector::new(client, enabled, None);
-        let scrape = collect_once(&collector, source.phc_error_bound.as_secs_f64()).await;
+        let scrape = collect_once(&collector, &source.settings()).await;
         show(&scrape)
     });
     stop(rt);
@@ -295,7 +306,7 @@ fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
         );
         let collector = Collector::new(client, enabled, steps);
         let app = Arc::new(App {
-            shared: SharedCollector::new(collector, args.source.phc_error_bound.as_secs_f64()),
+            shared: SharedCollector::new(collector, args.source.settings()),
             build: BuildInfo::current(),
             telemetry_path: args.telemetry_path.clone(),
             limits: Limits {

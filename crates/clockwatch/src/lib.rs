@@ -3,19 +3,19 @@
 //! error bound and a sync state, and serves them as Prometheus metrics.
 //!
 //! Data flows one way: transport ([`chrony`]) -> decoded reports ->
-//! collector snapshot ([`collect`]) -> bound and state ([`bound`]) ->
-//! rendered text ([`render`]), shared between concurrent scrapes by
-//! [`scrape`].
+//! collector snapshot ([`collect`]) -> the verdict ([`verdict`]: state,
+//! bound, reference) -> text ([`render`] for /metrics, [`http::page`],
+//! [`status`] for `status` and `check`), shared between concurrent scrapes
+//! by [`scrape`].
 
-pub mod bound;
 pub mod chrony;
 pub mod cli;
 pub mod collect;
 pub mod http;
 pub mod logging;
-pub mod metrics;
 pub mod render;
 pub mod report;
 pub mod scrape;
+pub mod status;
 pub mod sys;
 pub mod verdict;

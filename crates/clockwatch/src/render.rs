@@ -9,9 +9,10 @@ use std::sync::OnceLock;
 
 use cmdmon::{SourceMode, SourceState};
 
-use crate::bound::{is_local_reference, legacy_clock_error_ms, Assessment, SyncState};
-use crate::collect::{CollectorName, Snapshot};
-use crate::metrics::{Kind, MetricDef, METRICS};
+use clockwatch_vocab::{self as metric, label, Kind, Metric};
+
+use crate::collect::{CollectorName, Snapshot, Source};
+use crate::verdict::{ReferenceKind, SyncState, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -68,19 +69,20 @@ struct Out {
 impl Out {
     /// Starts a metric family: HELP and TYPE lines from the metric table,
     /// formatted once per process (see [`headers`]).
-    fn family(&mut self, name: &str) {
-        let Some(header) = headers().get(name) else {
-            debug_assert!(false, "metric {name} is not in metrics::METRICS");
-            return;
-        };
-        self.buf.push_str(match self.format {
-            Format::Prometheus => &header.prometheus,
-            Format::OpenMetrics => &header.openmetrics,
-        });
+    fn family(&mut self, m: &Metric) {
+        match headers().get(m.name) {
+            Some(header) => self.buf.push_str(match self.format {
+                Format::Prometheus => &header.prometheus,
+                Format::OpenMetrics => &header.openmetrics,
+            }),
+            // Every constant is in metric::ALL (one macro makes both), so
+            // this is not reached; if it were, the lines are still right.
+            None => self.buf.push_str(&header_lines(m, self.format)),
+        }
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.buf.push_str(name);
+    fn sample(&mut self, m: &Metric, labels: &[(&str, &str)], value: f64) {
+        self.buf.push_str(m.name);
         push_label_set(&mut self.buf, labels);
         self.value(value);
     }
@@ -88,14 +90,14 @@ impl Out {
     /// A sample whose label set ([`label_set`]) is shared by several
     /// families: a source's labels are escaped once per scrape, not once
     /// per family.
-    fn sample_labelled(&mut self, name: &str, label_set: &str, value: f64) {
-        self.buf.push_str(name);
+    fn sample_labelled(&mut self, m: &Metric, label_set: &str, value: f64) {
+        self.buf.push_str(m.name);
         self.buf.push_str(label_set);
         self.value(value);
     }
 
-    fn sample_u64(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
-        self.buf.push_str(name);
+    fn sample_u64(&mut self, m: &Metric, labels: &[(&str, &str)], value: u64) {
+        self.buf.push_str(m.name);
         push_label_set(&mut self.buf, labels);
         self.buf.push(' ');
         self.buf.push_str(itoa::Buffer::new().format(value));
@@ -110,9 +112,9 @@ impl Out {
     }
 
     /// A family with one unlabelled sample.
-    fn single(&mut self, name: &str, value: f64) {
-        self.family(name);
-        self.sample(name, &[], value);
+    fn single(&mut self, m: &Metric, value: f64) {
+        self.family(m);
+        self.sample(m, &[], value);
     }
 }
 
@@ -129,7 +131,7 @@ struct Header {
 fn headers() -> &'static HashMap<&'static str, Header> {
     static HEADERS: OnceLock<HashMap<&'static str, Header>> = OnceLock::new();
     HEADERS.get_or_init(|| {
-        METRICS
+        metric::ALL
             .iter()
             .map(|def| {
                 let header = Header {
@@ -142,7 +144,7 @@ fn headers() -> &'static HashMap<&'static str, Header> {
     })
 }
 
-fn header_lines(def: &MetricDef, format: Format) -> String {
+fn header_lines(def: &Metric, format: Format) -> String {
     let name = def.name;
     let (family, kind) = match (format, def.kind) {
         (Format::OpenMetrics, Kind::Counter) => (name.trim_end_matches("_total"), "counter"),
@@ -234,14 +236,8 @@ pub fn source_mode_label(mode: SourceMode) -> &'static str {
     }
 }
 
-/// Renders one scrape. `assessment` is None in timex-only mode, where no
-/// chrony-derived verdict exists.
-pub fn render(
-    snap: &Snapshot,
-    assessment: Option<&Assessment>,
-    build: &BuildInfo,
-    format: Format,
-) -> String {
+/// Renders one scrape and its verdict.
+pub fn render(snap: &Snapshot, verdict: &Verdict, build: &BuildInfo, format: Format) -> String {
     // Sized like the last exposition (180 KB with 100 sources), so the
     // buffer is not regrown and copied several times per scrape.
     static LAST_LEN: AtomicUsize = AtomicUsize::new(8 * 1024);
@@ -250,62 +246,39 @@ pub fn render(
         format,
     };
 
-    // No chrony verdict (timex-only mode, tracking collector off) is
-    // exported as state unknown with an infinite bound, so that every node
-    // carries the series and the state alerts can ignore it.
-    let unknown = Assessment {
-        state: SyncState::Unknown,
-        bound_seconds: f64::INFINITY,
-        reference_age_seconds: None,
-    };
-    {
-        let a = assessment.unwrap_or(&unknown);
-        o.single("clockwatch_clock_error_bound_seconds", a.bound_seconds);
-        o.family("clockwatch_sync_state");
-        for state in SyncState::ALL {
-            o.sample(
-                "clockwatch_sync_state",
-                &[("state", state.as_str())],
-                f64::from(u8::from(state == a.state)),
-            );
-        }
-        o.single(
-            "clockwatch_clock_synchronized",
-            f64::from(u8::from(a.state == SyncState::Synchronized)),
-        );
-        if let Some(age) = a.reference_age_seconds {
-            o.single("clockwatch_reference_age_seconds", age);
-        }
-    }
-    o.single("clockwatch_system_time_seconds", snap.system_time);
-    o.family("clockwatch_build_info");
+    render_verdict(&mut o, verdict);
+    o.single(&metric::CLOCKWATCH_SYSTEM_TIME_SECONDS, snap.system_time);
+    o.family(&metric::CLOCKWATCH_BUILD_INFO);
     o.sample(
-        "clockwatch_build_info",
-        &[("version", &build.version), ("revision", &build.revision)],
+        &metric::CLOCKWATCH_BUILD_INFO,
+        &[
+            (label::VERSION, &build.version),
+            (label::REVISION, &build.revision),
+        ],
         1.0,
     );
-    o.family("clockwatch_collector_success");
+    o.family(&metric::CLOCKWATCH_COLLECTOR_SUCCESS);
     for c in &snap.collectors {
         o.sample(
-            "clockwatch_collector_success",
-            &[("collector", c.name.as_str())],
+            &metric::CLOCKWATCH_COLLECTOR_SUCCESS,
+            &[(label::COLLECTOR, c.name.as_str())],
             f64::from(u8::from(c.success)),
         );
     }
-    o.family("clockwatch_collector_duration_seconds");
+    o.family(&metric::CLOCKWATCH_COLLECTOR_DURATION_SECONDS);
     for c in &snap.collectors {
         o.sample(
-            "clockwatch_collector_duration_seconds",
-            &[("collector", c.name.as_str())],
+            &metric::CLOCKWATCH_COLLECTOR_DURATION_SECONDS,
+            &[(label::COLLECTOR, c.name.as_str())],
             c.duration.as_secs_f64(),
         );
     }
 
     if !snap.chrony_disabled {
-        o.single("chrony_up", f64::from(u8::from(snap.chrony.up)));
+        o.single(&metric::CHRONY_UP, f64::from(u8::from(snap.chrony.up)));
     }
     if let Some(t) = &snap.chrony.tracking {
-        render_tracking(&mut o, t);
+        render_tracking(&mut o, t, verdict);
     }
     render_sources(&mut o, snap);
     if let Some(s) = &snap.chrony.server_stats {
@@ -313,30 +286,36 @@ pub fn render(
     }
     if let Some(t) = &snap.timex {
         o.single(
-            "clockwatch_timex_sync_status",
+            &metric::CLOCKWATCH_TIMEX_SYNC_STATUS,
             f64::from(u8::from(t.synchronized())),
         );
-        o.single("clockwatch_timex_state", f64::from(t.state));
-        o.single("clockwatch_timex_status", f64::from(t.status));
-        o.single("clockwatch_timex_maxerror_seconds", t.maxerror_seconds);
+        o.single(&metric::CLOCKWATCH_TIMEX_STATE, f64::from(t.state));
+        o.single(&metric::CLOCKWATCH_TIMEX_STATUS, f64::from(t.status));
         o.single(
-            "clockwatch_timex_estimated_error_seconds",
+            &metric::CLOCKWATCH_TIMEX_MAXERROR_SECONDS,
+            t.maxerror_seconds,
+        );
+        o.single(
+            &metric::CLOCKWATCH_TIMEX_ESTIMATED_ERROR_SECONDS,
             t.esterror_seconds,
         );
-        o.single("clockwatch_timex_offset_seconds", t.offset_seconds);
+        o.single(&metric::CLOCKWATCH_TIMEX_OFFSET_SECONDS, t.offset_seconds);
         o.single(
-            "clockwatch_timex_frequency_adjustment_ratio",
+            &metric::CLOCKWATCH_TIMEX_FREQUENCY_ADJUSTMENT_RATIO,
             t.frequency_ratio,
         );
         o.single(
-            "clockwatch_timex_tai_offset_seconds",
+            &metric::CLOCKWATCH_TIMEX_TAI_OFFSET_SECONDS,
             f64::from(t.tai_offset_seconds),
         );
     }
     if let Some(s) = &snap.steps {
-        o.family("clockwatch_clock_steps_total");
-        o.sample_u64("clockwatch_clock_steps_total", &[], s.total);
-        o.single("clockwatch_clock_last_step_seconds", s.last_step_seconds);
+        o.family(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL);
+        o.sample_u64(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL, &[], s.total);
+        o.single(
+            &metric::CLOCKWATCH_CLOCK_LAST_STEP_SECONDS,
+            s.last_step_seconds,
+        );
     }
     if format == Format::OpenMetrics {
         o.buf.push_str("# EOF\n");
@@ -345,46 +324,101 @@ pub fn render(
     o.buf
 }
 
-fn render_tracking(o: &mut Out, t: &cmdmon::Tracking) {
-    let address = match t.ip_addr {
-        cmdmon::Address::Unspecified | cmdmon::Address::Id(_) => t.ref_id.to_ascii(),
-        ip => ip.to_string(),
-    };
-    o.single("chrony_clock_error_ms", legacy_clock_error_ms(t));
-    o.family("chrony_tracking_info");
+/// Every node carries the verdict's series, whatever the daemon, so that
+/// the state alerts and the report treat all nodes alike.
+fn render_verdict(o: &mut Out, v: &Verdict) {
+    o.single(
+        &metric::CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS,
+        v.bound_seconds,
+    );
+    o.family(&metric::CLOCKWATCH_SYNC_STATE);
+    for state in SyncState::ALL {
+        o.sample(
+            &metric::CLOCKWATCH_SYNC_STATE,
+            &[(label::STATE, state.as_str())],
+            f64::from(u8::from(state == v.state)),
+        );
+    }
+    o.single(
+        &metric::CLOCKWATCH_CLOCK_SYNCHRONIZED,
+        f64::from(u8::from(v.state == SyncState::Synchronized)),
+    );
+    if let Some(age) = v.reference_age_seconds {
+        o.single(&metric::CLOCKWATCH_REFERENCE_AGE_SECONDS, age);
+    }
+    o.family(&metric::CLOCKWATCH_REFERENCE_INFO);
     o.sample(
-        "chrony_tracking_info",
+        &metric::CLOCKWATCH_REFERENCE_INFO,
         &[
-            ("tracking_address", &address),
-            ("tracking_name", &address),
-            ("tracking_refid", &t.ref_id.to_hex()),
+            (label::DAEMON, v.daemon.as_str()),
+            (label::KIND, v.reference.kind.as_str()),
+            (label::REFERENCE, &v.reference.name),
+            (label::REFERENCE_ID, &v.reference.id),
         ],
         1.0,
     );
-    o.single("chrony_tracking_stratum", f64::from(t.stratum));
+    if let Some(stratum) = v.reference.stratum {
+        o.single(&metric::CLOCKWATCH_REFERENCE_STRATUM, f64::from(stratum));
+    }
+}
+
+/// chronyd's tracking report as the Go chrony_exporter names it. The
+/// reference's name and kind come from the verdict, which reads them as
+/// chronyc prints them.
+fn render_tracking(o: &mut Out, t: &cmdmon::Tracking, v: &Verdict) {
+    let name = &v.reference.name;
+    if let Some(legacy) = v.legacy_clock_error_ms {
+        o.single(&metric::CHRONY_CLOCK_ERROR_MS, legacy);
+    }
+    o.family(&metric::CHRONY_TRACKING_INFO);
+    o.sample(
+        &metric::CHRONY_TRACKING_INFO,
+        &[
+            (label::TRACKING_ADDRESS, name),
+            (label::TRACKING_NAME, name),
+            (label::TRACKING_REFID, &v.reference.id),
+        ],
+        1.0,
+    );
+    o.single(&metric::CHRONY_TRACKING_STRATUM, f64::from(t.stratum));
     o.single(
-        "chrony_tracking_leap_status",
+        &metric::CHRONY_TRACKING_LEAP_STATUS,
         f64::from(t.leap_status.to_wire()),
     );
+    // chronyd reports 0 when it has no reference time: left out, like
+    // clockwatch_reference_age_seconds.
+    if let Some(at) = v.reference_time {
+        o.single(&metric::CHRONY_TRACKING_REFERENCE_TIMESTAMP_SECONDS, at);
+    }
     o.single(
-        "chrony_tracking_reference_timestamp_seconds",
-        t.ref_time.as_secs_f64(),
+        &metric::CHRONY_TRACKING_SYSTEM_TIME_SECONDS,
+        t.current_correction,
     );
-    o.single("chrony_tracking_system_time_seconds", t.current_correction);
-    o.single("chrony_tracking_last_offset_seconds", t.last_offset);
-    o.single("chrony_tracking_rms_offset_seconds", t.rms_offset);
-    o.single("chrony_tracking_frequency_ppms", t.freq_ppm);
-    o.single("chrony_tracking_residual_frequency_ppms", t.resid_freq_ppm);
-    o.single("chrony_tracking_skew_ppms", t.skew_ppm);
-    o.single("chrony_tracking_root_delay_seconds", t.root_delay);
-    o.single("chrony_tracking_root_dispersion_seconds", t.root_dispersion);
+    o.single(&metric::CHRONY_TRACKING_LAST_OFFSET_SECONDS, t.last_offset);
+    o.single(&metric::CHRONY_TRACKING_RMS_OFFSET_SECONDS, t.rms_offset);
+    o.single(&metric::CHRONY_TRACKING_FREQUENCY_PPMS, t.freq_ppm);
     o.single(
-        "chrony_tracking_update_interval_seconds",
+        &metric::CHRONY_TRACKING_RESIDUAL_FREQUENCY_PPMS,
+        t.resid_freq_ppm,
+    );
+    o.single(&metric::CHRONY_TRACKING_SKEW_PPMS, t.skew_ppm);
+    o.single(&metric::CHRONY_TRACKING_ROOT_DELAY_SECONDS, t.root_delay);
+    o.single(
+        &metric::CHRONY_TRACKING_ROOT_DISPERSION_SECONDS,
+        t.root_dispersion,
+    );
+    o.single(
+        &metric::CHRONY_TRACKING_UPDATE_INTERVAL_SECONDS,
         t.last_update_interval,
     );
+    // 1 for a server, peer or reference clock; 0 for the local clock and for
+    // no reference at all (ref id 0).
     o.single(
-        "chrony_tracking_remote_reference",
-        f64::from(u8::from(!is_local_reference(t))),
+        &metric::CHRONY_TRACKING_REMOTE_REFERENCE,
+        f64::from(u8::from(matches!(
+            v.reference.kind,
+            ReferenceKind::Remote | ReferenceKind::Refclock
+        ))),
     );
 }
 
@@ -393,48 +427,56 @@ fn render_sources(o: &mut Out, snap: &Snapshot) {
     // Every per-source family carries the same two labels.
     let label_sets: Vec<String> = sources
         .iter()
-        .map(|s| label_set(&[("source_address", &s.address), ("source_name", &s.name)]))
+        .map(|s| {
+            label_set(&[
+                (label::SOURCE_ADDRESS, &s.address),
+                (label::SOURCE_NAME, &s.name),
+            ])
+        })
         .collect();
     let listed = snap
         .collectors
         .iter()
         .any(|c| c.name == CollectorName::Sources && c.success);
     if listed && !sources.is_empty() {
-        o.family("chrony_sources_state_info");
+        o.family(&metric::CHRONY_SOURCES_STATE_INFO);
         for s in sources {
             o.sample(
-                "chrony_sources_state_info",
+                &metric::CHRONY_SOURCES_STATE_INFO,
                 &[
-                    ("source_address", &s.address),
-                    ("source_name", &s.name),
-                    ("source_state", source_state_label(s.data.state)),
-                    ("source_mode", source_mode_label(s.data.mode)),
+                    (label::SOURCE_ADDRESS, &s.address),
+                    (label::SOURCE_NAME, &s.name),
+                    (label::SOURCE_STATE, source_state_label(s.data.state)),
+                    (label::SOURCE_MODE, source_mode_label(s.data.mode)),
                 ],
                 1.0,
             );
         }
         type Get = fn(&cmdmon::SourceData) -> Option<f64>;
-        let per_source: [(&str, Get); 7] = [
-            ("chrony_sources_stratum", |d| Some(f64::from(d.stratum))),
-            ("chrony_sources_polling_interval_seconds", |d| {
+        let per_source: [(&Metric, Get); 7] = [
+            (&metric::CHRONY_SOURCES_STRATUM, |d| {
+                Some(f64::from(d.stratum))
+            }),
+            (&metric::CHRONY_SOURCES_POLLING_INTERVAL_SECONDS, |d| {
                 Some(2f64.powi(i32::from(d.poll)))
             }),
-            ("chrony_sources_reachability_ratio", |d| {
+            (&metric::CHRONY_SOURCES_REACHABILITY_RATIO, |d| {
                 Some(f64::from((d.reachability & 0xff).count_ones()) / 8.0)
             }),
-            ("chrony_sources_reachability_success", |d| {
+            (&metric::CHRONY_SOURCES_REACHABILITY_SUCCESS, |d| {
                 Some(f64::from(d.reachability & 1))
             }),
             // chronyd reports u32::MAX when there never was a sample.
-            ("chrony_sources_last_sample_age_seconds", |d| {
+            (&metric::CHRONY_SOURCES_LAST_SAMPLE_AGE_SECONDS, |d| {
                 (d.since_sample != u32::MAX).then_some(f64::from(d.since_sample))
             }),
-            ("chrony_sources_last_sample_offset_seconds", |d| {
+            (&metric::CHRONY_SOURCES_LAST_SAMPLE_OFFSET_SECONDS, |d| {
                 Some(d.latest_meas)
             }),
-            ("chrony_sources_last_sample_error_margin_seconds", |d| {
-                Some(d.latest_meas_err)
-            }),
+            (
+                &metric::CHRONY_SOURCES_LAST_SAMPLE_ERROR_MARGIN_SECONDS,
+                |d| Some(d.latest_meas_err),
+            ),
         ];
         for (name, get) in per_source {
             o.family(name);
@@ -447,16 +489,22 @@ fn render_sources(o: &mut Out, snap: &Snapshot) {
     }
     if sources.iter().any(|s| s.stats.is_some()) {
         type Get = fn(&cmdmon::SourceStats) -> f64;
-        let per_source: [(&str, Get); 7] = [
-            ("chrony_sourcestats_samples", |s| f64::from(s.n_samples)),
-            ("chrony_sourcestats_runs", |s| f64::from(s.n_runs)),
-            ("chrony_sourcestats_span_seconds", |s| {
+        let per_source: [(&Metric, Get); 7] = [
+            (&metric::CHRONY_SOURCESTATS_SAMPLES, |s| {
+                f64::from(s.n_samples)
+            }),
+            (&metric::CHRONY_SOURCESTATS_RUNS, |s| f64::from(s.n_runs)),
+            (&metric::CHRONY_SOURCESTATS_SPAN_SECONDS, |s| {
                 f64::from(s.span_seconds)
             }),
-            ("chrony_sourcestats_frequency_ppms", |s| s.resid_freq_ppm),
-            ("chrony_sourcestats_frequency_skew_ppms", |s| s.skew_ppm),
-            ("chrony_sourcestats_offset", |s| s.est_offset),
-            ("chrony_sourcestats_stddev", |s| s.std_dev),
+            (&metric::CHRONY_SOURCESTATS_FREQUENCY_PPMS, |s| {
+                s.resid_freq_ppm
+            }),
+            (&metric::CHRONY_SOURCESTATS_FREQUENCY_SKEW_PPMS, |s| {
+                s.skew_ppm
+            }),
+            (&metric::CHRONY_SOURCESTATS_OFFSET, |s| s.est_offset),
+            (&metric::CHRONY_SOURCESTATS_STDDEV, |s| s.std_dev),
         ];
         for (name, get) in per_source {
             o.family(name);
@@ -467,25 +515,26 @@ fn render_sources(o: &mut Out, snap: &Snapshot) {
             }
         }
     }
-    if sources.iter().any(|s| s.ntp.is_some()) {
+    // Sources that never answered are left out, as their last sample age is.
+    if sources.iter().any(|s| measured(s).is_some()) {
         type Get = fn(&cmdmon::NtpData) -> f64;
-        let per_source: [(&str, Get); 5] = [
-            ("chrony_sources_peer_offset_seconds", |d| d.offset),
-            ("chrony_sources_peer_delay_seconds", |d| d.peer_delay),
-            ("chrony_sources_peer_dispersion_seconds", |d| {
+        let per_source: [(&Metric, Get); 5] = [
+            (&metric::CHRONY_SOURCES_PEER_OFFSET_SECONDS, |d| d.offset),
+            (&metric::CHRONY_SOURCES_PEER_DELAY_SECONDS, |d| d.peer_delay),
+            (&metric::CHRONY_SOURCES_PEER_DISPERSION_SECONDS, |d| {
                 d.peer_dispersion
             }),
-            ("chrony_sources_peer_response_time_seconds", |d| {
+            (&metric::CHRONY_SOURCES_PEER_RESPONSE_TIME_SECONDS, |d| {
                 d.response_time
             }),
-            ("chrony_sources_peer_jitter_asymmetry_seconds", |d| {
+            (&metric::CHRONY_SOURCES_PEER_JITTER_ASYMMETRY_SECONDS, |d| {
                 d.jitter_asymmetry
             }),
         ];
         for (name, get) in per_source {
             o.family(name);
             for (s, labels) in sources.iter().zip(&label_sets) {
-                if let Some(d) = &s.ntp {
+                if let Some(d) = measured(s) {
                     o.sample_labelled(name, labels, get(d));
                 }
             }
@@ -493,43 +542,73 @@ fn render_sources(o: &mut Out, snap: &Snapshot) {
     }
 }
 
+/// A source's NTP data, unless it never answered: then it is zeros, not
+/// a measurement.
+fn measured(s: &Source) -> Option<&cmdmon::NtpData> {
+    s.ntp.as_ref().filter(|d| d.total_rx_count > 0)
+}
+
 fn render_server_stats(o: &mut Out, s: &cmdmon::ServerStats) {
-    let counters: [(&str, Option<u64>); 9] = [
+    let counters: [(&Metric, Option<u64>); 15] = [
         (
-            "chrony_serverstats_ntp_packets_received_total",
+            &metric::CHRONY_SERVERSTATS_NTP_PACKETS_RECEIVED_TOTAL,
             Some(s.ntp_hits),
         ),
         (
-            "chrony_serverstats_ntp_packets_dropped_total",
+            &metric::CHRONY_SERVERSTATS_NTP_PACKETS_DROPPED_TOTAL,
             Some(s.ntp_drops),
         ),
         (
-            "chrony_serverstats_command_packets_received_total",
+            &metric::CHRONY_SERVERSTATS_COMMAND_PACKETS_RECEIVED_TOTAL,
             Some(s.cmd_hits),
         ),
         (
-            "chrony_serverstats_command_packets_dropped_total",
+            &metric::CHRONY_SERVERSTATS_COMMAND_PACKETS_DROPPED_TOTAL,
             Some(s.cmd_drops),
         ),
         (
-            "chrony_serverstats_client_log_records_dropped_total",
+            &metric::CHRONY_SERVERSTATS_CLIENT_LOG_RECORDS_DROPPED_TOTAL,
             Some(s.log_drops),
         ),
         (
-            "chrony_serverstats_nts_ke_connections_accepted_total",
+            &metric::CHRONY_SERVERSTATS_NTS_KE_CONNECTIONS_ACCEPTED_TOTAL,
             s.nke_hits,
         ),
         (
-            "chrony_serverstats_nts_ke_connections_dropped_total",
+            &metric::CHRONY_SERVERSTATS_NTS_KE_CONNECTIONS_DROPPED_TOTAL,
             s.nke_drops,
         ),
         (
-            "chrony_serverstats_authenticated_ntp_packets_total",
+            &metric::CHRONY_SERVERSTATS_AUTHENTICATED_NTP_PACKETS_TOTAL,
             s.ntp_auth_hits,
         ),
         (
-            "chrony_serverstats_interleaved_ntp_packets_total",
+            &metric::CHRONY_SERVERSTATS_INTERLEAVED_NTP_PACKETS_TOTAL,
             s.ntp_interleaved_hits,
+        ),
+        (
+            &metric::CHRONY_SERVERSTATS_NTP_DAEMON_RX_TIMESTAMPS_TOTAL,
+            s.ntp_daemon_rx_timestamps,
+        ),
+        (
+            &metric::CHRONY_SERVERSTATS_NTP_DAEMON_TX_TIMESTAMPS_TOTAL,
+            s.ntp_daemon_tx_timestamps,
+        ),
+        (
+            &metric::CHRONY_SERVERSTATS_NTP_KERNEL_RX_TIMESTAMPS_TOTAL,
+            s.ntp_kernel_rx_timestamps,
+        ),
+        (
+            &metric::CHRONY_SERVERSTATS_NTP_KERNEL_TX_TIMESTAMPS_TOTAL,
+            s.ntp_kernel_tx_timestamps,
+        ),
+        (
+            &metric::CHRONY_SERVERSTATS_NTP_HARDWARE_RX_TIMESTAMPS_TOTAL,
+            s.ntp_hw_rx_timestamps,
+        ),
+        (
+            &metric::CHRONY_SERVERSTATS_NTP_HARDWARE_TX_TIMESTAMPS_TOTAL,
+            s.ntp_hw_tx_timestamps,
         ),
     ];
     for (name, value) in counters {
@@ -539,12 +618,16 @@ fn render_server_stats(o: &mut Out, s: &cmdmon::ServerStats) {
         }
     }
     if let Some(v) = s.ntp_timestamps {
-        o.family("chrony_serverstats_ntp_timestamps_held");
-        o.sample_u64("chrony_serverstats_ntp_timestamps_held", &[], v);
+        o.family(&metric::CHRONY_SERVERSTATS_NTP_TIMESTAMPS_HELD);
+        o.sample_u64(&metric::CHRONY_SERVERSTATS_NTP_TIMESTAMPS_HELD, &[], v);
     }
     if let Some(v) = s.ntp_span_seconds {
-        o.family("chrony_serverstats_ntp_timestamp_span_seconds");
-        o.sample_u64("chrony_serverstats_ntp_timestamp_span_seconds", &[], v);
+        o.family(&metric::CHRONY_SERVERSTATS_NTP_TIMESTAMP_SPAN_SECONDS);
+        o.sample_u64(
+            &metric::CHRONY_SERVERSTATS_NTP_TIMESTAMP_SPAN_SECONDS,
+            &[],
+            v,
+        );
     }
 }
 

@@ -6,23 +6,22 @@
 //! and chronyd sees at most one collection at a time.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::bound::{assess, Assessment};
 use crate::collect::{ChronyView, Collector, Snapshot};
+use crate::verdict::{assess, Settings, Verdict};
 
 /// A finished collection with its verdict.
 #[derive(Debug)]
 pub struct Scrape {
     pub snapshot: Snapshot,
-    /// None in timex-only mode or with the tracking collector off.
-    pub assessment: Option<Assessment>,
+    pub verdict: Verdict,
     pub finished: Instant,
 }
 
 pub struct SharedCollector {
     collector: Collector,
-    phc_error_seconds: f64,
+    settings: Settings,
     in_flight: tokio::sync::Mutex<()>,
     last: Mutex<Option<Arc<Scrape>>>,
     /// Why chronyd could not be read at the last collection: logged when
@@ -31,10 +30,10 @@ pub struct SharedCollector {
 }
 
 impl SharedCollector {
-    pub fn new(collector: Collector, phc_error_seconds: f64) -> Self {
+    pub fn new(collector: Collector, settings: Settings) -> Self {
         Self {
             collector,
-            phc_error_seconds,
+            settings,
             in_flight: tokio::sync::Mutex::new(()),
             last: Mutex::new(None),
             last_chrony_error: Mutex::new(None),
@@ -45,6 +44,16 @@ impl SharedCollector {
         &self.collector
     }
 
+    /// The last collection if it finished within `max_age`, else a fresh
+    /// one (shared with a scrape in flight, as [`Self::scrape`]).
+    pub async fn recent(&self, max_age: Duration) -> Arc<Scrape> {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match last {
+            Some(last) if last.finished.elapsed() <= max_age => last,
+            _ => self.scrape().await,
+        }
+    }
+
     pub async fn scrape(&self) -> Arc<Scrape> {
         let arrived = Instant::now();
         let _turn = self.in_flight.lock().await;
@@ -53,7 +62,7 @@ impl SharedCollector {
                 return last;
             }
         }
-        let scrape = Arc::new(collect_once(&self.collector, self.phc_error_seconds).await);
+        let scrape = Arc::new(collect_once(&self.collector, &self.settings).await);
         self.log_chrony_change(&scrape.snapshot.chrony);
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(scrape.clone());
         scrape
@@ -79,19 +88,13 @@ impl SharedCollector {
     }
 }
 
-/// One collection and its assessment (also what `status` and `check` use).
-pub async fn collect_once(collector: &Collector, phc_error_seconds: f64) -> Scrape {
+/// One collection and its verdict (also what `status` and `check` use).
+pub async fn collect_once(collector: &Collector, settings: &Settings) -> Scrape {
     let snapshot = collector.collect().await;
-    let assessment = (!snapshot.chrony_disabled && collector.enabled().tracking).then(|| {
-        assess(
-            snapshot.chrony.tracking.as_ref(),
-            snapshot.system_time,
-            phc_error_seconds,
-        )
-    });
+    let verdict = assess(&snapshot, settings);
     Scrape {
         snapshot,
-        assessment,
+        verdict,
         finished: Instant::now(),
     }
 }

@@ -309,9 +309,20 @@ fn sources_added_and_removed_between_scrapes_are_followed() {
             chronyc_sources("sourcestats"),
             "sourcestats {when}"
         );
+        // NTP data only for sources that ever answered (chronyc's "Total
+        // RX", field 31, above 0): the unreachable ones report zeros.
+        let mut answered: Vec<String> = pair
+            .chronyc_unix(&["ntpdata"])
+            .lines()
+            .map(csv_fields)
+            .filter(|f| f[31] != "0")
+            .map(|f| f[0].clone())
+            .collect();
+        answered.sort();
+        assert_eq!(answered, ["127.0.0.1"], "chronyc ntpdata {when}");
         assert_eq!(
             m.label_values("chrony_sources_peer_delay_seconds", "source_address"),
-            want,
+            answered,
             "ntpdata {when}"
         );
         for collector in ["sources", "sourcestats", "ntpdata"] {
@@ -391,15 +402,116 @@ fn local_reference_is_state_local_with_infinite_bound() {
                 f64::INFINITY
             );
             assert_eq!(m.value("chrony_tracking_remote_reference"), 0.0);
+            // chronyc drops the unprintable bytes of 7F7F0101: the name is
+            // empty there, so it is empty here (not "????").
+            let t = csv_fields(&common::chronyc_at(cmd_port, &["tracking"]));
+            assert_eq!((t[0].as_str(), t[1].as_str()), ("7F7F0101", ""));
             assert_eq!(
-                m.get("chrony_tracking_info", "tracking_refid=\"7F7F0101\""),
+                m.get(
+                    "chrony_tracking_info",
+                    "tracking_address=\"\",tracking_name=\"\",tracking_refid=\"7F7F0101\""
+                ),
+                Some(1.0),
+                "{}",
+                m.text
+            );
+            assert_eq!(
+                m.get(
+                    "clockwatch_reference_info",
+                    "daemon=\"chrony\",kind=\"local\",reference=\"\",reference_id=\"7F7F0101\""
+                ),
                 Some(1.0)
             );
+            let json = status_json(&format!("udp://127.0.0.1:{cmd_port}"));
+            assert_eq!(json["state"], "local");
+            assert_eq!(json["tracking"]["address"], "", "not [UNSPEC]");
             return;
         }
         assert!(Instant::now() < until, "never became local:\n{}", m.text);
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+fn status_json(address: &str) -> serde_json::Value {
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", &format!("--chrony.address={address}")])
+        .output()
+        .expect("clockwatch status");
+    serde_json::from_slice(&out.stdout).expect("status JSON")
+}
+
+/// chronyd that never synchronised zeroes its reference: no reference time
+/// means no age and no timestamp (issue 16: the age read ~1.8e9 s and
+/// `status` said "1.8e9 s ago"), no reference (ID 0) is not a remote one,
+/// and the never-answering source has no NTP data.
+#[test]
+fn never_synchronised_chronyd_has_no_reference_age() {
+    if skip_unless(&["chronyd", "chronyc"], true) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .expect("chmod");
+    let cmd_port = common::free_udp_port();
+    let sock = dir.path().join("chronyd.sock");
+    let conf = dir.path().join("unsync.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{}port 0\ncmdport {cmd_port}\nbindcmdaddress 127.0.0.1\nbindcmdaddress {}\npidfile {}\n",
+            unreachable_server(2),
+            sock.display(),
+            dir.path().join("pid").display()
+        ),
+    )
+    .expect("conf");
+    let _chronyd = Chronyd::start(&conf, &dir.path().join("log"));
+    let address = format!("unix://{}", sock.display());
+    let until = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(Instant::now() < until, "chronyd made no socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cw = Clockwatch::start(&[&format!("--chrony.address={address}")]);
+    let m = cw.metrics();
+    let t = csv_fields(&common::chronyc_at(cmd_port, &["tracking"]));
+    assert_eq!(
+        (t[0].as_str(), t[3].as_str(), t[13].as_str()),
+        ("00000000", "0.000000000", "Not synchronised"),
+        "chronyc says it never synchronised"
+    );
+    assert_eq!(m.value("chrony_up"), 1.0);
+    assert_eq!(m.state(), "unsynchronized");
+    assert!(!m.has("clockwatch_reference_age_seconds"), "{}", m.text);
+    assert!(!m.has("chrony_tracking_reference_timestamp_seconds"));
+    assert!(!m.has("clockwatch_reference_stratum"));
+    assert_eq!(m.value("chrony_tracking_remote_reference"), 0.0);
+    assert_eq!(
+        m.get(
+            "clockwatch_reference_info",
+            "daemon=\"chrony\",kind=\"none\",reference=\"\",reference_id=\"00000000\""
+        ),
+        Some(1.0)
+    );
+    assert!(
+        !m.has("chrony_sources_peer_delay_seconds"),
+        "never measured"
+    );
+    // The legacy figure stays as it always was: 0 + 1 s + 1 s / 2.
+    assert_eq!(m.value("chrony_clock_error_ms"), 1500.0);
+    let json = status_json(&address);
+    assert_eq!(json["reference_age_seconds"], serde_json::Value::Null);
+    assert_eq!(json["tracking"]["reference_time"], serde_json::Value::Null);
+    let text = std::process::Command::new(common::BIN)
+        .args(["status", &format!("--chrony.address={address}")])
+        .output()
+        .expect("clockwatch status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Last update     : never"), "{text}");
+    assert!(!text.contains("e9 s ago"), "{text}");
 }
 
 #[test]
@@ -489,12 +601,74 @@ fn chronyd_down_answers_200_with_no_stale_values_and_recovers() {
     assert_eq!(cw.get("/readyz", None).0, 200);
 }
 
+/// Kernel only: the kernel's view decides, and /metrics, `status --json`
+/// and `check` give the same state and bound (issue 16: /metrics said
+/// unknown/+Inf while `check` judged the kernel's maximum error).
 #[test]
 fn timex_only_mode() {
     let cw = Clockwatch::start(&["--chrony.address=none"]);
     let m = cw.metrics();
     assert!(!m.has("chrony_up"), "no chrony_up in timex-only mode");
-    assert_eq!(m.state(), "unknown");
+    let kernel_synced = m.value("clockwatch_timex_sync_status") == 1.0;
+    let bound = m.value("clockwatch_clock_error_bound_seconds");
+    if kernel_synced {
+        assert_eq!(m.state(), "synchronized");
+        let want = m.value("clockwatch_timex_offset_seconds").abs()
+            + m.value("clockwatch_timex_maxerror_seconds");
+        // The kernel's maximum error grows by 500 ppm between reads.
+        assert!(
+            bound >= want && bound <= want + 1e-3,
+            "bound {bound} vs kernel {want}"
+        );
+    } else {
+        assert_eq!(m.state(), "unsynchronized");
+        assert_eq!(bound, f64::INFINITY);
+    }
+    assert_eq!(
+        m.get(
+            "clockwatch_reference_info",
+            "daemon=\"kernel\",kind=\"unknown\",reference=\"\",reference_id=\"\""
+        ),
+        Some(1.0)
+    );
+    let status = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.address=none"])
+        .output()
+        .expect("clockwatch status");
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    assert_eq!(json["state"], m.state().as_str());
+    assert_eq!(json["daemon"], "kernel");
+    // A threshold the kernel's bound is far below, and one it is far above:
+    // `check` must judge the same bound.
+    let check = |warn: &str, crit: &str| {
+        std::process::Command::new(common::BIN)
+            .args([
+                "check",
+                "--chrony.address=none",
+                "--warn",
+                warn,
+                "--crit",
+                crit,
+            ])
+            .output()
+            .expect("clockwatch check")
+            .status
+            .code()
+    };
+    if kernel_synced {
+        assert_eq!(
+            check("100s", "200s"),
+            Some(0),
+            "bound {bound} is OK at 100 s"
+        );
+        assert_eq!(
+            check("1ns", "2ns"),
+            Some(2),
+            "bound {bound} is CRITICAL at 2 ns"
+        );
+    } else {
+        assert_eq!(check("100s", "200s"), Some(2), "unsynchronised is CRITICAL");
+    }
     for name in [
         "clockwatch_timex_sync_status",
         "clockwatch_timex_maxerror_seconds",

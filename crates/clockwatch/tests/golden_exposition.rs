@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use clockwatch::bound::assess;
 use clockwatch::collect::{
     ChronyView, CollectorName, CollectorOutcome, Snapshot, Source, StepCounts,
 };
 use clockwatch::render::{render, BuildInfo, Format};
 use clockwatch::sys::Timex;
+use clockwatch::verdict::{assess, Settings};
 use cmdmon::{
     Address, LeapStatus, RefId, ServerStats, ServerStatsFormat, SourceData, SourceMode,
     SourceState, SourceStats, Timespec, Tracking,
@@ -136,12 +136,12 @@ fn snapshot() -> Snapshot {
 
 fn check(format: Format, file: &str) {
     let snap = snapshot();
-    let a = assess(snap.chrony.tracking.as_ref(), snap.system_time, 0.0);
+    let verdict = assess(&snap, &Settings::default());
     let build = BuildInfo {
         version: "0.1.0".into(),
         revision: "golden".into(),
     };
-    let text = render(&snap, Some(&a), &build, format);
+    let text = render(&snap, &verdict, &build, format);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(file);

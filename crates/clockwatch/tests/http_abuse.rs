@@ -255,3 +255,32 @@ fn ten_thousand_concurrent_scrapes_share_chronyd_queries() {
         "{packets} command packets for {requests} requests: more than {bound}, the shared query is not shared"
     );
 }
+
+/// Readiness probes answer from the last collection while it is recent
+/// (issue 16: each /readyz cost chronyd a full collection): twenty probes
+/// right after a scrape ask chronyd nothing.
+#[test]
+fn readiness_probes_reuse_the_last_collection() {
+    if skip_unless(&["chronyd", "chronyc"], true) {
+        return;
+    }
+    let pair = ChronyPair::start();
+    let cw = Clockwatch::start(&["--chrony.address", &pair.unix_address()]);
+    let a = command_packets(&pair);
+    let b = command_packets(&pair);
+    let chronyc_cost = b - a;
+    assert_eq!(cw.response("/metrics").status, 200);
+    let c = command_packets(&pair);
+    let per_collection = (c - b).saturating_sub(chronyc_cost);
+    assert!(per_collection > 0, "a scrape asks chronyd something");
+    for _ in 0..20 {
+        assert_eq!(cw.response("/readyz").status, 200);
+    }
+    let d = command_packets(&pair);
+    assert_eq!(
+        (d - c).saturating_sub(chronyc_cost),
+        0,
+        "20 probes within seconds of a scrape sent chronyd {} packets ({per_collection} per collection)",
+        d - c - chronyc_cost
+    );
+}

@@ -17,7 +17,7 @@ fn readme_table_matches_the_code() {
         .find(END)
         .expect("README has the metrics:end marker")
         + start;
-    let table = clockwatch::metrics::reference_table();
+    let table = clockwatch_vocab::reference_table();
     if std::env::var_os("CLOCKWATCH_UPDATE_README").is_some() {
         let updated = format!("{}{}{}", &readme[..start], table, &readme[end..]);
         std::fs::write(&path, updated).expect("write README");
@@ -42,7 +42,7 @@ fn deploy_contract_names_only_real_metrics() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
     {
         assert!(
-            clockwatch::metrics::METRICS.iter().any(|m| m.name == name) || name == "up",
+            clockwatch_vocab::ALL.iter().any(|m| m.name == name) || name == "up",
             "deploy uses {name}, which clockwatch does not export"
         );
     }

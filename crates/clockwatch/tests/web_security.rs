@@ -366,6 +366,36 @@ fn basic_auth_and_headers() {
     assert_eq!(ready.status(), 200);
 }
 
+/// The probes never run bcrypt, whatever Authorization header they carry
+/// (issue 16): a kubelet or a scanner sending one must not cost a core.
+/// Self-calibrating: a protected path with the same wrong password (one
+/// bcrypt run at cost 13) is timed first, and each probe must answer in a
+/// small part of that.
+#[test]
+fn probes_never_run_bcrypt() {
+    let s = Setup::new();
+    let hash = bcrypt::hash("s3cret", 13).expect("hash");
+    let config = s.config(&format!("{TLS}basic_auth_users:\n  prom: '{hash}'\n"));
+    let server = start(&config);
+    let cc = client_config(&s.ca.pem(), None);
+    let wrong = Some(("prom", "wrong"));
+    let timed = |path: &str| {
+        let started = Instant::now();
+        let reply = https(server.port, cc.clone(), path, wrong).expect("reply");
+        (reply.status(), started.elapsed())
+    };
+    let (status, bcrypt_run) = timed("/metrics");
+    assert_eq!(status, 401);
+    for path in ["/healthz", "/readyz", "/healthz", "/readyz"] {
+        let (status, took) = timed(path);
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            took * 4 < bcrypt_run,
+            "{path} took {took:?} with a wrong password, a bcrypt run {bcrypt_run:?}"
+        );
+    }
+}
+
 #[test]
 fn certificate_rotation_without_restart() {
     let s = Setup::new();

@@ -82,14 +82,16 @@ impl RefId {
         format!("{:08X}", self.0)
     }
 
-    /// The ID as text (reference clocks and KoD codes use ASCII IDs such as
-    /// "GPS" or "LOCL"): printable ASCII bytes up to the first NUL.
+    /// The ID as text, as chronyc prints a reference clock's or the
+    /// reference's name (reference clocks use ASCII IDs such as "GPS",
+    /// "PHC0"): its printable ASCII bytes (space to `~`), the others left
+    /// out. The local clock's ID 7F7F0101 has none and reads "".
     pub fn to_ascii(&self) -> String {
         self.0
             .to_be_bytes()
             .iter()
-            .take_while(|b| **b != 0)
-            .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+            .filter(|b| (0x20..=0x7e).contains(*b))
+            .map(|&b| b as char)
             .collect()
     }
 }
@@ -499,5 +501,25 @@ pub struct SourceName(pub Vec<u8>);
 impl fmt::Display for SourceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_ids_read_as_chronyc_prints_them() {
+        assert_eq!(RefId(u32::from_be_bytes(*b"PHC0")).to_ascii(), "PHC0");
+        assert_eq!(RefId(u32::from_be_bytes(*b"GPS\0")).to_ascii(), "GPS");
+        assert_eq!(RefId(u32::from_be_bytes(*b"LOCL")).to_ascii(), "LOCL");
+        // The local clock (127.127.1.1) and no reference at all: nothing
+        // printable, so chronyc prints an empty name.
+        assert_eq!(RefId(0x7F7F_0101).to_ascii(), "");
+        assert_eq!(RefId(0).to_ascii(), "");
+        assert_eq!(
+            RefId(u32::from_be_bytes([b'A', 0x01, b' ', b'B'])).to_ascii(),
+            "A B"
+        );
     }
 }

@@ -189,7 +189,7 @@ mod tests {
                 .await
                 .pending
                 .as_ref()
-                .map_or(true, JoinHandle::is_finished);
+                .is_none_or(JoinHandle::is_finished);
             if finished {
                 return;
             }

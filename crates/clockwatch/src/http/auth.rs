@@ -74,22 +74,35 @@ impl BasicAuth {
         msg
     }
 
+    /// True if the header carries credentials that bcrypt accepted before:
+    /// the remembered HMAC only, never bcrypt. For the open probes, whose
+    /// answer says more to a client that has authenticated, and which must
+    /// stay cheap whatever header a caller sends.
+    pub fn check_remembered(&self, authorization: Option<&[u8]>) -> bool {
+        let Some((user, password)) = authorization.and_then(parse_basic) else {
+            return false;
+        };
+        self.remembered(&user, &Self::tag_input(&user, &password))
+    }
+
+    fn remembered(&self, user: &str, msg: &[u8]) -> bool {
+        let cache = match self.verified.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        cache
+            .get(user)
+            .is_some_and(|tag| hmac::verify(&self.key, msg, tag.as_ref()).is_ok())
+    }
+
     /// True if the `Authorization` header value carries valid credentials.
     pub async fn check(&self, authorization: Option<&[u8]>) -> bool {
         let Some((user, password)) = authorization.and_then(parse_basic) else {
             return false;
         };
         let msg = Self::tag_input(&user, &password);
-        {
-            let cache = match self.verified.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            if let Some(tag) = cache.get(&user) {
-                if hmac::verify(&self.key, &msg, tag.as_ref()).is_ok() {
-                    return true;
-                }
-            }
+        if self.remembered(&user, &msg) {
+            return true;
         }
         let known = self.users.get(&user);
         let hash = known.cloned().unwrap_or_else(|| self.dummy_hash.clone());
@@ -154,5 +167,20 @@ mod tests {
         assert!(auth.check(Some(&header("prom", "s3cret"))).await);
         assert!(!auth.check(Some(&header("prom", "s3cret2"))).await);
         assert!(auth.check(Some(b"basic cHJvbTpzM2NyZXQ=")).await);
+    }
+
+    #[tokio::test]
+    async fn remembered_credentials_never_run_bcrypt() {
+        let mut users = BTreeMap::new();
+        users.insert("prom".to_string(), bcrypt::hash("s3cret", 4).expect("hash"));
+        let auth = BasicAuth::new(users).expect("auth");
+        // Right password, but never verified: not remembered, and checking
+        // it did not verify it either (nothing is cached).
+        assert!(!auth.check_remembered(Some(&header("prom", "s3cret"))));
+        assert!(auth.verified.lock().expect("lock").is_empty());
+        assert!(auth.check(Some(&header("prom", "s3cret"))).await);
+        assert!(auth.check_remembered(Some(&header("prom", "s3cret"))));
+        assert!(!auth.check_remembered(Some(&header("prom", "wrong"))));
+        assert!(!auth.check_remembered(None));
     }
 }

@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 
-use crate::bound::SyncState;
 use crate::render::{source_mode_label, source_state_label, BuildInfo};
 use crate::scrape::Scrape;
-use crate::verdict::{format_seconds, headline};
+use crate::status::{format_seconds, headline};
+use crate::verdict::SyncState;
 
 const REFRESH_SECONDS: u32 = 5;
 
@@ -26,20 +26,19 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn colour(state: Option<SyncState>) -> &'static str {
+fn colour(state: SyncState) -> &'static str {
     match state {
-        Some(SyncState::Synchronized) => "#1a7f37",
-        Some(SyncState::Stale) => "#9a6700",
-        Some(SyncState::Local) | Some(SyncState::Unsynchronized) | Some(SyncState::Unknown) => {
-            "#cf222e"
-        }
-        None => "#57606a",
+        SyncState::Synchronized => "#1a7f37",
+        SyncState::Stale => "#9a6700",
+        SyncState::Local | SyncState::Unsynchronized => "#cf222e",
+        SyncState::Unknown => "#57606a",
     }
 }
 
 pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> String {
     let snap = &scrape.snapshot;
-    let state = scrape.assessment.map(|a| a.state);
+    let verdict = &scrape.verdict;
+    let state = verdict.state;
     let mut h = String::with_capacity(8 * 1024);
     let _ = write!(
         h,
@@ -52,14 +51,14 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
          table{{border-collapse:collapse;margin:1rem 0}}td,th{{padding:.25rem .8rem;border-bottom:1px solid #d0d7de;text-align:left}}\
          th{{background:#f6f8fa}}.num{{font-variant-numeric:tabular-nums;text-align:right}}small{{color:#57606a}}\
          </style></head><body>",
-        escape(state.map_or("timex only", |s| s.as_str()))
+        escape(state.as_str())
     );
     let _ = write!(h, "<h1>clockwatch</h1>");
     let _ = write!(
         h,
         "<p><span class=\"state\" id=\"state\" style=\"background:{}\">{}</span></p><p id=\"verdict\">{}</p>",
         colour(state),
-        escape(state.map_or("timex only", |s| s.as_str())),
+        escape(state.as_str()),
         escape(&headline(scrape))
     );
 
@@ -71,11 +70,20 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
             escape(&v)
         );
     };
-    if let Some(a) = &scrape.assessment {
-        row("Error bound", "bound", format_seconds(a.bound_seconds));
-        if let Some(age) = a.reference_age_seconds {
-            row("Last update", "age", format!("{} ago", format_seconds(age)));
-        }
+    row(
+        "Error bound",
+        "bound",
+        format_seconds(verdict.bound_seconds),
+    );
+    row(
+        "Verdict from",
+        "daemon",
+        verdict.daemon.as_str().to_string(),
+    );
+    match verdict.reference_age_seconds {
+        Some(age) => row("Last update", "age", format!("{} ago", format_seconds(age))),
+        None if snap.chrony.tracking.is_some() => row("Last update", "age", "never".into()),
+        None => {}
     }
     if let Some(t) = &snap.chrony.tracking {
         row(
@@ -92,7 +100,7 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
         row(
             "Reference",
             "reference",
-            format!("{} ({})", t.ip_addr, t.ref_id.to_hex()),
+            format!("{} ({})", verdict.reference.name, verdict.reference.id),
         );
         row("Stratum", "stratum", t.stratum.to_string());
         row("Leap status", "leap", t.leap_status.as_str().to_string());

@@ -190,10 +190,18 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
     }
     let path = req.uri().path();
     tracing::debug!(%peer, %path, "request");
-    // Probes stay open (kubelet cannot hold a password); /readyz only tells
-    // why it is not ready to an authorized client.
+    // Probes stay open (kubelet cannot hold a password) and cheap: they
+    // never run bcrypt, whatever Authorization header a caller sends.
+    // /readyz tells why it is not ready only to a client whose credentials
+    // were verified before.
     let open = path == "/healthz" || path == "/readyz";
-    let authed = authorized(app, &req).await;
+    let authed = if open {
+        app.security.auth.as_ref().is_none_or(|auth| {
+            auth.check_remembered(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))
+        })
+    } else {
+        authorized(app, &req).await
+    };
     if !open && !authed {
         tracing::debug!(%peer, %path, "unauthorized");
         let mut resp = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
@@ -204,12 +212,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
     let mut resp = if path == app.telemetry_path {
         let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
         let scrape = app.shared.scrape().await;
-        let text = render(
-            &scrape.snapshot,
-            scrape.assessment.as_ref(),
-            &app.build,
-            format,
-        );
+        let text = render(&scrape.snapshot, &scrape.verdict, &app.build, format);
         respond(StatusCode::OK, format.content_type(), text)
     } else {
         match path {
@@ -234,6 +237,11 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
     resp
 }
 
+/// How old a collection /readyz may answer from: a kubelet probing every
+/// few seconds reuses the last scrape's collection instead of costing
+/// chronyd one of its own.
+const READINESS_REUSE: Duration = Duration::from_secs(10);
+
 /// Ready when chronyd answers, or when no chronyd is configured.
 async fn readiness(app: &App, detail: bool) -> Response<Body> {
     if app.shared.collector().client().is_disabled() {
@@ -242,7 +250,7 @@ async fn readiness(app: &App, detail: bool) -> Response<Body> {
             "ready: timex-only mode (no chronyd configured)\n",
         );
     }
-    let scrape = app.shared.scrape().await;
+    let scrape = app.shared.recent(READINESS_REUSE).await;
     if scrape.snapshot.chrony.up {
         plain(StatusCode::OK, "ready: chronyd answers\n")
     } else if !detail {

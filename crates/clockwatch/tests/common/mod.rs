@@ -291,19 +291,7 @@ impl ChronyPair {
     }
 
     fn chronyc_via(&self, target: &[&str], args: &[&str]) -> String {
-        guard_chronyc(args);
-        let out = Command::new(which("chronyc").expect("chronyc installed"))
-            .args(target)
-            .args(["-c", "-n"])
-            .args(args)
-            .output()
-            .expect("run chronyc");
-        assert!(
-            out.status.success(),
-            "chronyc {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
+        run_chronyc(target, args)
     }
 
     /// Slows the client's polling of the upstream to every 8 s once it is
@@ -352,6 +340,29 @@ fn start_faketime(offset: &str, conf: &Path, log: &Path) -> Chronyd {
         conf: conf.to_path_buf(),
         log: log.to_path_buf(),
     }
+}
+
+/// `chronyc -c -n ARGS` against a chronyd's command port on 127.0.0.1.
+pub fn chronyc_at(cmd_port: u16, args: &[&str]) -> String {
+    run_chronyc(&["-h", "127.0.0.1", "-p", &cmd_port.to_string()], args)
+}
+
+/// `chronyc TARGET -c -n ARGS`, refused first if it would bring a source
+/// beyond this machine into play.
+fn run_chronyc(target: &[&str], args: &[&str]) -> String {
+    guard_chronyc(args);
+    let out = Command::new(which("chronyc").expect("chronyc installed"))
+        .args(target)
+        .args(["-c", "-n"])
+        .args(args)
+        .output()
+        .expect("run chronyc");
+    assert!(
+        out.status.success(),
+        "chronyc {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
 }
 
 /// Parses one CSV line of chronyc into fields.

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bound::SyncState;
 use crate::render::{source_mode_label, source_state_label};
 use crate::scrape::Scrape;
+use crate::verdict::{Daemon, Reference, SyncState, Verdict};
 
 /// Scales seconds to the unit that keeps the number readable (ns, µs, ms
 /// or s). Shared by the status output and the compliance report, which
@@ -41,46 +41,37 @@ pub fn format_seconds(v: f64) -> String {
     format!("{value:.3} {unit}")
 }
 
-/// One line that says what the state means.
+/// One line that says what the state means: the verdict in words.
 pub fn headline(scrape: &Scrape) -> String {
-    let snap = &scrape.snapshot;
-    let Some(a) = scrape.assessment else {
-        return match &snap.timex {
-            Some(t) if t.synchronized() => {
-                format!(
-                    "Kernel clock synchronised (timex only), maximum error {}",
-                    format_seconds(t.maxerror_seconds)
-                )
-            }
-            Some(_) => "Kernel clock NOT synchronised (timex only)".to_string(),
-            None => "No clock source read".to_string(),
-        };
-    };
-    let reference = snap
-        .chrony
-        .tracking
-        .as_ref()
-        .map(|t| format!("{} (stratum {})", t.ip_addr, t.stratum))
-        .unwrap_or_default();
-    match a.state {
-        SyncState::Synchronized => format!(
-            "Synchronized to {reference}: clock error ≤ {}",
-            format_seconds(a.bound_seconds)
+    let v = &scrape.verdict;
+    let reason = v.reason.as_deref().unwrap_or("no reason given");
+    match (v.state, v.daemon) {
+        (SyncState::Synchronized, Daemon::Kernel) => format!(
+            "Kernel clock synchronised (kernel only): clock error ≤ {} (the kernel's maximum error, as the daemon steering it set it)",
+            format_seconds(v.bound_seconds)
         ),
-        SyncState::Stale => format!(
-            "Stale: chronyd last updated {} ago; clock error ≤ {} if the reference still holds",
-            format_seconds(a.reference_age_seconds.unwrap_or(f64::NAN)),
-            format_seconds(a.bound_seconds)
+        (SyncState::Synchronized, _) => format!(
+            "Synchronized to {}: clock error ≤ {}",
+            reference_words(v),
+            format_seconds(v.bound_seconds)
         ),
-        SyncState::Local => "Serving the local clock: not traceable to UTC, no bound".to_string(),
-        SyncState::Unsynchronized => "chronyd is not synchronised: no bound".to_string(),
-        SyncState::Unknown => format!(
-            "chronyd did not answer: {}",
-            snap.chrony
-                .error
-                .clone()
-                .unwrap_or_else(|| "no reply".to_string())
+        (SyncState::Stale, _) => format!(
+            "Stale: {reason}; clock error ≤ {} if the reference still holds",
+            format_seconds(v.bound_seconds)
         ),
+        (SyncState::Local, _) => "Serving the local clock: not traceable to UTC, no bound".to_string(),
+        (SyncState::Unsynchronized, _) => format!("Not synchronised: {reason}; no bound"),
+        (SyncState::Unknown, _) => format!("Unknown: {reason}"),
+    }
+}
+
+/// "127.0.0.1 (stratum 2)", "PHC0 (stratum 1)", or the ID when nameless.
+fn reference_words(v: &Verdict) -> String {
+    let r = &v.reference;
+    let name = if r.name.is_empty() { &r.id } else { &r.name };
+    match r.stratum {
+        Some(stratum) => format!("{name} (stratum {stratum})"),
+        None => name.clone(),
     }
 }
 
@@ -90,15 +81,26 @@ pub fn status_text(scrape: &Scrape) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}", headline(scrape));
     let _ = writeln!(s);
-    if let Some(a) = &scrape.assessment {
-        let _ = writeln!(s, "State           : {}", a.state.as_str());
-        let _ = writeln!(s, "Error bound     : {}", format_seconds(a.bound_seconds));
-        if let Some(age) = a.reference_age_seconds {
+    let v = &scrape.verdict;
+    let _ = writeln!(s, "State           : {}", v.state.as_str());
+    let _ = writeln!(s, "Error bound     : {}", format_seconds(v.bound_seconds));
+    let _ = writeln!(s, "Verdict from    : {}", v.daemon.as_str());
+    match v.reference_age_seconds {
+        Some(age) => {
             let _ = writeln!(s, "Last update     : {} ago", format_seconds(age));
         }
+        None if v.daemon == Daemon::Chrony && snap.chrony.tracking.is_some() => {
+            let _ = writeln!(s, "Last update     : never");
+        }
+        None => {}
     }
     if let Some(t) = &snap.chrony.tracking {
-        let _ = writeln!(s, "Reference ID    : {} ({})", t.ref_id.to_hex(), t.ip_addr);
+        let _ = writeln!(
+            s,
+            "Reference ID    : {} ({})",
+            t.ref_id.to_hex(),
+            v.reference.name
+        );
         let _ = writeln!(s, "Stratum         : {}", t.stratum);
         let _ = writeln!(
             s,
@@ -151,10 +153,14 @@ pub fn status_text(scrape: &Scrape) -> String {
 
 #[derive(Serialize)]
 struct StatusJson<'a> {
-    state: Option<&'static str>,
-    bound_seconds: Option<JsonFloat>,
+    state: &'static str,
+    bound_seconds: JsonFloat,
     reference_age_seconds: Option<f64>,
     verdict: String,
+    /// Whose report the verdict rests on: chrony, kernel or none.
+    daemon: &'static str,
+    reference: &'a Reference,
+    reason: Option<&'a str>,
     chrony_up: Option<bool>,
     chrony_error: Option<&'a str>,
     tracking: Option<TrackingJson>,
@@ -191,7 +197,8 @@ struct TrackingJson {
     address: String,
     stratum: u16,
     leap_status: &'static str,
-    reference_time: f64,
+    /// None when chronyd has no reference time (it reports 0).
+    reference_time: Option<f64>,
     current_correction: f64,
     last_offset: f64,
     rms_offset: f64,
@@ -231,19 +238,23 @@ struct KernelJson {
 
 pub fn status_json(scrape: &Scrape) -> String {
     let snap = &scrape.snapshot;
+    let v = &scrape.verdict;
     let doc = StatusJson {
-        state: scrape.assessment.map(|a| a.state.as_str()),
-        bound_seconds: scrape.assessment.map(|a| a.bound_seconds.into()),
-        reference_age_seconds: scrape.assessment.and_then(|a| a.reference_age_seconds),
+        state: v.state.as_str(),
+        bound_seconds: v.bound_seconds.into(),
+        reference_age_seconds: v.reference_age_seconds,
         verdict: headline(scrape),
+        daemon: v.daemon.as_str(),
+        reference: &v.reference,
+        reason: v.reason.as_deref(),
         chrony_up: (!snap.chrony_disabled).then_some(snap.chrony.up),
         chrony_error: snap.chrony.error.as_deref(),
         tracking: snap.chrony.tracking.as_ref().map(|t| TrackingJson {
             ref_id: t.ref_id.to_hex(),
-            address: t.ip_addr.to_string(),
+            address: v.reference.name.clone(),
             stratum: t.stratum,
             leap_status: t.leap_status.as_str(),
-            reference_time: t.ref_time.as_secs_f64(),
+            reference_time: v.reference_time,
             current_correction: t.current_correction,
             last_offset: t.last_offset,
             rms_offset: t.rms_offset,
@@ -307,54 +318,34 @@ impl CheckStatus {
     }
 }
 
-/// `clockwatch check`: the bound against thresholds. chronyd unreachable is
-/// UNKNOWN (nothing was measured); no bound (local, unsynchronised) is
-/// CRITICAL; stale is at least WARNING. In timex-only mode the kernel's
-/// maximum error stands in for the bound.
+/// `clockwatch check`: the verdict's bound against thresholds. Nothing
+/// measured (state unknown) is UNKNOWN; no bound (local, unsynchronised)
+/// is CRITICAL; stale is at least WARNING. Whatever the daemon, the bound is
+/// the one `/metrics` exports.
 pub fn check(scrape: &Scrape, warn: Duration, crit: Duration) -> (CheckStatus, String) {
     let (w, c) = (warn.as_secs_f64(), crit.as_secs_f64());
-    let (status, bound, reason) = match scrape.assessment {
-        Some(a) => {
-            let mut status = if a.state == SyncState::Unknown {
-                CheckStatus::Unknown
-            } else if a.bound_seconds > c {
-                CheckStatus::Critical
-            } else if a.bound_seconds > w {
-                CheckStatus::Warning
-            } else {
-                CheckStatus::Ok
-            };
-            if a.state == SyncState::Stale && status == CheckStatus::Ok {
-                status = CheckStatus::Warning;
-            }
-            (status, a.bound_seconds, headline(scrape))
-        }
-        None => match &scrape.snapshot.timex {
-            Some(t) if !t.synchronized() => {
-                (CheckStatus::Critical, f64::INFINITY, headline(scrape))
-            }
-            Some(t) => {
-                let m = t.maxerror_seconds;
-                let status = if m > c {
-                    CheckStatus::Critical
-                } else if m > w {
-                    CheckStatus::Warning
-                } else {
-                    CheckStatus::Ok
-                };
-                (status, m, headline(scrape))
-            }
-            None => (CheckStatus::Unknown, f64::INFINITY, headline(scrape)),
-        },
+    let v = &scrape.verdict;
+    let mut status = if v.state == SyncState::Unknown {
+        CheckStatus::Unknown
+    } else if v.bound_seconds > c {
+        CheckStatus::Critical
+    } else if v.bound_seconds > w {
+        CheckStatus::Warning
+    } else {
+        CheckStatus::Ok
     };
-    let perf_bound = if bound.is_finite() {
-        format!("{bound:.9}s")
+    if v.state == SyncState::Stale && status == CheckStatus::Ok {
+        status = CheckStatus::Warning;
+    }
+    let perf_bound = if v.bound_seconds.is_finite() {
+        format!("{:.9}s", v.bound_seconds)
     } else {
         "U".to_string()
     };
     let line = format!(
-        "CLOCKWATCH {} - {reason} | bound={perf_bound};{w};{c};0;",
-        status.word()
+        "CLOCKWATCH {} - {} | bound={perf_bound};{w};{c};0;",
+        status.word(),
+        headline(scrape)
     );
     (status, line)
 }

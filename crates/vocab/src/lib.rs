@@ -1,0 +1,283 @@
+//! The words clockwatch's exporter and its report share: metric names,
+//! label names, units and the sync states. The exporter writes these names
+//! and the report's PromQL reads them; with one definition a typo cannot make
+//! the two disagree, and a metric is named through a typed constant, never
+//! looked up by a string.
+
+use serde::Serialize;
+
+/// The clock's sync state, as `clockwatch_sync_state{state}` exports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncState {
+    /// The daemon answers, its reference is a real source and was updated
+    /// recently: the bound holds.
+    Synchronized,
+    /// As synchronized, but the reference was not updated for longer than
+    /// the daemon's rule allows: the bound is still computed, and flagged.
+    Stale,
+    /// The daemon serves its own clock: looks perfect, not traceable to UTC.
+    Local,
+    /// The daemon (or the kernel) says the clock is not synchronised.
+    Unsynchronized,
+    /// Nothing answered (daemon down, timeout, permission), or nothing was
+    /// asked.
+    Unknown,
+}
+
+impl SyncState {
+    pub const ALL: [SyncState; 5] = [
+        SyncState::Synchronized,
+        SyncState::Stale,
+        SyncState::Local,
+        SyncState::Unsynchronized,
+        SyncState::Unknown,
+    ];
+
+    /// The `state` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Synchronized => "synchronized",
+            SyncState::Stale => "stale",
+            SyncState::Local => "local",
+            SyncState::Unsynchronized => "unsynchronized",
+            SyncState::Unknown => "unknown",
+        }
+    }
+
+    pub fn from_label(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == label)
+    }
+
+    /// Whether the exported bound is a bound on the clock error.
+    pub fn bound_holds(self) -> bool {
+        matches!(self, SyncState::Synchronized | SyncState::Stale)
+    }
+}
+
+/// Label names.
+pub mod label {
+    pub const STATE: &str = "state";
+    pub const COLLECTOR: &str = "collector";
+    pub const VERSION: &str = "version";
+    pub const REVISION: &str = "revision";
+    pub const DAEMON: &str = "daemon";
+    pub const KIND: &str = "kind";
+    pub const REFERENCE: &str = "reference";
+    pub const REFERENCE_ID: &str = "reference_id";
+    pub const TRACKING_ADDRESS: &str = "tracking_address";
+    pub const TRACKING_NAME: &str = "tracking_name";
+    pub const TRACKING_REFID: &str = "tracking_refid";
+    pub const SOURCE_ADDRESS: &str = "source_address";
+    pub const SOURCE_NAME: &str = "source_name";
+    pub const SOURCE_STATE: &str = "source_state";
+    pub const SOURCE_MODE: &str = "source_mode";
+    /// Labels Prometheus adds to every scraped series.
+    pub const JOB: &str = "job";
+    pub const INSTANCE: &str = "instance";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    Counter,
+    /// A constant 1 whose labels carry strings (`*_info`).
+    Info,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+            Kind::Info => "info",
+        }
+    }
+}
+
+/// One exported metric: name, type, labels, unit and meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub labels: &'static [&'static str],
+    /// Unit, for the reference table ("seconds", "ratio", "ppm", "" …).
+    pub unit: &'static str,
+    /// Which collector produces it ("always": every scrape).
+    pub collector: &'static str,
+    pub help: &'static str,
+}
+
+const SRC: &[&str] = &[label::SOURCE_ADDRESS, label::SOURCE_NAME];
+
+/// Defines each metric as a constant and [`ALL`] as their list, from one
+/// table, so that no metric can be exported without being listed.
+macro_rules! metrics {
+    ($( $ident:ident = ($name:literal, $kind:ident, $labels:expr, $unit:literal, $collector:literal, $help:literal); )*) => {
+        $(
+            pub const $ident: Metric = Metric {
+                name: $name,
+                kind: Kind::$kind,
+                labels: $labels,
+                unit: $unit,
+                collector: $collector,
+                help: $help,
+            };
+        )*
+        /// Every metric, in the order the README's reference table lists them.
+        pub const ALL: &[Metric] = &[$($ident),*];
+    };
+}
+
+#[rustfmt::skip]
+metrics! {
+    // clockwatch's own verdict
+    CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS = ("clockwatch_clock_error_bound_seconds", Gauge, &[], "seconds", "always", "Upper bound on the system clock's error, from the daemon the verdict rests on (chrony: |current correction| + root dispersion + root delay/2, + configured PHC error; kernel only: |offset| + maxerror); +Inf unless the state is synchronized or stale.");
+    CLOCKWATCH_SYNC_STATE = ("clockwatch_sync_state", Gauge, &[label::STATE], "", "always", "1 for the current sync state (synchronized, stale, local, unsynchronized, unknown), 0 for the others.");
+    CLOCKWATCH_CLOCK_SYNCHRONIZED = ("clockwatch_clock_synchronized", Gauge, &[], "", "always", "1 if the state is synchronized (the bound holds and the reference is fresh), else 0.");
+    CLOCKWATCH_REFERENCE_AGE_SECONDS = ("clockwatch_reference_age_seconds", Gauge, &[], "seconds", "always", "Time since the daemon last updated its reference, on its own timescale (absent when there is no reference time).");
+    CLOCKWATCH_REFERENCE_INFO = ("clockwatch_reference_info", Info, &[label::DAEMON, label::KIND, label::REFERENCE, label::REFERENCE_ID], "", "always", "What the verdict rests on: the daemon (chrony, kernel, none), the kind of reference (remote, refclock, local, none, unknown), its address or name (as the daemon's own client prints it), and its reference ID.");
+    CLOCKWATCH_REFERENCE_STRATUM = ("clockwatch_reference_stratum", Gauge, &[], "", "always", "Stratum of the system clock as the daemon reports it (absent without a reference).");
+    CLOCKWATCH_SYSTEM_TIME_SECONDS = ("clockwatch_system_time_seconds", Gauge, &[], "seconds", "always", "The node's clock at scrape time; timestamp(m) - m is the node's offset as Prometheus sees it.");
+    CLOCKWATCH_BUILD_INFO = ("clockwatch_build_info", Info, &[label::VERSION, label::REVISION], "", "always", "Build of the running clockwatch.");
+    CLOCKWATCH_COLLECTOR_SUCCESS = ("clockwatch_collector_success", Gauge, &[label::COLLECTOR], "", "always", "1 if the collector succeeded in this scrape.");
+    CLOCKWATCH_COLLECTOR_DURATION_SECONDS = ("clockwatch_collector_duration_seconds", Gauge, &[label::COLLECTOR], "seconds", "always", "Time the collector took in this scrape. The chrony collectors share one pipelined exchange: theirs is the time until their last reply.");
+    // chronyd, names of the Go chrony_exporter where they overlap
+    CHRONY_UP = ("chrony_up", Gauge, &[], "", "always", "1 if chronyd answered in this scrape, 0 if not (absent in timex-only mode).");
+    CHRONY_CLOCK_ERROR_MS = ("chrony_clock_error_ms", Gauge, &[], "milliseconds", "tracking", "Legacy (Azure chrony-tracker): |last offset| + root dispersion + root delay/2 in ms. Not the documented bound; use clockwatch_clock_error_bound_seconds.");
+    CHRONY_TRACKING_INFO = ("chrony_tracking_info", Info, &[label::TRACKING_ADDRESS, label::TRACKING_NAME, label::TRACKING_REFID], "", "tracking", "chronyd's reference: address, name and reference ID.");
+    CHRONY_TRACKING_STRATUM = ("chrony_tracking_stratum", Gauge, &[], "", "tracking", "Stratum of the system clock.");
+    CHRONY_TRACKING_LEAP_STATUS = ("chrony_tracking_leap_status", Gauge, &[], "", "tracking", "Leap status: 0 normal, 1 insert second, 2 delete second, 3 not synchronised.");
+    CHRONY_TRACKING_REFERENCE_TIMESTAMP_SECONDS = ("chrony_tracking_reference_timestamp_seconds", Gauge, &[], "seconds", "tracking", "When chronyd last updated its reference (Unix time).");
+    CHRONY_TRACKING_SYSTEM_TIME_SECONDS = ("chrony_tracking_system_time_seconds", Gauge, &[], "seconds", "tracking", "Current correction ('System time'), which chronyd is slewing away: positive when the system clock is slow (behind true time), negative when fast.");
+    CHRONY_TRACKING_LAST_OFFSET_SECONDS = ("chrony_tracking_last_offset_seconds", Gauge, &[], "seconds", "tracking", "Offset measured at the last clock update.");
+    CHRONY_TRACKING_RMS_OFFSET_SECONDS = ("chrony_tracking_rms_offset_seconds", Gauge, &[], "seconds", "tracking", "Long-term average of the offset.");
+    CHRONY_TRACKING_FREQUENCY_PPMS = ("chrony_tracking_frequency_ppms", Gauge, &[], "ppm", "tracking", "Rate by which the system clock would be wrong if chronyd did not correct it (positive: fast).");
+    CHRONY_TRACKING_RESIDUAL_FREQUENCY_PPMS = ("chrony_tracking_residual_frequency_ppms", Gauge, &[], "ppm", "tracking", "Difference between the reference's frequency and the one in use.");
+    CHRONY_TRACKING_SKEW_PPMS = ("chrony_tracking_skew_ppms", Gauge, &[], "ppm", "tracking", "Estimated error bound on the frequency.");
+    CHRONY_TRACKING_ROOT_DELAY_SECONDS = ("chrony_tracking_root_delay_seconds", Gauge, &[], "seconds", "tracking", "Total network path delay to the stratum-1 source.");
+    CHRONY_TRACKING_ROOT_DISPERSION_SECONDS = ("chrony_tracking_root_dispersion_seconds", Gauge, &[], "seconds", "tracking", "Total dispersion accumulated up to the stratum-1 source, grown to the time of the scrape.");
+    CHRONY_TRACKING_UPDATE_INTERVAL_SECONDS = ("chrony_tracking_update_interval_seconds", Gauge, &[], "seconds", "tracking", "Interval between the last two clock updates.");
+    CHRONY_TRACKING_REMOTE_REFERENCE = ("chrony_tracking_remote_reference", Gauge, &[], "", "tracking", "1 if the reference is a remote source, 0 if chronyd serves its local clock.");
+    CHRONY_SOURCES_STATE_INFO = ("chrony_sources_state_info", Info, &[label::SOURCE_ADDRESS, label::SOURCE_NAME, label::SOURCE_STATE, label::SOURCE_MODE], "", "sources", "Selection state (sync, unreach, falseticker, jittery, candidate, outlier) and mode (server, peer, reference clock) of each source.");
+    CHRONY_SOURCES_STRATUM = ("chrony_sources_stratum", Gauge, SRC, "", "sources", "Stratum of the source.");
+    CHRONY_SOURCES_POLLING_INTERVAL_SECONDS = ("chrony_sources_polling_interval_seconds", Gauge, SRC, "seconds", "sources", "Polling interval of the source.");
+    CHRONY_SOURCES_REACHABILITY_RATIO = ("chrony_sources_reachability_ratio", Gauge, SRC, "ratio", "sources", "Share of the last 8 polls that got a reply.");
+    CHRONY_SOURCES_REACHABILITY_SUCCESS = ("chrony_sources_reachability_success", Gauge, SRC, "", "sources", "1 if the last poll got a reply.");
+    CHRONY_SOURCES_LAST_SAMPLE_AGE_SECONDS = ("chrony_sources_last_sample_age_seconds", Gauge, SRC, "seconds", "sources", "Time since the last good sample (absent if there was none).");
+    CHRONY_SOURCES_LAST_SAMPLE_OFFSET_SECONDS = ("chrony_sources_last_sample_offset_seconds", Gauge, SRC, "seconds", "sources", "Offset of the last sample, adjusted for later slews.");
+    CHRONY_SOURCES_LAST_SAMPLE_ERROR_MARGIN_SECONDS = ("chrony_sources_last_sample_error_margin_seconds", Gauge, SRC, "seconds", "sources", "Error margin of the last sample.");
+    CHRONY_SOURCESTATS_SAMPLES = ("chrony_sourcestats_samples", Gauge, SRC, "", "sourcestats", "Number of samples retained for the source.");
+    CHRONY_SOURCESTATS_RUNS = ("chrony_sourcestats_runs", Gauge, SRC, "", "sourcestats", "Number of runs of residuals with the same sign.");
+    CHRONY_SOURCESTATS_SPAN_SECONDS = ("chrony_sourcestats_span_seconds", Gauge, SRC, "seconds", "sourcestats", "Time between the oldest and newest sample.");
+    CHRONY_SOURCESTATS_FREQUENCY_PPMS = ("chrony_sourcestats_frequency_ppms", Gauge, SRC, "ppm", "sourcestats", "Estimated residual frequency of the source.");
+    CHRONY_SOURCESTATS_FREQUENCY_SKEW_PPMS = ("chrony_sourcestats_frequency_skew_ppms", Gauge, SRC, "ppm", "sourcestats", "Estimated error bound on that frequency.");
+    CHRONY_SOURCESTATS_OFFSET = ("chrony_sourcestats_offset", Gauge, SRC, "seconds", "sourcestats", "Estimated offset of the source (name kept from chrony_exporter).");
+    CHRONY_SOURCESTATS_STDDEV = ("chrony_sourcestats_stddev", Gauge, SRC, "seconds", "sourcestats", "Estimated sample standard deviation (name kept from chrony_exporter).");
+    CHRONY_SOURCES_PEER_OFFSET_SECONDS = ("chrony_sources_peer_offset_seconds", Gauge, SRC, "seconds", "ntpdata", "Offset of the last NTP measurement (unix socket only; the chrony_sources_peer_* series are absent for a source that never answered).");
+    CHRONY_SOURCES_PEER_DELAY_SECONDS = ("chrony_sources_peer_delay_seconds", Gauge, SRC, "seconds", "ntpdata", "Round-trip delay of the last NTP measurement.");
+    CHRONY_SOURCES_PEER_DISPERSION_SECONDS = ("chrony_sources_peer_dispersion_seconds", Gauge, SRC, "seconds", "ntpdata", "Dispersion of the last NTP measurement.");
+    CHRONY_SOURCES_PEER_RESPONSE_TIME_SECONDS = ("chrony_sources_peer_response_time_seconds", Gauge, SRC, "seconds", "ntpdata", "Server's processing time of the last NTP measurement.");
+    CHRONY_SOURCES_PEER_JITTER_ASYMMETRY_SECONDS = ("chrony_sources_peer_jitter_asymmetry_seconds", Gauge, SRC, "", "ntpdata", "Estimated asymmetry of the network jitter (a ratio, -0.5 to 0.5; name kept from chrony_exporter).");
+    CHRONY_SERVERSTATS_NTP_PACKETS_RECEIVED_TOTAL = ("chrony_serverstats_ntp_packets_received_total", Counter, &[], "", "serverstats", "NTP requests received (unix socket only).");
+    CHRONY_SERVERSTATS_NTP_PACKETS_DROPPED_TOTAL = ("chrony_serverstats_ntp_packets_dropped_total", Counter, &[], "", "serverstats", "NTP requests dropped by rate limiting.");
+    CHRONY_SERVERSTATS_COMMAND_PACKETS_RECEIVED_TOTAL = ("chrony_serverstats_command_packets_received_total", Counter, &[], "", "serverstats", "Command requests received.");
+    CHRONY_SERVERSTATS_COMMAND_PACKETS_DROPPED_TOTAL = ("chrony_serverstats_command_packets_dropped_total", Counter, &[], "", "serverstats", "Command requests dropped by rate limiting.");
+    CHRONY_SERVERSTATS_CLIENT_LOG_RECORDS_DROPPED_TOTAL = ("chrony_serverstats_client_log_records_dropped_total", Counter, &[], "", "serverstats", "Client log records dropped for lack of memory.");
+    CHRONY_SERVERSTATS_NTS_KE_CONNECTIONS_ACCEPTED_TOTAL = ("chrony_serverstats_nts_ke_connections_accepted_total", Counter, &[], "", "serverstats", "NTS-KE connections accepted (chrony 4.0+).");
+    CHRONY_SERVERSTATS_NTS_KE_CONNECTIONS_DROPPED_TOTAL = ("chrony_serverstats_nts_ke_connections_dropped_total", Counter, &[], "", "serverstats", "NTS-KE connections dropped (chrony 4.0+).");
+    CHRONY_SERVERSTATS_AUTHENTICATED_NTP_PACKETS_TOTAL = ("chrony_serverstats_authenticated_ntp_packets_total", Counter, &[], "", "serverstats", "Authenticated NTP requests (chrony 4.0+).");
+    CHRONY_SERVERSTATS_INTERLEAVED_NTP_PACKETS_TOTAL = ("chrony_serverstats_interleaved_ntp_packets_total", Counter, &[], "", "serverstats", "Interleaved NTP requests (chrony 4.2+).");
+    CHRONY_SERVERSTATS_NTP_DAEMON_RX_TIMESTAMPS_TOTAL = ("chrony_serverstats_ntp_daemon_rx_timestamps_total", Counter, &[], "", "serverstats", "NTP requests whose receive timestamp chronyd took itself (chrony 4.4+).");
+    CHRONY_SERVERSTATS_NTP_DAEMON_TX_TIMESTAMPS_TOTAL = ("chrony_serverstats_ntp_daemon_tx_timestamps_total", Counter, &[], "", "serverstats", "NTP responses whose transmit timestamp chronyd took itself (chrony 4.4+).");
+    CHRONY_SERVERSTATS_NTP_KERNEL_RX_TIMESTAMPS_TOTAL = ("chrony_serverstats_ntp_kernel_rx_timestamps_total", Counter, &[], "", "serverstats", "NTP requests whose receive timestamp the kernel took (chrony 4.4+).");
+    CHRONY_SERVERSTATS_NTP_KERNEL_TX_TIMESTAMPS_TOTAL = ("chrony_serverstats_ntp_kernel_tx_timestamps_total", Counter, &[], "", "serverstats", "NTP responses whose transmit timestamp the kernel took (chrony 4.4+).");
+    CHRONY_SERVERSTATS_NTP_HARDWARE_RX_TIMESTAMPS_TOTAL = ("chrony_serverstats_ntp_hardware_rx_timestamps_total", Counter, &[], "", "serverstats", "NTP requests whose receive timestamp the network hardware took (chrony 4.4+).");
+    CHRONY_SERVERSTATS_NTP_HARDWARE_TX_TIMESTAMPS_TOTAL = ("chrony_serverstats_ntp_hardware_tx_timestamps_total", Counter, &[], "", "serverstats", "NTP responses whose transmit timestamp the network hardware took (chrony 4.4+).");
+    CHRONY_SERVERSTATS_NTP_TIMESTAMPS_HELD = ("chrony_serverstats_ntp_timestamps_held", Gauge, &[], "", "serverstats", "Timestamps held for interleaved mode (chrony 4.2+).");
+    CHRONY_SERVERSTATS_NTP_TIMESTAMP_SPAN_SECONDS = ("chrony_serverstats_ntp_timestamp_span_seconds", Gauge, &[], "seconds", "serverstats", "Span of the held timestamps (chrony 4.2+).");
+    // the kernel's view
+    CLOCKWATCH_TIMEX_SYNC_STATUS = ("clockwatch_timex_sync_status", Gauge, &[], "", "timex", "1 if the kernel considers the clock synchronised (STA_UNSYNC clear, state not TIME_ERROR).");
+    CLOCKWATCH_TIMEX_STATE = ("clockwatch_timex_state", Gauge, &[], "", "timex", "adjtimex return value: 0 OK, 1 INS, 2 DEL, 3 OOP, 4 WAIT, 5 ERROR.");
+    CLOCKWATCH_TIMEX_STATUS = ("clockwatch_timex_status", Gauge, &[], "", "timex", "Kernel clock status bits (STA_*).");
+    CLOCKWATCH_TIMEX_MAXERROR_SECONDS = ("clockwatch_timex_maxerror_seconds", Gauge, &[], "seconds", "timex", "Kernel's maximum error estimate (grows by 500 ppm unless refreshed).");
+    CLOCKWATCH_TIMEX_ESTIMATED_ERROR_SECONDS = ("clockwatch_timex_estimated_error_seconds", Gauge, &[], "seconds", "timex", "Kernel's estimated error.");
+    CLOCKWATCH_TIMEX_OFFSET_SECONDS = ("clockwatch_timex_offset_seconds", Gauge, &[], "seconds", "timex", "Offset the kernel PLL is still correcting.");
+    CLOCKWATCH_TIMEX_FREQUENCY_ADJUSTMENT_RATIO = ("clockwatch_timex_frequency_adjustment_ratio", Gauge, &[], "ratio", "timex", "Frequency adjustment of the kernel clock.");
+    CLOCKWATCH_TIMEX_TAI_OFFSET_SECONDS = ("clockwatch_timex_tai_offset_seconds", Gauge, &[], "seconds", "timex", "TAI - UTC as set in the kernel.");
+    // steps
+    CLOCKWATCH_CLOCK_STEPS_TOTAL = ("clockwatch_clock_steps_total", Counter, &[], "", "steps", "Discontinuous changes of the system clock seen since clockwatch started.");
+    CLOCKWATCH_CLOCK_LAST_STEP_SECONDS = ("clockwatch_clock_last_step_seconds", Gauge, &[], "seconds", "steps", "Signed size of the last step (0 before the first).");
+}
+
+/// The README reference table, generated from [`ALL`].
+pub fn reference_table() -> String {
+    let mut out = String::from(
+        "| name | type | labels | unit | collector | meaning |\n|---|---|---|---|---|---|\n",
+    );
+    for m in ALL {
+        let labels = if m.labels.is_empty() {
+            String::from("—")
+        } else {
+            m.labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let unit = if m.unit.is_empty() { "—" } else { m.unit };
+        let kind = if m.kind == Kind::Info {
+            "gauge (info)"
+        } else {
+            m.kind.as_str()
+        };
+        out.push_str(&format!(
+            "| `{}` | {kind} | {labels} | {unit} | {} | {} |\n",
+            m.name,
+            m.collector,
+            m.help.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_well_formed() {
+        let mut seen = std::collections::HashSet::new();
+        for m in ALL {
+            assert!(seen.insert(m.name), "{} listed twice", m.name);
+            assert!(
+                m.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                m.name
+            );
+            // Base units, `_total` only on counters, strings only in `*_info`.
+            assert_eq!(
+                m.kind == Kind::Counter,
+                m.name.ends_with("_total"),
+                "{}",
+                m.name
+            );
+            assert_eq!(
+                m.kind == Kind::Info,
+                m.name.ends_with("_info"),
+                "{}",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    fn states_round_trip_through_their_labels() {
+        for s in SyncState::ALL {
+            assert_eq!(SyncState::from_label(s.as_str()), Some(s));
+        }
+        assert_eq!(SyncState::from_label("holdover"), None);
+    }
+}
