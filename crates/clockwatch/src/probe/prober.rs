@@ -163,7 +163,7 @@ pub struct ProbeResult {
     /// Rounds done.
     pub rounds: u64,
     /// The interval in force: the configured one, doubled by each
-    /// Kiss-o'-Death RATE up to [`MAX_INTERVAL`].
+    /// Kiss-o'-Death RATE up to [`MAX_INTERVAL`]; zero from [`probe_once`].
     pub interval: Duration,
     /// The server sent Kiss-o'-Death DENY or RSTR: no more rounds.
     pub stopped: bool,
