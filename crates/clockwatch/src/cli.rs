@@ -48,6 +48,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Build a compliance report from Prometheus history.
     Report(report::ReportArgs),
+    /// Measure the clock against NTP servers once; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Probe(crate::probe::ProbeArgs),
 }
 
 /// How to read the clock: shared by serve, status and check.
@@ -211,6 +213,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Report(args)) => report::run(args),
+        Some(Command::Probe(args)) => crate::probe::oneshot::run(args),
         Some(Command::Status(args)) => run_oneshot(&args.source, |scrape| {
             if args.json {
                 println!("{}", status::status_json(scrape));

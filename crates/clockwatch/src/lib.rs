@@ -13,6 +13,7 @@ pub mod cli;
 pub mod collect;
 pub mod http;
 pub mod logging;
+pub mod probe;
 pub mod render;
 pub mod report;
 pub mod scrape;

@@ -85,15 +85,35 @@ fn parse_unix(path: &str) -> Result<ChronyAddress, AddressError> {
 }
 
 fn parse_host_port(s: &str) -> Result<ChronyAddress, AddressError> {
-    // [v6]:port, [v6], v4:port, name:port, v4, name, or a bare v6 literal.
+    let (host, port) = split_host_port(s, cmdmon::DEFAULT_PORT).map_err(|e| match e {
+        HostPortError::Port(p) => AddressError::Port(p),
+        HostPortError::Host(h) => AddressError::Host(h),
+    })?;
+    Ok(ChronyAddress::Udp {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// What is wrong with a `HOST[:PORT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostPortError {
+    Port(String),
+    Host(String),
+}
+
+/// `[v6]:port`, `[v6]`, `v4:port`, `name:port`, `v4`, `name` or a bare v6
+/// literal: the host (an IP literal or a DNS name) and the port, or
+/// `default_port`. Shared by the chrony address and the probe's servers.
+pub(crate) fn split_host_port(s: &str, default_port: u16) -> Result<(&str, u16), HostPortError> {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
-            .ok_or_else(|| AddressError::Host(s.to_string()))?;
+            .ok_or_else(|| HostPortError::Host(s.to_string()))?;
         match after.strip_prefix(':') {
             Some(port) => (host, Some(port)),
             None if after.is_empty() => (host, None),
-            None => return Err(AddressError::Host(s.to_string())),
+            None => return Err(HostPortError::Host(s.to_string())),
         }
     } else if s.parse::<Ipv6Addr>().is_ok() {
         (s, None)
@@ -108,8 +128,8 @@ fn parse_host_port(s: &str) -> Result<ChronyAddress, AddressError> {
             .parse::<u16>()
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| AddressError::Port(p.to_string()))?,
-        None => cmdmon::DEFAULT_PORT,
+            .ok_or_else(|| HostPortError::Port(p.to_string()))?,
+        None => default_port,
     };
     let valid_host = !host.is_empty()
         && (host.parse::<IpAddr>().is_ok()
@@ -117,12 +137,9 @@ fn parse_host_port(s: &str) -> Result<ChronyAddress, AddressError> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
     if !valid_host {
-        return Err(AddressError::Host(host.to_string()));
+        return Err(HostPortError::Host(host.to_string()));
     }
-    Ok(ChronyAddress::Udp {
-        host: host.to_string(),
-        port,
-    })
+    Ok((host, port))
 }
 
 impl fmt::Display for ChronyAddress {

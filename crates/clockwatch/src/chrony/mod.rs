@@ -5,7 +5,7 @@
 pub mod address;
 pub mod client;
 pub mod error;
-mod resolve;
+pub(crate) mod resolve;
 mod socket;
 
 pub use address::{AddressError, ChronyAddress, DEFAULT_SOCKET};

@@ -1,4 +1,5 @@
-//! Host names in `udp://NAME:PORT`, looked up without ever stalling a scrape.
+//! Host names in `udp://NAME:PORT` (and the NTP probe's servers), looked up
+//! without ever stalling a scrape.
 //!
 //! The system resolver (`getaddrinfo`) blocks, and with an unreachable DNS
 //! server it blocks for `timeout × attempts` of resolv.conf (10 s by
@@ -32,6 +33,8 @@ type Lookup = JoinHandle<io::Result<SocketAddr>>;
 type LookupFn = Arc<dyn Fn(&str, u16) -> io::Result<SocketAddr> + Send + Sync>;
 
 pub(crate) struct Resolver {
+    /// Whose host this is, for messages: "chrony" or "probe".
+    role: &'static str,
     host: String,
     port: u16,
     refresh: Duration,
@@ -48,12 +51,26 @@ struct State {
 }
 
 impl Resolver {
+    /// chronyd's host: errors are [`ChronyError::Resolve`].
     pub(crate) fn new(host: &str, port: u16) -> Self {
-        Self::with_lookup(host, port, REFRESH, Arc::new(system_lookup))
+        Self::for_role("chrony", host, port)
     }
 
-    fn with_lookup(host: &str, port: u16, refresh: Duration, lookup: LookupFn) -> Self {
+    /// Another user's host (`role` names it in messages: "probe"); its
+    /// lookups go through [`Resolver::lookup`].
+    pub(crate) fn for_role(role: &'static str, host: &str, port: u16) -> Self {
+        Self::with_lookup(role, host, port, REFRESH, Arc::new(system_lookup))
+    }
+
+    fn with_lookup(
+        role: &'static str,
+        host: &str,
+        port: u16,
+        refresh: Duration,
+        lookup: LookupFn,
+    ) -> Self {
         Self {
+            role,
             host: host.to_string(),
             port,
             refresh,
@@ -65,6 +82,16 @@ impl Resolver {
     /// The address to send to: the last answer while it is fresh or while a
     /// refresh is under way; otherwise waits for a lookup, until `deadline`.
     pub(crate) async fn address(&self, deadline: Instant) -> Result<SocketAddr, ChronyError> {
+        self.lookup(deadline)
+            .await
+            .map_err(|source| ChronyError::Resolve {
+                host: self.host.clone(),
+                source,
+            })
+    }
+
+    /// [`Resolver::address`] with the lookup's own error.
+    pub(crate) async fn lookup(&self, deadline: Instant) -> io::Result<SocketAddr> {
         let mut state = self.state.lock().await;
         if let Some(lookup) = state.pending.take_if(|lookup| lookup.is_finished()) {
             let outcome = joined(lookup.await);
@@ -81,7 +108,7 @@ impl Resolver {
         let outcome = match tokio::time::timeout_at(deadline, lookup).await {
             Ok(result) => joined(result),
             // The lookup goes on; the next scrape picks up its answer.
-            Err(_elapsed) => return Err(self.error(still_resolving())),
+            Err(_elapsed) => return Err(still_resolving(self.role)),
         };
         state.pending = None;
         self.absorb(&mut state, outcome)
@@ -94,11 +121,7 @@ impl Resolver {
 
     /// Records a finished lookup. A failed refresh keeps the last answer:
     /// the address that worked is the best guess while DNS is down.
-    fn absorb(
-        &self,
-        state: &mut State,
-        outcome: io::Result<SocketAddr>,
-    ) -> Result<SocketAddr, ChronyError> {
+    fn absorb(&self, state: &mut State, outcome: io::Result<SocketAddr>) -> io::Result<SocketAddr> {
         match outcome {
             Ok(address) => {
                 state.known = Some((address, Instant::now()));
@@ -107,18 +130,11 @@ impl Resolver {
             Err(e) => match state.known {
                 Some((address, _)) => {
                     tracing::warn!(host = %self.host, error = %e, %address,
-                        "cannot re-resolve the chrony host; keeping its last address");
+                        "cannot re-resolve the {} host; keeping its last address", self.role);
                     Ok(address)
                 }
-                None => Err(self.error(e)),
+                None => Err(e),
             },
-        }
-    }
-
-    fn error(&self, source: io::Error) -> ChronyError {
-        ChronyError::Resolve {
-            host: self.host.clone(),
-            source,
         }
     }
 }
@@ -137,10 +153,10 @@ fn joined(
     result.unwrap_or_else(|e| Err(io::Error::other(format!("the lookup failed: {e}"))))
 }
 
-fn still_resolving() -> io::Error {
+fn still_resolving(role: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
-        "no answer from the system resolver within the chrony timeout (the lookup goes on in the background)",
+        format!("no answer from the system resolver within the {role} timeout (the lookup goes on in the background)"),
     )
 }
 
@@ -165,7 +181,7 @@ mod tests {
             answer.map_err(io::Error::other)
         });
         (
-            Resolver::with_lookup("chronyd.example", 323, refresh, lookup),
+            Resolver::with_lookup("chrony", "chronyd.example", 323, refresh, lookup),
             made,
         )
     }
