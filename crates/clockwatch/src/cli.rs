@@ -15,6 +15,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::chrony::{ChronyAddress, ChronyClient};
 use crate::collect::{Collector, Enabled, StepTracker};
 use crate::http::server::{serve, App, Limits, Security};
+use crate::probe::{ProbeConfig, ProbeConfigError, Prober, ServerSpec};
 use crate::render::BuildInfo;
 use crate::scrape::{collect_once, SharedCollector};
 use crate::verdict::{Settings, SyncState};
@@ -49,7 +50,7 @@ pub enum Command {
     /// Build a compliance report from Prometheus history.
     Report(report::ReportArgs),
     /// Measure the clock against NTP servers once; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
-    Probe(crate::probe::ProbeArgs),
+    Probe(ProbeCommandArgs),
 }
 
 /// How to read the clock: shared by serve, status and check.
@@ -136,7 +137,47 @@ pub struct ServeArgs {
     #[arg(long = "web.config.file", env = "CLOCKWATCH_WEB_CONFIG_FILE")]
     pub web_config_file: Option<std::path::PathBuf>,
     #[command(flatten)]
+    pub probe: ProbeFlags,
+    #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// The independent NTP probe of `serve`: off unless servers are named.
+#[derive(Debug, Clone, Args)]
+pub struct ProbeFlags {
+    /// NTP server to measure the clock against, independently of chronyd: HOST or HOST:PORT (repeatable; none by default, never the public pool).
+    #[arg(long = "probe.server", env = "CLOCKWATCH_PROBE_SERVERS", value_delimiter = ',', value_name = "HOST[:PORT]", value_parser = parse_server)]
+    pub servers: Vec<ServerSpec>,
+    /// Time between two rounds to one server (at least 16s: NTP servers rate-limit).
+    #[arg(long = "probe.interval", env = "CLOCKWATCH_PROBE_INTERVAL", default_value = "64s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// How long each probe request waits for its reply (10ms to 10s).
+    #[arg(long = "probe.timeout", env = "CLOCKWATCH_PROBE_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Requests per round, 2 s apart; the one with the lowest delay counts (1 to 8).
+    #[arg(long = "probe.samples", env = "CLOCKWATCH_PROBE_SAMPLES", default_value_t = crate::probe::prober::DEFAULT_SAMPLES)]
+    pub samples: u32,
+}
+
+impl ProbeFlags {
+    /// The prober's configuration, checked; None when no server is named.
+    pub fn config(&self) -> Result<Option<ProbeConfig>, ProbeConfigError> {
+        if self.servers.is_empty() {
+            return Ok(None);
+        }
+        let config = ProbeConfig {
+            interval: self.interval,
+            timeout: self.timeout,
+            samples: self.samples,
+            ..ProbeConfig::new(self.servers.clone())
+        };
+        config.validate()?;
+        Ok(Some(config))
+    }
+}
+
+fn parse_server(s: &str) -> Result<ServerSpec, String> {
+    s.parse::<ServerSpec>().map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Args)]
@@ -144,6 +185,16 @@ pub struct StatusArgs {
     /// Print JSON for scripts instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// `clockwatch probe`: the servers to probe, and how to read the local
+/// clock whose bound their measurements are checked against.
+#[derive(Debug, Clone, Args)]
+pub struct ProbeCommandArgs {
+    #[command(flatten)]
+    pub probe: crate::probe::ProbeArgs,
     #[command(flatten)]
     pub source: SourceArgs,
 }
@@ -213,7 +264,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Report(args)) => report::run(args),
-        Some(Command::Probe(args)) => crate::probe::oneshot::run(args),
+        Some(Command::Probe(args)) => run_probe(&args),
         Some(Command::Status(args)) => run_oneshot(&args.source, |scrape| {
             if args.json {
                 println!("{}", status::status_json(scrape));
@@ -268,6 +319,42 @@ fn run_oneshot(
     code
 }
 
+/// `clockwatch probe`: the probe rounds and a collection of the local clock
+/// run together; the collection's bound is what the probe cross-checks.
+fn run_probe(args: &ProbeCommandArgs) -> ExitCode {
+    use crate::probe::oneshot::{self, PluginStatus};
+    let source = &args.source;
+    logging::init(&source.log_level, &source.log_format, "warn");
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clockwatch: cannot start the runtime: {e}");
+            return ExitCode::from(PluginStatus::Unknown as u8);
+        }
+    };
+    let (status, text) = rt.block_on(async {
+        let mut enabled = source.collectors.enabled();
+        enabled.steps = false;
+        let client = ChronyClient::new(source.chrony_address.clone(), source.chrony_timeout);
+        let collector = Collector::new(client, enabled, None);
+        let settings = source.settings();
+        let p = &args.probe;
+        let (scrape, results) = tokio::join!(
+            collect_once(&collector, &settings),
+            crate::probe::probe_once(&p.servers, p.timeout, p.samples)
+        );
+        let bound = scrape
+            .verdict
+            .state
+            .bound_holds()
+            .then_some(scrape.verdict.bound_seconds);
+        oneshot::report(&results, bound, p)
+    });
+    stop(rt);
+    print!("{text}");
+    ExitCode::from(status as u8)
+}
+
 /// Drops the runtime without waiting for its blocking pool: a host-name
 /// lookup stuck there (a DNS server that never answers) must not hold the
 /// exit. Everything else has finished by then.
@@ -276,12 +363,20 @@ fn stop(rt: tokio::runtime::Runtime) {
 }
 
 fn run_serve(args: ServeArgs) -> ExitCode {
+    // A bad probe setting is a bad flag: exit 2 before anything starts.
+    let probe = match args.probe.config() {
+        Ok(probe) => probe,
+        Err(e) => {
+            eprintln!("clockwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
     logging::init(
         &args.source.log_level,
         &args.source.log_format,
         &args.source.log_level,
     );
-    match serve_main(args) {
+    match serve_main(args, probe) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -291,7 +386,7 @@ fn run_serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
+fn serve_main(args: ServeArgs, probe: Option<ProbeConfig>) -> anyhow::Result<()> {
     let addresses = parse_listen_address(&args.listen_address)?;
     let security = match &args.web_config_file {
         Some(path) => load_security(path)?,
@@ -307,7 +402,11 @@ fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
             args.source.chrony_address.clone(),
             args.source.chrony_timeout,
         );
-        let collector = Collector::new(client, enabled, steps);
+        let mut collector = Collector::new(client, enabled, steps);
+        if let Some(config) = probe {
+            // Validated above; a failure here would be a bug, said plainly.
+            collector = collector.with_prober(Prober::start(config)?);
+        }
         let app = Arc::new(App {
             shared: SharedCollector::new(collector, args.source.settings()),
             build: BuildInfo::current(),

@@ -309,6 +309,7 @@ pub fn render(snap: &Snapshot, verdict: &Verdict, build: &BuildInfo, format: For
             f64::from(t.tai_offset_seconds),
         );
     }
+    render_probes(&mut o, snap, verdict);
     if let Some(s) = &snap.steps {
         o.family(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL);
         o.sample_u64(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL, &[], s.total);
@@ -540,6 +541,82 @@ fn render_sources(o: &mut Out, snap: &Snapshot) {
             }
         }
     }
+}
+
+/// The independent NTP probe: one series per configured server, whether or
+/// not its last round succeeded, so that a failing server is visible.
+fn render_probes(o: &mut Out, snap: &Snapshot, verdict: &Verdict) {
+    if snap.probes.is_empty() {
+        return;
+    }
+    let label_sets: Vec<String> = snap
+        .probes
+        .iter()
+        .map(|p| label_set(&[(label::SERVER, &p.server)]))
+        .collect();
+    let each = |o: &mut Out, m: &Metric, value: &dyn Fn(usize) -> Option<f64>| {
+        o.family(m);
+        for (i, labels) in label_sets.iter().enumerate() {
+            if let Some(v) = value(i) {
+                o.sample_labelled(m, labels, v);
+            }
+        }
+    };
+    let probes = &snap.probes;
+    let flag = |b: bool| f64::from(u8::from(b));
+    each(o, &metric::CLOCKWATCH_PROBE_SUCCESS, &|i| {
+        Some(flag(probes[i].success()))
+    });
+    type Get = fn(&crate::probe::ProbeSample) -> f64;
+    let per_sample: [(&Metric, Get); 5] = [
+        (&metric::CLOCKWATCH_PROBE_OFFSET_SECONDS, |s| s.offset),
+        (&metric::CLOCKWATCH_PROBE_DELAY_SECONDS, |s| s.delay),
+        (&metric::CLOCKWATCH_PROBE_UNCERTAINTY_SECONDS, |s| {
+            s.uncertainty
+        }),
+        (
+            &metric::CLOCKWATCH_PROBE_SERVER_ROOT_DISTANCE_SECONDS,
+            |s| s.root_distance,
+        ),
+        (&metric::CLOCKWATCH_PROBE_SERVER_STRATUM, |s| {
+            f64::from(s.stratum)
+        }),
+    ];
+    for (m, get) in per_sample {
+        each(o, m, &|i| probes[i].sample.as_ref().map(get));
+    }
+    each(
+        o,
+        &metric::CLOCKWATCH_PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
+        &|i| {
+            probes[i]
+                .last_success
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs_f64())
+        },
+    );
+    // The verdict checks the servers in the same, configured, order.
+    each(o, &metric::CLOCKWATCH_PROBE_BOUND_CONTRADICTED, &|i| {
+        verdict.probes.get(i).and_then(|c| c.contradicted).map(flag)
+    });
+    if probes.iter().any(|p| p.failure.is_some()) {
+        o.family(&metric::CLOCKWATCH_PROBE_FAILURE_INFO);
+        for p in probes {
+            if let Some(f) = &p.failure {
+                o.sample(
+                    &metric::CLOCKWATCH_PROBE_FAILURE_INFO,
+                    &[(label::SERVER, &p.server), (label::REASON, f.kind)],
+                    1.0,
+                );
+            }
+        }
+    }
+    each(o, &metric::CLOCKWATCH_PROBE_STOPPED, &|i| {
+        Some(flag(probes[i].stopped))
+    });
+    each(o, &metric::CLOCKWATCH_PROBE_INTERVAL_SECONDS, &|i| {
+        Some(probes[i].interval.as_secs_f64())
+    });
 }
 
 /// A source's NTP data, unless it never answered: then it is zeros, not

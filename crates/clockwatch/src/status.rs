@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::probe::ProbeResult;
 use crate::render::{source_mode_label, source_state_label};
 use crate::scrape::Scrape;
-use crate::verdict::{Daemon, Reference, SyncState, Verdict};
+use crate::verdict::{Daemon, ProbeCheck, Reference, SyncState, Verdict};
 
 /// Scales seconds to the unit that keeps the number readable (ns, µs, ms
 /// or s). Shared by the status output and the compliance report, which
@@ -41,9 +42,22 @@ pub fn format_seconds(v: f64) -> String {
     format!("{value:.3} {unit}")
 }
 
-/// One line that says what the state means: the verdict in words.
+/// One line that says what the state means: the verdict in words, and an
+/// independent measurement that contradicts it.
 pub fn headline(scrape: &Scrape) -> String {
-    let v = &scrape.verdict;
+    let mut line = state_words(&scrape.verdict);
+    let against: Vec<&str> = scrape.verdict.contradicted_by().collect();
+    if !against.is_empty() {
+        let _ = write!(
+            line,
+            " — CONTRADICTED by the NTP probe of {}",
+            against.join(", ")
+        );
+    }
+    line
+}
+
+fn state_words(v: &Verdict) -> String {
     let reason = v.reason.as_deref().unwrap_or("no reason given");
     match (v.state, v.daemon) {
         (SyncState::Synchronized, Daemon::Kernel) => format!(
@@ -134,6 +148,12 @@ pub fn status_text(scrape: &Scrape) -> String {
             );
         }
     }
+    if !snap.probes.is_empty() {
+        let _ = writeln!(s, "\nNTP probe:");
+        for (p, check) in snap.probes.iter().zip(&v.probes) {
+            let _ = writeln!(s, "  {:<30} {}", p.server, probe_words(p, check));
+        }
+    }
     if let Some(t) = &snap.timex {
         let _ = writeln!(
             s,
@@ -151,6 +171,44 @@ pub fn status_text(scrape: &Scrape) -> String {
     s
 }
 
+/// One probed server in words: its measurement and how it compares with
+/// the bound, or why its last round failed.
+pub fn probe_words(p: &ProbeResult, check: &ProbeCheck) -> String {
+    let Some(sample) = &p.sample else {
+        return match &p.failure {
+            Some(f) => format!("failed: {}", f.message),
+            None => "not probed yet".to_string(),
+        };
+    };
+    let agreement = match check.contradicted {
+        Some(true) => "CONTRADICTS the bound",
+        Some(false) => "agrees with the bound",
+        None => "no bound to check",
+    };
+    format!(
+        "offset {} ± {} (delay {}, stratum {}): {agreement}",
+        format_seconds(sample.offset),
+        format_seconds(sample.uncertainty),
+        format_seconds(sample.delay),
+        sample.stratum
+    )
+}
+
+#[derive(Serialize)]
+struct ProbeJson<'a> {
+    server: &'a str,
+    address: Option<String>,
+    success: bool,
+    offset_seconds: Option<f64>,
+    uncertainty_seconds: Option<f64>,
+    delay_seconds: Option<f64>,
+    server_stratum: Option<u8>,
+    server_root_distance_seconds: Option<f64>,
+    bound_contradicted: Option<bool>,
+    failure: Option<&'a str>,
+    failure_message: Option<&'a str>,
+}
+
 #[derive(Serialize)]
 struct StatusJson<'a> {
     state: &'static str,
@@ -166,6 +224,7 @@ struct StatusJson<'a> {
     tracking: Option<TrackingJson>,
     sources: Vec<SourceJson<'a>>,
     kernel: Option<KernelJson>,
+    probes: Vec<ProbeJson<'a>>,
     system_time: f64,
 }
 
@@ -293,6 +352,24 @@ pub fn status_json(scrape: &Scrape) -> String {
             frequency_ratio: t.frequency_ratio,
             tai_offset_seconds: t.tai_offset_seconds,
         }),
+        probes: snap
+            .probes
+            .iter()
+            .zip(&v.probes)
+            .map(|(p, check)| ProbeJson {
+                server: &p.server,
+                address: p.address.map(|a| a.to_string()),
+                success: p.success(),
+                offset_seconds: p.sample.map(|s| s.offset),
+                uncertainty_seconds: p.sample.map(|s| s.uncertainty),
+                delay_seconds: p.sample.map(|s| s.delay),
+                server_stratum: p.sample.map(|s| s.stratum),
+                server_root_distance_seconds: p.sample.map(|s| s.root_distance),
+                bound_contradicted: check.contradicted,
+                failure: p.failure.as_ref().map(|f| f.kind),
+                failure_message: p.failure.as_ref().map(|f| f.message.as_str()),
+            })
+            .collect(),
         system_time: snap.system_time,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

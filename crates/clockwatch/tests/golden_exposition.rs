@@ -2,7 +2,9 @@
 //! Regenerate with `CLOCKWATCH_UPDATE_GOLDEN=1 cargo test -p clockwatch --test golden_exposition`
 //! and review the diff: it is what every dashboard sees.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
+
+use clockwatch::probe::{ProbeFailure, ProbeResult, ProbeSample};
 
 use clockwatch::collect::{
     ChronyView, CollectorName, CollectorOutcome, Snapshot, Source, StepCounts,
@@ -118,6 +120,41 @@ fn snapshot() -> Snapshot {
             total: 3,
             last_step_seconds: -0.5,
         }),
+        probes: vec![
+            // The node 2 ms ahead ± 1.5 ms, against a bound of 2.5 ms:
+            // consistent.
+            ProbeResult {
+                server: "ntp1.example.net:123".into(),
+                address: Some("[2001:db8::123]:123".parse().expect("address")),
+                sample: Some(ProbeSample {
+                    offset: 0.002,
+                    delay: 0.001,
+                    stratum: 1,
+                    root_distance: 0.001,
+                    uncertainty: 0.0015,
+                    valid: 4,
+                    completed: 4,
+                }),
+                failure: None,
+                last_success: Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+                rounds: 12,
+                interval: Duration::from_secs(64),
+                stopped: false,
+            },
+            ProbeResult {
+                server: "ntp2.example.net:123".into(),
+                address: None,
+                sample: None,
+                failure: Some(ProbeFailure {
+                    kind: "kiss_deny",
+                    message: "Kiss-o'-Death DENY".into(),
+                }),
+                last_success: None,
+                rounds: 1,
+                interval: Duration::from_secs(64),
+                stopped: true,
+            },
+        ],
         collectors: vec![
             ok(CollectorName::Tracking, 120),
             ok(CollectorName::Sources, 250),

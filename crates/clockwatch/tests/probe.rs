@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use clockwatch::probe::{probe_once_with, Burst, ProbeConfig, ProbeResult, Prober, ServerSpec};
-use common::{free_udp_port, skip_unless, which, Chronyd, BIN};
+use common::{chronyc_at, csv_fields, free_udp_port, skip_unless, which, Chronyd, Clockwatch, BIN};
 use ntpclient::{Leap, Mode, NtpTimestamp, Packet};
 
 // ---------------------------------------------------------------- fake peers
@@ -495,6 +495,7 @@ fn ntp_server(dir: &Path, port: u16, shift: Option<&str>) -> Chronyd {
         ),
     )
     .expect("write conf");
+    common::guard_chrony_conf(&conf);
     let log = dir.join("server.log");
     let mut command = Command::new(which("chronyd").expect("chronyd"));
     if let Some(shift) = shift {
@@ -778,4 +779,246 @@ async fn the_prober_measures_a_real_chronyd_in_the_background() {
         "{s:?}"
     );
     assert_eq!(result.server, format!("127.0.0.1:{port}"));
+}
+
+// ------------------------------------------------------------ serve mode
+
+/// libfaketime's multi-threaded variant, for clockwatch (threads for the
+/// resolver) run for a whole test.
+fn libfaketime_mt() -> std::path::PathBuf {
+    let single = libfaketime().expect("libfaketime");
+    single.with_file_name("libfaketimeMT.so.1")
+}
+
+/// A node: chronyd (a client of `upstream_port`, command port on
+/// 127.0.0.1) with its clock shifted by `shift` (None: the host's own),
+/// synchronised.
+fn node_chronyd(dir: &Path, upstream_port: u16, shift: Option<&str>) -> (Chronyd, u16) {
+    let cmd_port = free_udp_port();
+    let conf = dir.join("node.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server 127.0.0.1 port {upstream_port} iburst minpoll -2 maxpoll -2\nport 0\n\
+             cmdport {cmd_port}\nbindcmdaddress 127.0.0.1\nbindcmdaddress /\npidfile {}\n",
+            dir.join("node.pid").display()
+        ),
+    )
+    .expect("write conf");
+    common::guard_chrony_conf(&conf);
+    let log = dir.join("node.log");
+    let mut command = Command::new(which("chronyd").expect("chronyd"));
+    if let Some(shift) = shift {
+        command
+            .env("LD_PRELOAD", libfaketime().expect("libfaketime"))
+            .env("FAKETIME", shift);
+    }
+    let child = command
+        .args(["-x", "-d", "-u", "root", "-f"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start chronyd");
+    let node = Chronyd {
+        child: Some(child),
+        conf,
+        log,
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let synced = Command::new(which("chronyc").expect("chronyc"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &cmd_port.to_string(),
+                "-c",
+                "tracking",
+            ])
+            .output()
+            .map(|o| {
+                let f = csv_fields(&String::from_utf8_lossy(&o.stdout));
+                f.len() > 13 && f[0] != "00000000" && f[13] == "Normal"
+            })
+            .unwrap_or(false);
+        if synced {
+            return (node, cmd_port);
+        }
+        assert!(
+            Instant::now() < until,
+            "the node's chronyd did not synchronise: {}",
+            std::fs::read_to_string(&node.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Scrapes until every named server has had a successful round (20 s at
+/// most); the exposition then.
+fn scrape_after_rounds(cw: &Clockwatch, servers: &[String]) -> common::Exposition {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = cw.metrics();
+        let done = servers
+            .iter()
+            .all(|s| m.get("clockwatch_probe_success", &format!("server=\"{s}\"")) == Some(1.0));
+        if done && m.state() == "synchronized" {
+            return m;
+        }
+        assert!(Instant::now() < until, "no successful round:\n{}", m.text);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn probe_value(m: &common::Exposition, name: &str, server: &str) -> f64 {
+    m.get(name, &format!("server=\"{server}\""))
+        .unwrap_or_else(|| panic!("{name} for {server} missing:\n{}", m.text))
+}
+
+/// `serve --probe.server` against a real chronyd serving NTP: the probe's
+/// series agree with `chronyd -Q` of the same server, and an honest node
+/// agrees with its bound.
+#[test]
+fn serve_probes_in_the_background_and_agrees_with_an_honest_bound() {
+    if skip_without_tools() || skip_unless(&["chronyc"], true) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_udp_port();
+    let _server = ntp_server(dir.path(), port, None);
+    let (_node, cmd_port) = node_chronyd(dir.path(), port, None);
+    let server = format!("127.0.0.1:{port}");
+    let cw = Clockwatch::start(&[
+        &format!("--chrony.address=udp://127.0.0.1:{cmd_port}"),
+        &format!("--probe.server={server}"),
+        "--probe.samples=2",
+    ]);
+    let m = scrape_after_rounds(&cw, std::slice::from_ref(&server));
+    let offset = probe_value(&m, "clockwatch_probe_offset_seconds", &server);
+    let q = chronyd_q(port);
+    // chronyd -Q prints server minus node; the probe node minus server.
+    assert!((offset + q).abs() < 0.05, "probe {offset}, chronyd -Q {q}");
+    assert!(offset.abs() < 0.05, "{offset}");
+    assert_eq!(
+        probe_value(&m, "clockwatch_probe_server_stratum", &server),
+        2.0
+    );
+    let delay = probe_value(&m, "clockwatch_probe_delay_seconds", &server);
+    let distance = probe_value(&m, "clockwatch_probe_server_root_distance_seconds", &server);
+    let uncertainty = probe_value(&m, "clockwatch_probe_uncertainty_seconds", &server);
+    assert!(delay > 0.0 && delay < 0.05, "{delay}");
+    assert!((uncertainty - (delay / 2.0 + distance)).abs() < 1e-12);
+    assert_eq!(
+        probe_value(&m, "clockwatch_probe_bound_contradicted", &server),
+        0.0
+    );
+    assert_eq!(
+        probe_value(&m, "clockwatch_probe_interval_seconds", &server),
+        64.0
+    );
+    assert_eq!(probe_value(&m, "clockwatch_probe_stopped", &server), 0.0);
+    let last = probe_value(
+        &m,
+        "clockwatch_probe_last_success_timestamp_seconds",
+        &server,
+    );
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(last <= now && now - last < 30.0, "{last} vs {now}");
+    assert!(!m.has("clockwatch_probe_failure_info"));
+    // The status page says the same, in words.
+    let page = cw.response("/").body;
+    assert!(page.contains("agrees with the bound"), "{page}");
+}
+
+/// The "confidently wrong" node of issue 17: its chronyd and its upstream
+/// both run 3 s ahead, so chronyd reports a bound of microseconds. An
+/// honest server contradicts that bound; the shifted one agrees with it.
+/// clockwatch runs under the node's shifted clock too (libfaketime), as it
+/// would on such a node.
+#[test]
+fn a_confidently_wrong_node_is_contradicted_by_an_honest_server() {
+    if skip_without_tools() || skip_unless(&["chronyc"], true) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let honest_dir = dir.path().join("honest");
+    let shifted_dir = dir.path().join("shifted");
+    std::fs::create_dir(&honest_dir).expect("dir");
+    std::fs::create_dir(&shifted_dir).expect("dir");
+    let (honest_port, shifted_port) = (free_udp_port(), free_udp_port());
+    let _honest = ntp_server(&honest_dir, honest_port, None);
+    let _shifted = ntp_server(&shifted_dir, shifted_port, Some("+3s"));
+    let (_node, cmd_port) = node_chronyd(dir.path(), shifted_port, Some("+3s"));
+    let tracking = csv_fields(&chronyc_at(cmd_port, &["tracking"]));
+    let correction: f64 = tracking[4].parse().expect("system time");
+    assert!(
+        correction.abs() < 0.01,
+        "chronyd believes it is right: {tracking:?}"
+    );
+
+    let honest = format!("127.0.0.1:{honest_port}");
+    let shifted = format!("127.0.0.1:{shifted_port}");
+    let preload = format!("LD_PRELOAD={}", libfaketime_mt().display());
+    let cw = Clockwatch::start_wrapped(
+        &["env", &preload, "FAKETIME=+3s"],
+        &[
+            &format!("--chrony.address=udp://127.0.0.1:{cmd_port}"),
+            &format!("--probe.server={honest}"),
+            &format!("--probe.server={shifted}"),
+            "--probe.samples=2",
+        ],
+    );
+    let m = scrape_after_rounds(&cw, &[honest.clone(), shifted.clone()]);
+    let bound = m.value("clockwatch_clock_error_bound_seconds");
+    assert!(bound < 0.01, "chronyd's bound is small and wrong: {bound}");
+    let off_honest = probe_value(&m, "clockwatch_probe_offset_seconds", &honest);
+    let off_shifted = probe_value(&m, "clockwatch_probe_offset_seconds", &shifted);
+    assert!(
+        (off_honest - 3.0).abs() < 0.05,
+        "node 3 s ahead of the honest server: {off_honest}"
+    );
+    assert!(
+        off_shifted.abs() < 0.05,
+        "node level with the shifted server: {off_shifted}"
+    );
+    assert_eq!(
+        probe_value(&m, "clockwatch_probe_bound_contradicted", &honest),
+        1.0
+    );
+    assert_eq!(
+        probe_value(&m, "clockwatch_probe_bound_contradicted", &shifted),
+        0.0
+    );
+    // chronyd's own state stands (it is what chronyd says), and every
+    // reader is told it is contradicted.
+    assert_eq!(m.state(), "synchronized");
+    let page = cw.response("/").body;
+    assert!(page.contains("CONTRADICTED by the NTP probe of"), "{page}");
+}
+
+#[test]
+fn bad_probe_flags_exit_2_with_the_reason() {
+    for (flag, want) in [
+        ("--probe.interval=5s", "shorter than the 16 s minimum"),
+        ("--probe.samples=9", "between 1 and 8"),
+        ("--probe.timeout=20s", "between 10ms and 10s"),
+        ("--probe.server=nts://time.example", "not supported"),
+    ] {
+        let out = Command::new(BIN)
+            .args([
+                "serve",
+                "--chrony.address=none",
+                "--probe.server=127.0.0.1:9",
+                flag,
+            ])
+            .output()
+            .expect("run clockwatch");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.contains(want), "{flag}: {err}");
+    }
 }

@@ -72,6 +72,9 @@ pub mod label {
     pub const SOURCE_NAME: &str = "source_name";
     pub const SOURCE_STATE: &str = "source_state";
     pub const SOURCE_MODE: &str = "source_mode";
+    /// A probed NTP server, as configured (`host:port`).
+    pub const SERVER: &str = "server";
+    pub const REASON: &str = "reason";
     /// Labels Prometheus adds to every scraped series.
     pub const JOB: &str = "job";
     pub const INSTANCE: &str = "instance";
@@ -109,6 +112,7 @@ pub struct Metric {
 }
 
 const SRC: &[&str] = &[label::SOURCE_ADDRESS, label::SOURCE_NAME];
+const PROBE: &[&str] = &[label::SERVER];
 
 /// Defines each metric as a constant and [`ALL`] as their list, from one
 /// table, so that no metric can be exported without being listed.
@@ -142,6 +146,18 @@ metrics! {
     CLOCKWATCH_BUILD_INFO = ("clockwatch_build_info", Info, &[label::VERSION, label::REVISION], "", "always", "Build of the running clockwatch.");
     CLOCKWATCH_COLLECTOR_SUCCESS = ("clockwatch_collector_success", Gauge, &[label::COLLECTOR], "", "always", "1 if the collector succeeded in this scrape.");
     CLOCKWATCH_COLLECTOR_DURATION_SECONDS = ("clockwatch_collector_duration_seconds", Gauge, &[label::COLLECTOR], "seconds", "always", "Time the collector took in this scrape. The chrony collectors share one pipelined exchange: theirs is the time until their last reply.");
+    // the independent NTP probe (--probe.server)
+    CLOCKWATCH_PROBE_SUCCESS = ("clockwatch_probe_success", Gauge, PROBE, "", "probe", "1 if the last probe round to the server gave a valid sample, else 0.");
+    CLOCKWATCH_PROBE_OFFSET_SECONDS = ("clockwatch_probe_offset_seconds", Gauge, PROBE, "seconds", "probe", "The node's clock minus the server's, from the last good round's lowest-delay sample: positive when the node is ahead.");
+    CLOCKWATCH_PROBE_DELAY_SECONDS = ("clockwatch_probe_delay_seconds", Gauge, PROBE, "seconds", "probe", "Round-trip delay of that sample.");
+    CLOCKWATCH_PROBE_UNCERTAINTY_SECONDS = ("clockwatch_probe_uncertainty_seconds", Gauge, PROBE, "seconds", "probe", "delay/2 + the server's root distance: the node's offset from UTC lies in offset ± this, if the server's own claim holds.");
+    CLOCKWATCH_PROBE_SERVER_ROOT_DISTANCE_SECONDS = ("clockwatch_probe_server_root_distance_seconds", Gauge, PROBE, "seconds", "probe", "The server's root delay/2 + root dispersion, as it reported them.");
+    CLOCKWATCH_PROBE_SERVER_STRATUM = ("clockwatch_probe_server_stratum", Gauge, PROBE, "", "probe", "Stratum the server reported.");
+    CLOCKWATCH_PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS = ("clockwatch_probe_last_success_timestamp_seconds", Gauge, PROBE, "seconds", "probe", "When the last good round started (Unix time, the node's clock); absent before the first.");
+    CLOCKWATCH_PROBE_BOUND_CONTRADICTED = ("clockwatch_probe_bound_contradicted", Gauge, PROBE, "", "probe", "1 if the probe's interval (offset ± uncertainty) lies wholly outside ±clockwatch_clock_error_bound_seconds: an independent measurement says the bound is wrong; 0 if they agree; absent when either has no valid value.");
+    CLOCKWATCH_PROBE_FAILURE_INFO = ("clockwatch_probe_failure_info", Info, &[label::SERVER, label::REASON], "", "probe", "Why the last round to the server failed (timeout, refused, resolve, not_ours, kiss_rate, kiss_deny, kiss_rstr, unsynchronised, …); absent when it succeeded.");
+    CLOCKWATCH_PROBE_STOPPED = ("clockwatch_probe_stopped", Gauge, PROBE, "", "probe", "1 once the server sent Kiss-o'-Death DENY or RSTR: it is not probed again until clockwatch restarts.");
+    CLOCKWATCH_PROBE_INTERVAL_SECONDS = ("clockwatch_probe_interval_seconds", Gauge, PROBE, "seconds", "probe", "Time between rounds to the server: --probe.interval, doubled by each Kiss-o'-Death RATE.");
     // chronyd, names of the Go chrony_exporter where they overlap
     CHRONY_UP = ("chrony_up", Gauge, &[], "", "always", "1 if chronyd answered in this scrape, 0 if not (absent in timex-only mode).");
     CHRONY_CLOCK_ERROR_MS = ("chrony_clock_error_ms", Gauge, &[], "milliseconds", "tracking", "Legacy (Azure chrony-tracker): |last offset| + root dispersion + root delay/2 in ms. Not the documented bound; use clockwatch_clock_error_bound_seconds.");

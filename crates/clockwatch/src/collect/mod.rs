@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use cmdmon::{NtpData, ServerStats, SourceData, SourceStats, Tracking};
 
 use crate::chrony::{ChronyClient, Transport};
+use crate::probe::{ProbeResult, Prober};
 use crate::sys::Timex;
 pub use steps::{StepCounts, StepTracker};
 
@@ -149,6 +150,10 @@ pub struct Snapshot {
     pub chrony: ChronyView,
     pub timex: Option<Timex>,
     pub steps: Option<StepCounts>,
+    /// The latest round to each probed NTP server (empty without
+    /// `--probe.server`): read from the background prober, never probed
+    /// by the collection itself.
+    pub probes: Vec<ProbeResult>,
     pub collectors: Vec<CollectorOutcome>,
 }
 
@@ -157,6 +162,7 @@ pub struct Collector {
     client: ChronyClient,
     enabled: Enabled,
     steps: Option<Arc<StepTracker>>,
+    prober: Option<Arc<Prober>>,
     /// The source list and names seen last time, to ask for everything in
     /// one round trip.
     memory: memory::SourceMemory,
@@ -168,8 +174,15 @@ impl Collector {
             client,
             enabled,
             steps,
+            prober: None,
             memory: Default::default(),
         }
+    }
+
+    /// Reads the probe's latest results into every snapshot.
+    pub fn with_prober(mut self, prober: Arc<Prober>) -> Self {
+        self.prober = Some(prober);
+        self
     }
 
     pub fn client(&self) -> &ChronyClient {
@@ -202,6 +215,11 @@ impl Collector {
             chrony,
             timex,
             steps,
+            probes: self
+                .prober
+                .as_ref()
+                .map(|p| p.results())
+                .unwrap_or_default(),
             collectors: outcomes,
         }
     }

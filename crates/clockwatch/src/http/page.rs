@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::render::{source_mode_label, source_state_label, BuildInfo};
 use crate::scrape::Scrape;
-use crate::status::{format_seconds, headline};
+use crate::status::{format_seconds, headline, probe_words};
 use crate::verdict::SyncState;
 
 const REFRESH_SECONDS: u32 = 5;
@@ -39,6 +39,13 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
     let snap = &scrape.snapshot;
     let verdict = &scrape.verdict;
     let state = verdict.state;
+    // An independent measurement that contradicts the bound outranks what
+    // chronyd says of itself.
+    let badge = if verdict.contradicted_by().next().is_some() {
+        "#cf222e"
+    } else {
+        colour(state)
+    };
     let mut h = String::with_capacity(8 * 1024);
     let _ = write!(
         h,
@@ -57,7 +64,7 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
     let _ = write!(
         h,
         "<p><span class=\"state\" id=\"state\" style=\"background:{}\">{}</span></p><p id=\"verdict\">{}</p>",
-        colour(state),
+        badge,
         escape(state.as_str()),
         escape(&headline(scrape))
     );
@@ -138,6 +145,21 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
                 last,
                 escape(&format_seconds(d.latest_meas)),
                 escape(&format_seconds(d.latest_meas_err)),
+            );
+        }
+        h.push_str("</table>");
+    }
+
+    if !snap.probes.is_empty() {
+        h.push_str(
+            "<h2>Independent NTP probe</h2><table id=\"probes\"><tr><th>Server</th><th>Measurement</th></tr>",
+        );
+        for (p, check) in snap.probes.iter().zip(&verdict.probes) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(&p.server),
+                escape(&probe_words(p, check))
             );
         }
         h.push_str("</table>");

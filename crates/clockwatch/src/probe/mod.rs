@@ -5,20 +5,19 @@
 //! Data flows one way: server names ([`server`]) -> rounds of requests and
 //! replies ([`exchange`], protocol in the `ntpclient` crate) -> the latest
 //! result per server ([`prober`], or [`prober::probe_once`] for the CLI)
-//! -> the cross-check against the bound ([`crosscheck`]) -> text
-//! ([`oneshot`] for `clockwatch probe`; metrics are rendered elsewhere).
+//! -> the verdict's cross-check against the bound
+//! ([`crate::verdict::contradicts`]) -> text ([`oneshot`] for `clockwatch
+//! probe`; metrics are rendered with the rest of a scrape).
 //!
 //! The probe never adjusts the clock and never runs on the scrape path: a
 //! background task per server probes every interval, and readers copy its
 //! latest result.
 
-pub mod crosscheck;
 pub mod exchange;
 pub mod oneshot;
 pub mod prober;
 pub mod server;
 
-pub use crosscheck::contradicts;
 pub use exchange::{Burst, ProbeError};
 pub use oneshot::ProbeArgs;
 pub use prober::{

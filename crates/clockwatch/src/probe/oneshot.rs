@@ -3,15 +3,13 @@
 //! 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN when no server answered. A server
 //! that did not answer while others did makes it at least WARNING.
 
-use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
 use clap::Args;
 
-use super::crosscheck::contradicts;
-use super::prober::{probe_once, ProbeResult, DEFAULT_SAMPLES, MAX_SAMPLES};
+use super::prober::{ProbeResult, DEFAULT_SAMPLES, MAX_SAMPLES};
 use super::server::ServerSpec;
-use crate::logging;
+use crate::verdict::contradicts;
 
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
@@ -33,12 +31,6 @@ pub struct ProbeArgs {
     /// Requests per server, 2 s apart; the one with the lowest delay counts.
     #[arg(long, default_value_t = DEFAULT_SAMPLES, value_parser = clap::value_parser!(u32).range(1..=MAX_SAMPLES as i64))]
     pub samples: u32,
-    /// Log level: error, warn, info or debug.
-    #[arg(long = "log.level", env = "CLOCKWATCH_LOG_LEVEL", default_value = "info", value_parser = ["error", "warn", "info", "debug"])]
-    pub log_level: String,
-    /// Log format: logfmt or json.
-    #[arg(long = "log.format", env = "CLOCKWATCH_LOG_FORMAT", default_value = "logfmt", value_parser = ["logfmt", "json"])]
-    pub log_format: String,
 }
 
 fn parse_server(s: &str) -> Result<ServerSpec, String> {
@@ -103,30 +95,6 @@ pub fn status(results: &[ProbeResult], warn: Duration, crit: Duration) -> Plugin
     } else {
         by_offset
     }
-}
-
-/// Runs the command.
-pub fn run(args: ProbeArgs) -> ExitCode {
-    logging::init(&args.log_level, &args.log_format, "warn");
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("clockwatch: cannot start the runtime: {e}");
-            return ExitCode::from(PluginStatus::Unknown as u8);
-        }
-    };
-    let results = rt.block_on(probe_once(&args.servers, args.timeout, args.samples));
-    // A host-name lookup stuck in the blocking pool must not hold the exit.
-    rt.shutdown_background();
-    // HOOK(verdict): the local clock error bound (seconds) once the verdict
-    // layer can be asked for it here; None prints no cross-check.
-    let bound: Option<f64> = None;
-    let (status, text) = report(&results, bound, &args);
-    print!("{text}");
-    ExitCode::from(status as u8)
 }
 
 /// The status and the printed text (the plugin line first, then one line

@@ -92,6 +92,7 @@ pub(super) fn assess(
         reference,
         reason,
         legacy_clock_error_ms: Some(legacy_clock_error_ms(t)),
+        probes: Vec::new(),
     }
 }
 

@@ -42,6 +42,7 @@ pub(super) fn assess(timex: Option<&Timex>) -> Verdict {
         reference: Reference::unknown(),
         reason,
         legacy_clock_error_ms: None,
+        probes: Vec::new(),
     }
 }
 

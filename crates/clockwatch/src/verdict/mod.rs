@@ -9,7 +9,10 @@
 //! rules; [`assess`] picks the daemon the node is read through.
 
 mod chrony;
+mod crosscheck;
 mod kernel;
+
+pub use crosscheck::contradicts;
 
 use serde::Serialize;
 
@@ -118,6 +121,28 @@ pub struct Verdict {
     /// Azure chrony-tracker's figure, kept for existing dashboards (chrony
     /// only): |last offset| + root dispersion + root delay/2, in ms.
     pub legacy_clock_error_ms: Option<f64>,
+    /// The bound against each probed NTP server (`--probe.server`), in the
+    /// configured order.
+    pub probes: Vec<ProbeCheck>,
+}
+
+/// One independent measurement against the bound.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeCheck {
+    pub server: String,
+    /// True when the server's measurement says the bound is wrong, false
+    /// when they agree, None when either has no valid value.
+    pub contradicted: Option<bool>,
+}
+
+impl Verdict {
+    /// Servers whose measurement contradicts the bound.
+    pub fn contradicted_by(&self) -> impl Iterator<Item = &str> {
+        self.probes
+            .iter()
+            .filter(|p| p.contradicted == Some(true))
+            .map(|p| p.server.as_str())
+    }
 }
 
 /// What the verdict needs besides the snapshot.
@@ -135,20 +160,25 @@ pub struct Settings {
 ///   shown beside it, never mixed into the bound);
 /// - no chronyd (`--chrony.address none`): the kernel's view decides;
 /// - nothing read: unknown.
+///
+/// Then every probed server's measurement is checked against the bound.
 pub fn assess(snapshot: &Snapshot, settings: &Settings) -> Verdict {
-    if !snapshot.chrony_disabled {
+    let mut verdict = if !snapshot.chrony_disabled {
         let tracking_asked = snapshot
             .collectors
             .iter()
             .any(|c| c.name == CollectorName::Tracking);
-        return chrony::assess(
+        chrony::assess(
             &snapshot.chrony,
             tracking_asked,
             snapshot.system_time,
             settings,
-        );
-    }
-    kernel::assess(snapshot.timex.as_ref())
+        )
+    } else {
+        kernel::assess(snapshot.timex.as_ref())
+    };
+    verdict.probes = crosscheck::cross_check(&verdict, &snapshot.probes);
+    verdict
 }
 
 fn unknown(daemon: Daemon, reason: String) -> Verdict {
@@ -161,5 +191,6 @@ fn unknown(daemon: Daemon, reason: String) -> Verdict {
         reference: Reference::unknown(),
         reason: Some(reason),
         legacy_clock_error_ms: None,
+        probes: Vec::new(),
     }
 }

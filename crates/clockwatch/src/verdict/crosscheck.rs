@@ -1,4 +1,28 @@
 //! Does an independent measurement contradict the local clock error bound?
+//! The probe ([`crate::probe`]) measures the node's clock against a server
+//! the user trusts; if the server is right, the node's true offset lies in
+//! the probe's interval, and a bound that excludes the whole interval is
+//! wrong.
+
+use super::{ProbeCheck, Verdict};
+use crate::probe::ProbeResult;
+
+/// The cross-check of each probed server against the verdict's bound. A
+/// bound that does not hold (state neither synchronized nor stale) cannot
+/// be contradicted: the check is absent then, as it is for a server whose
+/// last round failed.
+pub(super) fn cross_check(verdict: &Verdict, probes: &[ProbeResult]) -> Vec<ProbeCheck> {
+    let bound = verdict.state.bound_holds().then_some(verdict.bound_seconds);
+    probes
+        .iter()
+        .map(|p| ProbeCheck {
+            server: p.server.clone(),
+            contradicted: p
+                .sample
+                .and_then(|s| contradicts(Some(s.offset), Some(s.uncertainty), bound)),
+        })
+        .collect()
+}
 
 /// True when the probe's interval, `offset ± uncertainty`, lies wholly
 /// outside `[-bound, +bound]`: the clock cannot be within the bound if the
