@@ -172,11 +172,12 @@ def free_port():
 class Prometheus:
     """A real Prometheus with an empty TSDB in a temporary directory."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, scrape_configs=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cfg = Path(workdir) / "prometheus.yml"
-        cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+        cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs:" +
+                       (scrape_configs if scrape_configs else " []\n"))
         self.log = open(Path(workdir) / "prometheus.log", "w")
         self.proc = subprocess.Popen(
             [binary, f"--config.file={cfg}", f"--storage.tsdb.path={workdir}/data",
@@ -203,6 +204,14 @@ class Prometheus:
         except urllib.error.HTTPError as e:
             body = json.load(e)
         return body.get("status") == "success", body.get("error", "")
+
+    def instant(self, expr):
+        """The result list of an instant query (raises on an error)."""
+        data = urllib.parse.urlencode({"query": expr}).encode()
+        with urllib.request.urlopen(self.url + "/api/v1/query", data=data, timeout=10) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return body["data"]["result"]
 
     def stop(self):
         self.proc.terminate()

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The Helm chart: renders, validates, and keeps its promises per access mode."""
 import json
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -448,9 +449,35 @@ def test_rule_options():
 
 # ----------------------------------------------------------------- dashboard
 
+def dashboard_from_chart(values=None):
+    (cm,) = by_kind(render(deep_merge({"dashboard": {"enabled": True}}, values or {})), "ConfigMap")
+    return json.loads(cm["data"]["clockwatch.json"])
+
+
 def test_chart_dashboard_is_the_shipped_dashboard():
-    assert (CHART / "dashboards" / "clockwatch.json").read_bytes() == DASHBOARD.read_bytes(), \
-        "run deploy/grafana/build_dashboard.py"
+    """With default values the chart's dashboard is deploy/grafana/clockwatch.json."""
+    assert dashboard_from_chart() == json.loads(DASHBOARD.read_text()), "run deploy/grafana/build_dashboard.py"
+
+
+def test_dashboard_takes_the_rules_values():
+    """One source of truth: the thresholds and job that the PrometheusRule
+    uses colour the dashboard and name its tolerance."""
+    values = {"prometheusRule": {"thresholds": THRESHOLDS}, "jobName": "clocks"}
+    text = json.dumps(dashboard_from_chart(values))
+    shipped = json.dumps(json.loads(DASHBOARD.read_text()))
+    steps = lambda d, title: next(o["properties"] for p in d["panels"] if p["title"] == "Nodes"
+                                  for o in p["fieldConfig"]["overrides"] if o["matcher"]["options"] == title)
+    d = dashboard_from_chart(values)
+    bound = next(x["value"] for x in steps(d, "Error bound") if x["id"] == "thresholds")["steps"]
+    assert [s["value"] for s in bound] == [None, 0.001, 0.05]
+    offset = next(x["value"] for x in steps(d, "Offset from median") if x["id"] == "thresholds")["steps"]
+    assert [s["value"] for s in offset] == [None, -0.01, -5, 5, 0.01]
+    assert "<= 0.0001 s" in text and 'job=\\"clocks\\"' in text
+    assert 'job=\\"clockwatch\\"' in shipped and 'job=\\"clockwatch\\"' not in text
+    assert not re.search(r"@[A-Za-z]+@", text)
+    from_set = dashboard_from_chart({"prometheusRule": {"thresholds": {"boundWarningSeconds": "0.005"}}})
+    bound = next(x["value"] for x in steps(from_set, "Error bound") if x["id"] == "thresholds")["steps"]
+    assert bound[1]["value"] == 0.005
 
 
 def test_dashboard_configmap():
@@ -458,6 +485,7 @@ def test_dashboard_configmap():
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert cm["metadata"]["annotations"] == {"grafana_folder": "Clocks"}
     assert json.loads(cm["data"]["clockwatch.json"]) == json.loads(DASHBOARD.read_text())
+    assert not re.search(r"@[A-Za-z]+@", cm["data"]["clockwatch.json"])
 
 
 def test_notes_name_the_pod_security_level():
