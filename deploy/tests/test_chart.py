@@ -9,38 +9,26 @@ from pathlib import Path
 import pytest
 import yaml
 
+import validate
 from apirules import object_problems, release_problems
 from conftest import (ALL_ON, CHART, DASHBOARD, DEPLOY, KUBE_VERSIONS, MODES, RULES, SOCKET_USER,
                       by_kind, deep_merge, mode_values, need, need_tool, render, render_raw)
-
-SCHEMAS = Path(__file__).parent / "schemas"
-CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
-
-
-# ---------------------------------------------------------------- validation
 
 def validate_object(obj, version):
     """Core kinds against kubernetes-validate's strict schemas; the
     prometheus-operator CRDs (whose schemas it does not bundle) against the
     small schemas in deploy/tests/schemas/."""
-    if obj["kind"] in CRD_KINDS:
-        jsonschema = need("jsonschema")
-        schema = json.loads((SCHEMAS / f"{obj['kind'].lower()}.json").read_text())
-        jsonschema.validate(obj, schema)
-        return
-    kv = need("kubernetes_validate")
-    kv.validate(obj, version, strict=True)
+    need("jsonschema")
+    need("kubernetes_validate")
+    validate.validate_object(obj, version)
 
 
 def validate_release(docs, version):
     """Every object against its schema, then the API server's own rules
     (deploy/tests/apirules.py), per object and across the release."""
-    problems = []
-    for obj in docs:
-        validate_object(obj, version)
-        problems += object_problems(obj)
-    problems += release_problems(docs)
-    assert not problems, "\n".join(problems)
+    need("jsonschema")
+    need("kubernetes_validate")
+    validate.validate_release(docs, version)
 
 
 CASES = {
