@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools)
+APT_PACKAGES=(chrony prometheus prometheus-alertmanager faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools
+              qemu-user-static docker-registry)
 loud() { printf '\n!!! %s\n\n' "$*" >&2; }
 
 missing=()
@@ -42,8 +43,13 @@ echo "== static release binary (for the image and end-to-end tests)"
 if rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
     # The image's target has code of its own (the allocator in main.rs).
     cargo clippy -p clockwatch --target x86_64-unknown-linux-musl -- -D warnings
-    cargo build --release --target x86_64-unknown-linux-musl -p clockwatch
 fi
+# Both static binaries of the multi-arch image, stamped with the git HEAD as
+# the image labels are (x86_64: musl-gcc; aarch64: cargo-zigbuild, with
+# rustup's aarch64-unknown-linux-musl and PyPI ziglang + cargo-zigbuild, which
+# the script installs as root). The deploy tests run the arm64 one under qemu-user.
+deploy/image/cross-build.sh ||
+    loud "cross-build failed: the image, arm64 and multi-arch tests will SKIP (FAIL under CI=true)"
 
 echo "== Rust tests (unit, golden, real chronyd, real Prometheus)"
 cargo test --workspace
