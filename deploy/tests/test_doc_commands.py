@@ -238,17 +238,31 @@ def test_guide_commands_run(section, registry):
                 os.symlink(entry, Path(work) / entry.name)
         env = dict(os.environ, PATH=f"{SHIMS}{os.pathsep}{os.environ['PATH']}", DOC_STATE=str(Path(work) / ".state"),
                    PUSH_OPTS="--tls-verify=false", CARGO_TERM_COLOR="never")
-        for b in sections()[section]:
-            if "file" in b["markers"]:
-                path = Path(work) / b["markers"]["file"]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(substitute(b["text"], registry))
-            if "run" in b["markers"]:
-                script = substitute(b["text"], registry)
-                r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
-                                   capture_output=True, text=True, timeout=1500)
-                assert r.returncode == 0, (f"docs/deployment.md line {b['line']} failed ({r.returncode}):\n{script}\n"
-                                           f"--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}")
+        try:
+            run_section(sections()[section], work, env, registry)
+        finally:
+            # The images the commands built locally (the registry has its copy).
+            bh = ["buildah", "--storage-driver", "vfs"]
+            names = subprocess.run(bh + ["images", "--format", "{{.Name}}:{{.Tag}}"], capture_output=True,
+                                   text=True).stdout.split()
+            for name in (n for n in names if n.startswith(registry + "/")):
+                subprocess.run(bh + ["manifest", "rm", name], capture_output=True)
+                subprocess.run(bh + ["rmi", "-f", name], capture_output=True)
+
+
+def run_section(section_blocks, work, env, registry):
+    """Writes the files and runs the commands of one section, in order."""
+    for b in section_blocks:
+        if "file" in b["markers"]:
+            path = Path(work) / b["markers"]["file"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(substitute(b["text"], registry))
+        if "run" in b["markers"]:
+            script = substitute(b["text"], registry)
+            r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
+                               capture_output=True, text=True, timeout=1500)
+            assert r.returncode == 0, (f"docs/deployment.md line {b['line']} failed ({r.returncode}):\n{script}\n"
+                                       f"--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}")
 
 
 def test_shims_refuse_what_needs_a_cluster():
