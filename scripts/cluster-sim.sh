@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # A small fleet on one machine that proves the cluster view end to end:
 # an upstream chronyd, N nodes (chronyd client + clockwatch each), one node
-# whose clock is shifted, one whose chronyd is stopped halfway, a real
-# Prometheus with the shipped rules, then `clockwatch report` over the run.
+# whose clock is shifted, one whose chronyd is stopped halfway, one node with
+# no clockwatch, a real Prometheus with the shipped rules and a real
+# Alertmanager notifying a webhook in the script, then `clockwatch report`.
 # See docs/cluster-simulation.md.
 #
 #   scripts/cluster-sim.sh            # a few minutes, the demo
 #   scripts/cluster-sim.sh --short    # ~80 s, for CI (scripts/test-extra.sh)
 #   scripts/cluster-sim.sh --help
 #
-# Needs root (chronyd -x -u root), chrony, prometheus, faketime, python3.
+# Needs root (chronyd -x -u root), chrony, prometheus, prometheus-alertmanager,
+# faketime, python3.
 # Never touches the host clock (every chronyd runs with -x).
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 set -euo pipefail

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Cluster simulation for clockwatch: a fleet of chronyd + clockwatch nodes on
-one machine, scraped by a real Prometheus with the shipped rules, checked
-through Prometheus' HTTP API and `clockwatch report`. Python 3 stdlib only.
+one machine, scraped by a real Prometheus with the shipped rules, which sends
+its alerts through a real Alertmanager (the shipped routing and inhibition)
+to a webhook receiver in this script; checked through Prometheus' and
+Alertmanager's HTTP APIs, the notifications received, and `clockwatch
+report`. Python 3 stdlib only.
 Run it through scripts/cluster-sim.sh; docs/cluster-simulation.md explains
 every step and every assertion.
 
@@ -10,6 +13,7 @@ SPDX-License-Identifier: Apache-2.0 OR MIT
 
 import argparse
 import glob
+import http.server
 import json
 import math
 import os
@@ -20,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
@@ -32,7 +37,10 @@ from isolation import ensure_isolated  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = os.path.join(REPO, "deploy/prometheus/clockwatch.rules.yml")
 STATIC_SCRAPE = os.path.join(REPO, "deploy/prometheus/scrape-config-static.yml")
+ALERTMANAGER_CFG = os.path.join(REPO, "deploy/alertmanager/alertmanager.yml")
 CLUSTER = "sim"
+# A Linux node that kube-state-metrics reports but that runs no clockwatch.
+ABSENT = "sim-absent"
 
 # Per mode: scrape/evaluation interval, how long the fleet runs after it is
 # measured, and by how much every `for:` of the shipped rules is divided in
@@ -55,6 +63,7 @@ class Fleet:
     def __init__(self, work):
         self.work = work
         self.procs = {}  # name -> Popen (each in its own session/process group)
+        self.on_exit = []  # callables run by stop_all (in-process servers)
 
     def start(self, name, argv, env=None):
         if "chronyd" in (os.path.basename(a) for a in argv) and "-f" in argv:
@@ -99,6 +108,8 @@ class Fleet:
     def stop_all(self):
         for name in list(self.procs):
             self.stop(name)
+        for fn in self.on_exit:
+            fn()
 
     def alive(self, name):
         p = self.procs.get(name)
@@ -191,6 +202,51 @@ class Checks:
         return ok
 
 
+class Receiver:
+    """An HTTP server on loopback playing two parts: the webhook receiver
+    Alertmanager notifies (POST, every notification kept), and a stand-in
+    for kube-state-metrics (GET /ksm: kube_node_info for every node of the
+    fleet and for ABSENT), which ClockwatchAbsent and the dashboard compare
+    with the clockwatch targets. The stand-in is a fake peer: no real
+    kube-state-metrics can run without a Kubernetes API."""
+
+    def __init__(self, node_names):
+        self.notifications = []
+        self.lock = threading.Lock()
+        ksm = "".join(f'kube_node_info{{node="{n}",os_image="Ubuntu 22.04.5 LTS"}} 1\n' for n in node_names)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = ksm.encode() if self.path.startswith("/ksm") else b""
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.lock:
+                    outer.notifications.append(json.loads(data))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self):
+        """Every alert of every notification received: (status, labels, annotations)."""
+        with self.lock:
+            return [(a["status"], a["labels"], a["annotations"]) for n in self.notifications for a in n["alerts"]]
+
+    def stop(self):
+        self.server.shutdown()
+
+
 def faketime(argv, shift, threads):
     """argv and environment to run argv SHIFT seconds ahead with libfaketime.
     The library is preloaded directly when found, so that the program is our
@@ -218,6 +274,26 @@ def shipped_relabeling():
             break
         block.append(l)
     return "".join(block)
+
+
+def template_alertmanager(dst, url, interval):
+    """Copies the shipped Alertmanager configuration with only the receiver's
+    url and the group timings changed (group_wait and group_interval to the
+    scrape interval: the run is a minute, not hours). Returns the changes."""
+    text = open(ALERTMANAGER_CFG).read()
+    changes = []
+
+    def repl(m):
+        changes.append(m.group(2).strip())
+        new = url if m.group(1).strip() == "- url:" else f"{interval}s"
+        return f"{m.group(1)}{new}"
+
+    out = re.sub(r"^(\s+- url: |\s+group_wait: |\s+group_interval: )(.*)$", repl, text, flags=re.M)
+    a, b = text.splitlines(), out.splitlines()
+    assert len(a) == len(b) and len(changes) == 3
+    assert all(x == y or x.strip().startswith(("- url:", "group_wait:", "group_interval:")) for x, y in zip(a, b))
+    open(dst, "w").write(out)
+    return changes
 
 
 def template_rules(dst, divisor, keep_for):
@@ -270,10 +346,11 @@ def main():
 
     # chronyd lives in /usr/sbin, which a non-login PATH may lack.
     os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
-    missing = [t for t in ("chronyd", "chronyc", "prometheus", "faketime") if shutil.which(t) is None]
+    missing = [t for t in ("chronyd", "chronyc", "prometheus", "prometheus-alertmanager", "faketime")
+               if shutil.which(t) is None]
     why = None
     if missing:
-        why = f"missing {' '.join(missing)} (apt-get install chrony prometheus faketime)"
+        why = f"missing {' '.join(missing)} (apt-get install chrony prometheus prometheus-alertmanager faketime)"
     elif os.geteuid() != 0:
         why = "needs root (chronyd runs with -x -u root)"
     if why:
@@ -411,6 +488,20 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
     checks.check(f"{healthy[0]}'s clockwatch is not shifted",
                  seen is not None and abs(seen - time.time()) < 2.0)
 
+    # --- the webhook receiver, kube-state-metrics' stand-in, Alertmanager -----
+    receiver = Receiver(nodes + [ABSENT])
+    fleet.on_exit.append(receiver.stop)
+    am_port = free_port()
+    am_cfg = os.path.join(work, "alertmanager.yml")
+    template_alertmanager(am_cfg, f"http://127.0.0.1:{receiver.port}/", interval)
+    log(f"Alertmanager: the shipped deploy/alertmanager/alertmanager.yml, receiver url and group timings "
+        f"({interval}s) changed; webhook receiver on 127.0.0.1:{receiver.port}")
+    fleet.start("alertmanager", ["prometheus-alertmanager", f"--config.file={am_cfg}",
+                                 f"--storage.path={work}/alertmanager-data",
+                                 f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="])
+    am_base = f"http://127.0.0.1:{am_port}"
+    wait_until("Alertmanager ready", lambda: http_get(f"{am_base}/-/ready", 2), 30)
+
     # --- Prometheus -----------------------------------------------------------
     rules = os.path.join(work, "clockwatch.rules.yml")
     changes = template_rules(rules, mode["for_divisor"], args.keep_for)
@@ -428,7 +519,15 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
                 f"  scrape_timeout: {interval}s\n"
                 f"  evaluation_interval: {interval}s\n"
                 f"rule_files: ['{rules}']\n"
+                "alerting:\n"
+                "  alertmanagers:\n"
+                f"    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n"
                 "scrape_configs:\n"
+                "  - job_name: kube-state-metrics\n"
+                "    metrics_path: /ksm\n"
+                "    static_configs:\n"
+                f"      - targets: ['127.0.0.1:{receiver.port}']\n"
+                f"        labels: {{cluster: '{CLUSTER}'}}\n"
                 "  - job_name: clockwatch\n"
                 "    static_configs:\n")
         for name in nodes:
@@ -439,7 +538,9 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
         f.write(shipped_relabeling())
     fleet.start("prometheus", ["prometheus", f"--config.file={cfg}",
                                f"--storage.tsdb.path={work}/prometheus-data",
-                               f"--web.listen-address=127.0.0.1:{prom_port}"])
+                               f"--web.listen-address=127.0.0.1:{prom_port}",
+                               # Re-send firing alerts every interval, not every minute.
+                               f"--rules.alert.resend-delay={interval}s"])
     prom = Prom(prom_port)
     wait_until("Prometheus ready", lambda: http_get(f"{prom.base}/-/ready", 2), 30)
 
@@ -514,8 +615,16 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
                  not extra, str(extra))
     bad = [a["labels"] for a in alerts if a["labels"].get("node") in healthy]
     checks.check("healthy nodes: no alert at all", not bad, str(bad))
-    others = [s for s in summary if s[0] not in nodes]
-    checks.check("no alert without a node (ClockwatchAbsent, ...)", not others, str(others))
+    checks.check(f"{ABSENT}: ClockwatchAbsent {state_text} (kube_node_info reports it, no clockwatch target)",
+                 has_alert(ABSENT, "ClockwatchAbsent"))
+    extra = sorted({a["labels"]["alertname"] for a in alerts if a["labels"].get("node") == ABSENT} - {"ClockwatchAbsent"})
+    checks.check(f"{ABSENT}: no other alert", not extra, str(extra))
+    others = [s for s in summary if s[0] not in nodes + [ABSENT]]
+    checks.check("no alert without a node", not others, str(others))
+
+    if not args.keep_for:
+        check_notifications(checks, receiver, am_base, nodes, healthy, shifted, stopped, interval,
+                            host_stepped=stepped == set(nodes))
 
     # --- metrics and recordings ---------------------------------------------
     print("== metrics and recording rules (/api/v1/query)", flush=True)
@@ -603,6 +712,54 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
         log(f"{stopped}: chronyd stopped at {time.strftime('%H:%M:%S', time.gmtime(t_stop))}Z, "
             f"report's gap starts {gaps[0]['start']} ({parse_rfc3339(gaps[0]['start']) - t_stop:+.1f} s), "
             f"reasons {', '.join(gaps[0]['reasons'])}")
+
+
+def check_notifications(checks, receiver, am_base, nodes, healthy, shifted, stopped, interval, host_stepped):
+    """What the webhook received from the real Alertmanager, and what
+    Alertmanager itself says it inhibited."""
+    print("== notifications (Alertmanager -> webhook receiver)", flush=True)
+    expected = {(shifted, "ClockErrorBoundHigh", "critical"), (shifted, "NodeClockOffsetFromMedian", "warning"),
+                (stopped, "ChronyUnreachable", "warning"), (ABSENT, "ClockwatchAbsent", "warning")}
+
+    def received():
+        return {(lab.get("node"), lab["alertname"], lab.get("severity")) for st, lab, _ in receiver.alerts()
+                if st == "firing" and not (host_stepped and lab["alertname"] == "ClockStepped")}
+
+    # Alertmanager groups for one group_interval after an alert joins.
+    try:
+        wait_until("every expected notification", lambda: expected <= received(), 6 * interval + 10)
+    except TimeoutError:
+        pass
+    got = received()
+    for row in sorted(got):
+        print("       %-16s %-26s %s" % tuple(x or "-" for x in row), flush=True)
+    for node, name, severity in sorted(expected):
+        checks.check(f"notified: {name} {severity} for {node}", (node, name, severity) in got)
+    checks.check(f"not notified: ClockErrorBoundHigh warning for {shifted} (inhibited by its critical)",
+                 (shifted, "ClockErrorBoundHigh", "warning") not in got)
+    suppressed = json.loads(http_get(f"{am_base}/api/v2/alerts?inhibited=true&active=false&silenced=false"))
+    inhibited = [a for a in suppressed if a["labels"].get("node") == shifted
+                 and a["labels"]["alertname"] == "ClockErrorBoundHigh" and a["labels"].get("severity") == "warning"]
+    checks.check(f"Alertmanager: {shifted}'s ClockErrorBoundHigh warning received and inhibited",
+                 len(inhibited) == 1 and inhibited[0]["status"]["state"] == "suppressed"
+                 and inhibited[0]["status"]["inhibitedBy"],
+                 json.dumps([a["status"] for a in inhibited]))
+    checks.check("no notification for the healthy nodes, nor any other",
+                 got - expected == set(), str(sorted(got - expected)))
+    base = None
+    bad = []
+    for _st, lab, ann in receiver.alerts():
+        url = ann.get("runbook_url", "")
+        base = base or url.split("#")[0]
+        if not url.endswith("#" + lab["alertname"].lower()) or not url.startswith("https://"):
+            bad.append((lab["alertname"], url))
+        if lab.get("node") and lab["node"] not in ann.get("summary", ""):
+            bad.append((lab["alertname"], "summary without the node: " + ann.get("summary", "")))
+    checks.check("every notification carries its runbook_url (#alert name) and names its node", not bad and base,
+                 str(bad))
+    runbooks = open(os.path.join(REPO, "docs/runbooks.md")).read()
+    checks.check("every notified alert has its section in docs/runbooks.md",
+                 all(f"\n## {name}\n" in runbooks for _n, name, _s in got))
 
 
 def parse_rfc3339(s):

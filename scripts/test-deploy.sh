@@ -27,16 +27,27 @@ if ! command -v "$PY" >/dev/null; then
     exit 1
 fi
 
-# Debian packages: prometheus (prometheus + promtool).
-if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+# Debian packages: prometheus (prometheus, promtool), prometheus-alertmanager
+# (amtool), docker-registry (a local OCI registry for the guide's push
+# commands), qemu-user-static (the arm64 binary), buildah (images).
+declare -A TOOL_OF=([prometheus]=promtool [prometheus-alertmanager]=amtool [docker-registry]=docker-registry
+                    [qemu-user-static]=qemu-aarch64-static [buildah]=buildah)
+apt_missing=()
+for pkg in "${!TOOL_OF[@]}"; do
+    command -v "${TOOL_OF[$pkg]}" >/dev/null || apt_missing+=("$pkg")
+done
+if [ ${#apt_missing[@]} -gt 0 ]; then
     if may_install && command -v apt-get >/dev/null; then
-        echo "installing Debian package prometheus"
-        (apt-get install -y -q prometheus >/dev/null 2>&1 ||
-            { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q prometheus >/dev/null 2>&1; }) ||
-            loud "could not install Debian package prometheus"
+        echo "installing Debian packages: ${apt_missing[*]}"
+        (apt-get install -y -q --no-install-recommends "${apt_missing[@]}" >/dev/null 2>&1 ||
+            { apt-get update -q >/dev/null 2>&1 &&
+              apt-get install -y -q --no-install-recommends "${apt_missing[@]}" >/dev/null 2>&1; }) ||
+            loud "could not install Debian packages ${apt_missing[*]}"
     fi
-    command -v promtool >/dev/null ||
-        loud "SKIP: promtool/prometheus missing (apt-get install prometheus): rule and dashboard query tests will be skipped"
+    for pkg in "${apt_missing[@]}"; do
+        command -v "${TOOL_OF[$pkg]}" >/dev/null ||
+            loud "SKIP: ${TOOL_OF[$pkg]} missing (apt-get install $pkg): tests needing it will be skipped"
+    done
 fi
 
 # PyPI packages.

@@ -39,10 +39,17 @@ if [ "${1:-}" = --suites ]; then
         scripts/check-msrv.py'
     if rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
         # The image's target has code of its own (the allocator in main.rs).
-        suite "static release binary (for the image and end-to-end tests)" sh -c '
-            cargo clippy -p clockwatch --target x86_64-unknown-linux-musl -- -D warnings &&
-            cargo build --release --target x86_64-unknown-linux-musl -p clockwatch'
+        suite "clippy on the image's musl target" \
+            cargo clippy -p clockwatch --target x86_64-unknown-linux-musl -- -D warnings
     fi
+    # Both static binaries of the multi-arch image, stamped with the git HEAD
+    # as the image labels are. The deploy tests run the arm64 one under
+    # qemu-user; without them those tests SKIP (FAIL under CI=true).
+    suite "static release binaries, x86_64 and aarch64 (image, end-to-end and arm64 tests)" sh -c '
+        deploy/image/cross-build.sh || {
+            printf "\n!!! cross-build failed: the image, arm64 and multi-arch tests will SKIP (FAIL under CI=true)\n\n" >&2
+            [ "${CI:-}" != true ]
+        }'
     suite "Rust tests (unit, golden, real chronyd, real Prometheus)" cargo test --workspace
     suite "deployment assets" scripts/test-deploy.sh
     if [ -x scripts/test-extra.sh ]; then
@@ -65,7 +72,8 @@ if [ "${1:-}" = --suites ]; then
 fi
 
 # Phase 1: preparation, with the network.
-APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools iproute2 python3)
+APT_PACKAGES=(chrony prometheus prometheus-alertmanager faketime chromium bubblewrap buildah prometheus-node-exporter
+              wrk musl-tools qemu-user-static docker-registry iproute2 python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -83,8 +91,21 @@ if [ ${#missing[@]} -gt 0 ]; then
         loud "MISSING Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]}); tests needing them will SKIP"
     fi
 fi
-if ! rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
-    rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || loud "MISSING: rustup target x86_64-unknown-linux-musl (image tests will SKIP)"
+# The image's two static binaries: x86_64 (musl-gcc) and aarch64
+# (cargo-zigbuild with PyPI's ziglang), built in the isolated phase by
+# deploy/image/cross-build.sh.
+for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+        rustup target add "$target" >/dev/null 2>&1 || loud "MISSING: rustup target $target (image tests will SKIP)"
+    fi
+done
+if ! command -v cargo-zigbuild >/dev/null || ! python3 -m ziglang version >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        python3 -m pip install -q --disable-pip-version-check ziglang cargo-zigbuild ||
+            loud "could not install ziglang and cargo-zigbuild from PyPI (the arm64 tests will SKIP)"
+    else
+        loud "MISSING: PyPI ziglang and cargo-zigbuild (pip install ziglang cargo-zigbuild); the arm64 tests will SKIP"
+    fi
 fi
 echo "== preparing: PyPI packages, cargo-fuzz, every crate"
 scripts/test-deploy.sh --prepare

@@ -46,6 +46,9 @@ param offsetFromMedianCriticalSeconds string = '120'
 @description('job label of the clockwatch scrape targets (ClockwatchAbsent).')
 param jobName string = 'clockwatch'
 
+@description('Where docs/runbooks.md is published: the runbook_url of each alert is this, # and the alert name in lower case.')
+param runbookUrl string = 'https://example.invalid/clockwatch/docs/runbooks.md'
+
 var scopes = empty(aksClusterResourceId) ? [azureMonitorWorkspaceResourceId] : [azureMonitorWorkspaceResourceId, aksClusterResourceId]
 var actions = empty(actionGroupResourceId) ? [] : [
   {
@@ -137,9 +140,9 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
           severity: 'warning'
         }
         annotations: {
-          summary: 'clockwatch is not measuring the clock of node {{ $labels.node }}{{ $labels.instance }}.'
-          description: 'No clockwatch target answers for {{ $labels.node }}{{ $labels.instance }} (target down, no clockwatch pod on a node that kube-state-metrics reports, or no clockwatch target at all). Time on that node is unmeasured, and an unmeasured minute is not a compliant minute.'
-          runbook: '1. kubectl -n <namespace> get pods -o wide -l app.kubernetes.io/name=clockwatch and look for the node: is the pod missing (taints the DaemonSet does not tolerate, nodeSelector, a hostPort conflict on 9707 in udp mode, Pod Security admission rejecting hostNetwork/hostPath) or not running (kubectl describe pod, kubectl logs)? 2. If the pod runs, check that Prometheus discovers it (Status > Targets, job "clockwatch") and can reach port 9707 (NetworkPolicy, node firewall for hostNetwork pods). 3. Windows nodes and nodes you exclude on purpose are expected to have no pod: silence the alert for them.'
+          summary: 'clockwatch is not measuring the clock of {{ with $labels.node }}node {{ . }}{{ else }}{{ with $labels.instance }}target {{ . }}{{ else }}any node: there is no clockwatch target{{ end }}{{ end }}.'
+          description: 'No clockwatch target answers for {{ with $labels.node }}node {{ . }}{{ else }}{{ with $labels.instance }}target {{ . }}{{ else }}any node{{ end }}{{ end }} (target down, no clockwatch pod on a node that kube-state-metrics reports, or no clockwatch target at all). Time on that node is unmeasured, and an unmeasured minute is not a compliant minute.'
+          runbook_url: '${runbookUrl}#clockwatchabsent'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -159,7 +162,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'clockwatch cannot query chronyd on node {{ $labels.node }}.'
           description: 'chrony_up has been 0 for 5 minutes on {{ $labels.node }}: chronyd does not answer clockwatch, so the clock\'s state and error bound are unknown.'
-          runbook: '1. kubectl logs the clockwatch pod on that node: the log says whether the request timed out, was refused, or was denied. 2. udp mode: chronyd must listen on 127.0.0.1:323 of the host (chrony.conf `cmdport 323`, `bindcmdaddress 127.0.0.1`) and the pod must use hostNetwork. 3. socket mode: /run/chrony must exist on the node and the pod must run as chronyd\'s uid/gid (stat -c \'%u %g\' /run/chrony on the node), with the hostPath mounted read-write. 4. If the node runs systemd-timesyncd or no chronyd at all, deploy with chrony.access=timex instead.'
+          runbook_url: '${runbookUrl}#chronyunreachable'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -179,7 +182,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'The clock of node {{ $labels.node }} is not synchronised.'
           description: 'chronyd on {{ $labels.node }} reports leap status "not synchronised" for 10 minutes: the clock free-runs and has no valid error bound.'
-          runbook: '1. On the node (kubectl debug node/<node> -it --image=<image with chronyc>, then chroot /host): chronyc tracking; chronyc sources -v. 2. No source marked \'*\': check that the sources are reachable (UDP 123 to NTP servers, /dev/ptp0 for Azure\'s PHC refclock), and chronyd\'s log. 3. After a reboot chronyd needs a few polls; if it persists, restart chronyd and, if the offset is large, let it step (chronyc makestep).'
+          runbook_url: '${runbookUrl}#clocknotsynchronised'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -199,7 +202,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'Node {{ $labels.node }} follows chronyd\'s local clock, not UTC.'
           description: 'chronyd on {{ $labels.node }} uses its `local` reference: it looks perfectly synchronised but is not traceable to UTC, so its error bound is infinite.'
-          runbook: '1. chronyc tracking on the node shows "Reference ID : 7F7F0101 ()". 2. Every real source is unreachable or was rejected: chronyc sources -v, and check connectivity to them. 3. Remove `local` from chrony.conf of nodes that are not meant to serve time to an isolated network.'
+          runbook_url: '${runbookUrl}#clockonlocalreference'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -219,7 +222,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'chronyd on node {{ $labels.node }} has not updated the clock recently.'
           description: 'The last clock update on {{ $labels.node }} is older than 8 update intervals: chronyd still reports a bound, but its sources stopped answering and the bound only grows.'
-          runbook: '1. chronyc sources -v and chronyc sourcestats on the node: are the sources still reachable (Reach column 377)? 2. Check network paths to the NTP servers, or the PHC device for a refclock, and chronyd\'s log.'
+          runbook_url: '${runbookUrl}#clockreferencestale'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -239,7 +242,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'The clock error bound of node {{ $labels.node }} is {{ $value | humanizeDuration }}.'
           description: 'The bound |system time offset| + root dispersion + root delay / 2 on {{ $labels.node }} has stayed above the warning threshold for 10 minutes.'
-          runbook: '1. chronyc tracking and chronyc sources -v on the node: which term is large? A large root delay means a distant source (prefer a close one, e.g. the PHC refclock /dev/ptp0 on Azure); a large root dispersion means infrequent updates (lower maxpoll) or a noisy source; a large system time offset means chronyd is still slewing after a jump. 2. Compare with the other nodes on the clockwatch dashboard: if every node is affected, look at the common upstream.'
+          runbook_url: '${runbookUrl}#clockerrorboundhigh'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -259,7 +262,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'The clock error bound of node {{ $labels.node }} is {{ $value | humanizeDuration }}.'
           description: 'The bound |system time offset| + root dispersion + root delay / 2 on {{ $labels.node }} has stayed above the critical threshold for 5 minutes.'
-          runbook: '1. chronyc tracking and chronyc sources -v on the node: which term is large? A large root delay means a distant source (prefer a close one, e.g. the PHC refclock /dev/ptp0 on Azure); a large root dispersion means infrequent updates (lower maxpoll) or a noisy source; a large system time offset means chronyd is still slewing after a jump. 2. Compare with the other nodes on the clockwatch dashboard: if every node is affected, look at the common upstream.'
+          runbook_url: '${runbookUrl}#clockerrorboundhigh'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -279,7 +282,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'Node {{ $labels.node }} is {{ $value | humanizeDuration }} away from the cluster\'s median clock.'
           description: 'Prometheus measures the clock of {{ $labels.node }} beyond the warning threshold away from the median of the cluster\'s nodes. Tokens may be rejected (HTTP 401), certificates fail and logs no longer line up.'
-          runbook: '1. Look at node:clockwatch_measured_offset_seconds:max on the dashboard: is one node off, or is the median itself moving? 2. On the node: chronyc tracking (or timedatectl for systemd-timesyncd). If the service is not synchronised, see ClockNotSynchronised; if it is synchronised to a wrong source, fix its sources. 3. To correct at once: chronyc makestep (this steps the clock: expect ClockStepped).'
+          runbook_url: '${runbookUrl}#nodeclockoffsetfrommedian'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -299,7 +302,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'Node {{ $labels.node }} is {{ $value | humanizeDuration }} away from the cluster\'s median clock.'
           description: 'Prometheus measures the clock of {{ $labels.node }} beyond the critical threshold away from the median of the cluster\'s nodes. Tokens may be rejected (HTTP 401), certificates fail and logs no longer line up.'
-          runbook: '1. Look at node:clockwatch_measured_offset_seconds:max on the dashboard: is one node off, or is the median itself moving? 2. On the node: chronyc tracking (or timedatectl for systemd-timesyncd). If the service is not synchronised, see ClockNotSynchronised; if it is synchronised to a wrong source, fix its sources. 3. Consider cordoning and draining the node until its clock is fixed.'
+          runbook_url: '${runbookUrl}#nodeclockoffsetfrommedian'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -318,7 +321,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'The clock of node {{ $labels.node }} was stepped.'
           description: 'The clock of {{ $labels.node }} jumped instead of being slewed in the last 15 minutes (last step: see clockwatch_clock_last_step_seconds). Timestamps taken around the step may be out of order.'
-          runbook: '1. clockwatch_clock_last_step_seconds shows the size of the jump; chronyd\'s log (journalctl -u chrony) shows who stepped it (makestep, chronyc makestep, a VM resume, or another program calling settimeofday). 2. A step right after boot is expected (makestep 1.0 3). Repeated steps mean two programs fight over the clock, or a source is unstable.'
+          runbook_url: '${runbookUrl}#clockstepped'
         }
         resolveConfiguration: {
           autoResolved: true
@@ -338,7 +341,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         annotations: {
           summary: 'The kernel reports the clock of node {{ $labels.node }} as unsynchronised.'
           description: 'On {{ $labels.node }}, where clockwatch runs without chronyd (timex-only mode), the kernel\'s STA_UNSYNC flag has been set for 10 minutes: no time service is steering the clock.'
-          runbook: '1. On the node: timedatectl; is "System clock synchronized" no? 2. systemd-timesyncd: timedatectl show-timesync --all and journalctl -u systemd-timesyncd; check UDP 123 to its servers. 3. If the node runs chronyd after all, deploy clockwatch with chrony.access=udp or socket to get the full picture.'
+          runbook_url: '${runbookUrl}#kernelclockunsynchronised'
         }
         resolveConfiguration: {
           autoResolved: true

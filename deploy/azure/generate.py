@@ -24,20 +24,9 @@ BICEP = HERE / "clockwatch-rules.bicep"
 ARM = HERE / "clockwatch-rules.json"
 API_VERSION = "2023-03-01"
 
-# (parameter, default, exact spelling in the rules file, template with {} for the value)
-PARAMETERS = [
-    ("boundWarningSeconds", "0.01", "(clockwatch_clock_error_bound_seconds > 0.01)",
-     "(clockwatch_clock_error_bound_seconds > {})"),
-    ("boundCriticalSeconds", "0.1", "(clockwatch_clock_error_bound_seconds > 0.1)",
-     "(clockwatch_clock_error_bound_seconds > {})"),
-    ("complianceToleranceSeconds", "0.01", "node:clockwatch_clock_error_bound_seconds:max <= bool 0.01",
-     "node:clockwatch_clock_error_bound_seconds:max <= bool {}"),
-    ("offsetFromMedianWarningSeconds", "30", "abs(node:clockwatch_measured_offset_from_median_seconds) > 30",
-     "abs(node:clockwatch_measured_offset_from_median_seconds) > {}"),
-    ("offsetFromMedianCriticalSeconds", "120", "abs(node:clockwatch_measured_offset_from_median_seconds) > 120",
-     "abs(node:clockwatch_measured_offset_from_median_seconds) > {}"),
-    ("jobName", "clockwatch", 'job="clockwatch"', 'job="{}"'),
-]
+sys.path.insert(0, str(HERE.parent / "prometheus"))
+from thresholds import PARAMETERS  # noqa: E402  the one list of adjustable values
+
 PARAM_DOC = {
     "boundWarningSeconds": "ClockErrorBoundHigh (warning) fires above this error bound, in seconds.",
     "boundCriticalSeconds": "ClockErrorBoundHigh (critical) fires above this error bound, in seconds.",
@@ -45,6 +34,7 @@ PARAM_DOC = {
     "offsetFromMedianWarningSeconds": "NodeClockOffsetFromMedian (warning) fires beyond this offset from the cluster median, in seconds.",
     "offsetFromMedianCriticalSeconds": "NodeClockOffsetFromMedian (critical) fires beyond this offset from the cluster median, in seconds.",
     "jobName": "job label of the clockwatch scrape targets (ClockwatchAbsent).",
+    "runbookUrl": "Where docs/runbooks.md is published: the runbook_url of each alert is this, # and the alert name in lower case.",
 }
 # Azure alert severities: 0 critical, 1 error, 2 warning, 3 informational, 4 verbose.
 SEVERITY = {"critical": 0, "warning": 2, "info": 3}

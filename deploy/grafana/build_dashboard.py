@@ -7,23 +7,50 @@ deploy/tests/test_dashboard.py checks that the committed JSON is what this
 script writes, that every query parses in a real Prometheus, and that every
 metric it names is in deploy/tests/metrics.txt.
 
-Queries use the raw exporter metrics, not the recording rules, so that the
-dashboard also works where the rules are not loaded. Offsets follow the rules'
+Most queries use the raw exporter metrics, so that they also work where the
+rules are not loaded; the compliance panels use the recording rule
+node:clockwatch_clock_within_tolerance:bool, so that the dashboard and the
+rules count "within tolerance" the same way. Offsets follow the rules'
 convention: node clock minus reference, positive when the node is ahead.
 
-Usage: build_dashboard.py [--check]
+Thresholds (colours), the tolerance and the job name are the rules' own
+values (deploy/prometheus/thresholds.py): deploy/grafana/clockwatch.json has
+the defaults; the chart's copy has placeholders that its dashboard template
+replaces with the chart's prometheusRule.thresholds and jobName, so a changed
+threshold changes the rules and the dashboard together. Where the rules are
+deployed by other means (Azure), regenerate with the same values:
+  build_dashboard.py --set boundWarningSeconds=0.001 -o my-dashboard.json
+
+A node whose target is down or that has no clockwatch pod at all (seen by
+kube-state-metrics' kube_node_info) is listed, not left out.
+
+Usage: build_dashboard.py [--check] [--set NAME=VALUE ...] [-o FILE]
 """
+import argparse
 import json
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUTPUTS = [HERE / "clockwatch.json",
-           HERE.parent / "helm" / "clockwatch" / "dashboards" / "clockwatch.json"]
+sys.path.insert(0, str(HERE.parent / "prometheus"))
+from thresholds import DEFAULTS  # noqa: E402  the rules' adjustable values
+
+OUTPUT = HERE / "clockwatch.json"
+CHART_OUTPUT = HERE.parent / "helm" / "clockwatch" / "dashboards" / "clockwatch.json"
+# The chart's copy: placeholders its template replaces ("@name@" as a JSON
+# string where a number stands, @name@ inside text).
+PLACEHOLDERS = {name: f"@{name}@" for name in DEFAULTS}
 
 SEL = 'cluster=~"$cluster", node=~"$node"'
 CLUSTER = 'cluster=~"$cluster"'
 DS = {"type": "prometheus", "uid": "${datasource}"}
+V = {}  # the values of this build: DEFAULTS, --set, or PLACEHOLDERS
+
+
+def num(name):
+    """A threshold where the JSON wants a number."""
+    v = V[name]
+    return v if v.startswith("@") else float(v) if "." in v or "e" in v.lower() else int(v)
 
 
 def measured(sel):
@@ -31,26 +58,42 @@ def measured(sel):
             " - timestamp(clockwatch_system_time_seconds{%s}))" % (sel, sel))
 
 
-# The median is taken over every node of the cluster, whatever nodes are selected.
-FROM_MEDIAN = ("%s - on (cluster) group_left () quantile by (cluster) (0.5, %s)"
-               % (measured(SEL), measured(CLUSTER)))
-CHRONY_OFFSET = "max by (cluster, node) (-chrony_tracking_system_time_seconds{%s})" % SEL
-BOUND = "max by (cluster, node) (clockwatch_clock_error_bound_seconds{%s})" % SEL
-WITHIN = ("avg_over_time((max by (cluster, node) (clockwatch_clock_error_bound_seconds{%s})"
-          " <= bool $tolerance)[$__range:1m])" % SEL)
 STATES = ["synchronized", "stale", "local", "unsynchronized", "unknown"]
-STATE_CODE = "max by (cluster, node) (%s)" % " or ".join(
-    '(clockwatch_sync_state{%s, state="%s"} == 1) * %d' % (SEL, s, i) for i, s in enumerate(STATES))
 STATE_COLOURS = {"synchronized": "green", "stale": "yellow", "local": "orange",
                  "unsynchronized": "red", "unknown": "purple"}
-
-BOUND_STEPS = [{"color": "green", "value": None}, {"color": "yellow", "value": 0.01},
-               {"color": "red", "value": 0.1}]
-OFFSET_STEPS = [{"color": "red", "value": None}, {"color": "yellow", "value": -120},
-                {"color": "green", "value": -30}, {"color": "yellow", "value": 30},
-                {"color": "red", "value": 120}]
 RATIO_STEPS = [{"color": "red", "value": None}, {"color": "yellow", "value": 0.99},
                {"color": "green", "value": 0.999}]
+# up of the target per node: 1 up, 0 down; -1 a Linux node without any target.
+TARGET_CODES = {"1": ("up", "green"), "0": ("down", "red"), "-1": ("no clockwatch pod", "red")}
+
+
+def queries():
+    """The expressions that depend on the rules' values (see V)."""
+    global FROM_MEDIAN, CHRONY_OFFSET, BOUND, WITHIN, STATE_CODE, BOUND_STEPS, OFFSET_STEPS, TARGET, ABSENT
+    # The median is taken over every node of the cluster, whatever nodes are selected.
+    FROM_MEDIAN = ("%s - on (cluster) group_left () quantile by (cluster) (0.5, %s)"
+                   % (measured(SEL), measured(CLUSTER)))
+    CHRONY_OFFSET = "max by (cluster, node) (-chrony_tracking_system_time_seconds{%s})" % SEL
+    BOUND = "max by (cluster, node) (clockwatch_clock_error_bound_seconds{%s})" % SEL
+    # The recording rule: the same tolerance as the rules, by construction.
+    WITHIN = "avg_over_time(node:clockwatch_clock_within_tolerance:bool{%s}[$__range])" % SEL
+    STATE_CODE = "max by (cluster, node) (%s)" % " or ".join(
+        '(clockwatch_sync_state{%s, state="%s"} == 1) * %d' % (SEL, s, i) for i, s in enumerate(STATES))
+    job = 'job="%s"' % V["jobName"]
+    linux_nodes = 'max by (cluster, node) (kube_node_info{os_image!~"(?i).*windows.*", %s})' % SEL
+    TARGET = ("max by (cluster, node) (up{%s, %s}) or (%s * 0 - 1 unless on (cluster, node) up{%s})"
+              % (job, SEL, linux_nodes, job))
+    # As ClockwatchAbsent: targets down, and Linux nodes without a target.
+    ABSENT = ("count((max by (cluster, node) (up{%s, %s}) == 0) or (%s unless on (cluster, node) up{%s})) or vector(0)"
+              % (job, SEL, linux_nodes, job))
+    BOUND_STEPS = [{"color": "green", "value": None}, {"color": "yellow", "value": num("boundWarningSeconds")},
+                   {"color": "red", "value": num("boundCriticalSeconds")}]
+    warn, crit = num("offsetFromMedianWarningSeconds"), num("offsetFromMedianCriticalSeconds")
+    neg = lambda x: f"-{x}" if isinstance(x, str) else -x  # noqa: E731
+    OFFSET_STEPS = [{"color": "red", "value": None}, {"color": "yellow", "value": neg(crit)},
+                    {"color": "green", "value": neg(warn)}, {"color": "yellow", "value": warn},
+                    {"color": "red", "value": crit}]
+
 
 _next_id = [0]
 
@@ -122,12 +165,16 @@ def colour_cells(steps, unit):
 def node_table(y):
     state_map = [{"type": "value", "options": {s: {"text": s, "color": c, "index": i}
                                                 for i, (s, c) in enumerate(STATE_COLOURS.items())}}]
+    target_map = [{"type": "value", "options": {code: {"text": text, "color": colour, "index": i}
+                                                 for i, (code, (text, colour)) in enumerate(TARGET_CODES.items())}}]
     return {
         "id": pid(), "type": "table", "title": "Nodes",
         "description": "One row per node. Offset: node clock minus Prometheus' clock at scrape time "
                        "(positive: node ahead), and its distance from the cluster's median. chronyd "
                        "offset: chronyd's own estimate of the node clock against true time. Within "
-                       "tolerance: share of the selected range with an error bound <= $tolerance s.",
+                       "tolerance: share of the selected range with an error bound <= %s s (the rules' "
+                       "tolerance). Target: down, or no clockwatch pod on a Linux node that "
+                       "kube-state-metrics reports: such a node is unmeasured." % V["complianceToleranceSeconds"],
         "datasource": DS, "gridPos": {"x": 0, "y": y, "w": 24, "h": 10},
         "targets": [
             target("max by (cluster, node, state) (clockwatch_sync_state{%s} == 1)" % SEL, "A", instant=True, table=True),
@@ -139,20 +186,24 @@ def node_table(y):
                    "F", instant=True, table=True),
             target("max by (cluster, node) (chrony_tracking_stratum{%s})" % SEL, "G", instant=True, table=True),
             target(WITHIN, "H", instant=True, table=True),
+            target(TARGET, "I", instant=True, table=True),
         ],
         "transformations": [
             {"id": "merge", "options": {}},
             {"id": "organize", "options": {
                 "excludeByName": {"Time": True, "Value #A": True, "Value #F": True},
-                "indexByName": {"cluster": 0, "node": 1, "state": 2, "Value #B": 3, "Value #C": 4,
-                                "Value #D": 5, "Value #E": 6, "tracking_name": 7, "tracking_refid": 8,
-                                "Value #G": 9, "Value #H": 10},
+                "indexByName": {"cluster": 0, "node": 1, "Value #I": 2, "state": 3, "Value #B": 4,
+                                "Value #C": 5, "Value #D": 6, "Value #E": 7, "tracking_name": 8,
+                                "tracking_refid": 9, "Value #G": 10, "Value #H": 11},
                 "renameByName": {"Value #B": "Error bound", "Value #C": "Offset (measured)",
                                  "Value #D": "Offset from median", "Value #E": "Offset (chronyd)",
                                  "tracking_name": "Reference", "tracking_refid": "Ref ID",
-                                 "Value #G": "Stratum", "Value #H": "Within tolerance", "state": "State"}}},
+                                 "Value #G": "Stratum", "Value #H": "Within tolerance", "state": "State",
+                                 "Value #I": "Target"}}},
         ],
         "fieldConfig": {"defaults": {"custom": {"align": "auto", "filterable": True}}, "overrides": [
+            col_override("Target", [{"id": "mappings", "value": target_map},
+                                    {"id": "custom.cellOptions", "value": {"type": "color-background"}}]),
             col_override("State", [{"id": "mappings", "value": state_map},
                                    {"id": "custom.cellOptions", "value": {"type": "color-background"}}]),
             col_override("Error bound", colour_cells(BOUND_STEPS, "s")),
@@ -161,7 +212,7 @@ def node_table(y):
             col_override("Offset (chronyd)", [{"id": "unit", "value": "s"}]),
             col_override("Within tolerance", colour_cells(RATIO_STEPS, "percentunit")),
         ]},
-        "options": {"showHeader": True, "sortBy": [{"displayName": "Error bound", "desc": True}]},
+        "options": {"showHeader": True, "sortBy": [{"displayName": "Target", "desc": False}]},
     }
 
 
@@ -183,9 +234,10 @@ def state_timeline(y):
 def compliance_bars(y):
     return {
         "id": pid(), "type": "bargauge", "title": "Within tolerance over the selected range",
-        "description": "Share of the range during which the node's error bound was at most $tolerance s. "
-                       "Minutes without data are left out, not counted: use `clockwatch report` for "
-                       "evidence that accounts for gaps.",
+        "description": "Share of the range during which the node's error bound was at most %s s "
+                       "(node:clockwatch_clock_within_tolerance:bool, the rules' tolerance). Minutes "
+                       "without data are left out, not counted: use `clockwatch report` for evidence "
+                       "that accounts for gaps." % V["complianceToleranceSeconds"],
         "datasource": DS, "gridPos": {"x": 0, "y": y, "w": 24, "h": 8},
         "targets": [target(WITHIN, legend="{{node}}", instant=True)],
         "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0, "max": 1, "decimals": 3,
@@ -203,37 +255,41 @@ def variables():
                 "refresh": 2, "includeAll": True, "multi": True, "allValue": ".*",
                 "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
                 "sort": 1, "hide": 0}
-    options = ["0.0001", "0.001", "0.01", "0.05", "0.1", "1"]
+    # Nodes known to kube-state-metrics are listed too, target or not.
+    series = '{__name__=~"clockwatch_build_info|kube_node_info"%s}'
     return {"list": [
         {"type": "datasource", "name": "datasource", "label": "Data source", "query": "prometheus",
          "current": {}, "hide": 0, "refresh": 1, "regex": ""},
-        query_var("cluster", "Cluster", "label_values(clockwatch_build_info, cluster)"),
-        query_var("node", "Node", 'label_values(clockwatch_build_info{cluster=~"$cluster"}, node)'),
-        {"type": "custom", "name": "tolerance", "label": "Tolerance (s)",
-         "description": "Error bound counted as compliant: 0.0001 and 0.001 s (MiFID II RTS 25 HFT and "
-                        "algorithmic trading), 0.05 s (FINRA CAT), 1 s (voice trading).",
-         "query": ",".join(options), "current": {"selected": True, "text": "0.01", "value": "0.01"},
-         "options": [{"selected": o == "0.01", "text": o, "value": o} for o in options], "hide": 0},
+        query_var("cluster", "Cluster", "label_values(%s, cluster)" % (series % "")),
+        query_var("node", "Node", "label_values(%s, node)" % (series % ', cluster=~"$cluster"')),
     ]}
 
 
-def build():
+def build(values):
+    V.clear()
+    V.update(values)
+    queries()
     _next_id[0] = 0
     panels = [
         row("Overview", 0),
-        stat("Nodes", "count(max by (cluster, node) (clockwatch_build_info{%s}))" % SEL, 0, 4,
+        stat("Nodes", "count(max by (cluster, node) (clockwatch_build_info{%s}))" % SEL, 0, 3,
              desc="Nodes with a clockwatch target answering."),
+        stat("Unmeasured", ABSENT, 3, 3, steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
+             desc="Nodes whose clockwatch target is down, and Linux nodes without any (kube-state-metrics' "
+                  "kube_node_info), as ClockwatchAbsent counts them."),
         stat("Not synchronized",
              'count(max by (cluster, node) (clockwatch_sync_state{%s, state!="synchronized"} == 1)) or vector(0)' % SEL,
-             4, 4, steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
+             6, 3, steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
              desc="Nodes in state stale, local, unsynchronized or unknown."),
-        stat("Worst error bound", "max(clockwatch_clock_error_bound_seconds{%s})" % SEL, 8, 4,
+        stat("Worst error bound", "max(clockwatch_clock_error_bound_seconds{%s})" % SEL, 9, 3,
              unit="s", steps=BOUND_STEPS),
         stat("Largest offset from median", "max(abs(%s))" % FROM_MEDIAN, 12, 4, unit="s",
-             steps=[{"color": "green", "value": None}, {"color": "yellow", "value": 30},
-                    {"color": "red", "value": 120}]),
+             steps=[{"color": "green", "value": None},
+                    {"color": "yellow", "value": num("offsetFromMedianWarningSeconds")},
+                    {"color": "red", "value": num("offsetFromMedianCriticalSeconds")}]),
         stat("Within tolerance", "avg(%s)" % WITHIN, 16, 4, unit="percentunit", steps=RATIO_STEPS,
-             desc="Mean over the selected nodes of the share of the range with a bound <= $tolerance s."),
+             desc="Mean over the selected nodes of the share of the range with a bound <= %s s."
+                  % V["complianceToleranceSeconds"]),
         stat("Kernel unsynchronised", "count(clockwatch_timex_sync_status{%s} == 0) or vector(0)" % SEL,
              20, 4, steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
              desc="Nodes whose kernel clock has STA_UNSYNC set."),
@@ -289,16 +345,43 @@ def build():
     }
 
 
+def render(values):
+    return json.dumps(build(values), indent=2, ensure_ascii=False) + "\n"
+
+
 def main():
-    text = json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
-    if "--check" in sys.argv[1:]:
-        stale = [str(p) for p in OUTPUTS if not p.exists() or p.read_text() != text]
+    ap = argparse.ArgumentParser(description="Writes the clockwatch Grafana dashboard.")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the committed files are out of date")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a rules value other than its default, e.g. boundWarningSeconds=0.001 (see "
+                         "deploy/prometheus/thresholds.py); with -o only")
+    ap.add_argument("-o", "--output", help="write this one dashboard here instead of the committed files")
+    args = ap.parse_args()
+    values = dict(DEFAULTS)
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or name not in DEFAULTS:
+            ap.error(f"--set {item}: NAME must be one of {', '.join(DEFAULTS)}")
+        if name.endswith("Seconds"):
+            try:
+                if float(value) <= 0:
+                    raise ValueError
+            except ValueError:
+                ap.error(f"--set {item}: not a number above 0")
+        values[name] = value
+    if args.set and not args.output:
+        ap.error("--set needs -o FILE: the committed files hold the defaults")
+    if args.output:
+        Path(args.output).write_text(render(values))
+        return 0
+    outputs = {OUTPUT: render(values), CHART_OUTPUT: render(PLACEHOLDERS)}
+    if args.check:
+        stale = [str(p) for p, text in outputs.items() if not p.exists() or p.read_text() != text]
         if stale:
             print("out of date (run deploy/grafana/build_dashboard.py):", *stale, file=sys.stderr)
             return 1
         return 0
-    for p in OUTPUTS:
-        p.parent.mkdir(parents=True, exist_ok=True)
+    for p, text in outputs.items():
         p.write_text(text)
     return 0
 

@@ -5,15 +5,19 @@
 # root), USER 65534:65534, EXPOSE 9707, ENTRYPOINT ["/clockwatch"], OCI labels.
 #
 # Usage: deploy/image/build.sh BINARY [IMAGE] [--rootfs DIR]
-#   BINARY  e.g. target/x86_64-unknown-linux-musl/release/clockwatch
+#   BINARY  e.g. target/x86_64-unknown-linux-musl/release/clockwatch, or the
+#           aarch64 one (the image's architecture is the binary's, read with readelf)
 #   IMAGE   default localhost/clockwatch:dev
 #   --rootfs DIR  also copy the image's root filesystem to DIR (for bwrap)
-# Environment: VERSION, REVISION (labels), BUILDAH_STORAGE_DRIVER (default vfs).
+# Environment: VERSION, REVISION (labels; REVISION defaults to the git HEAD,
+#   which is what deploy/image/cross-build.sh stamps into the binary),
+#   BUILDAH_STORAGE_DRIVER (default vfs).
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 set -euo pipefail
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 1 ] || usage
+case $1 in -h|--help) usage ;; esac
 binary=$1; shift
 image=localhost/clockwatch:dev
 rootfs=
@@ -32,15 +36,26 @@ if command -v readelf >/dev/null && readelf -l "$binary" 2>/dev/null | grep -q '
     exit 1
 fi
 
+# The image's architecture is the binary's (OCI names).
+machine=$(readelf -h "$binary" 2>/dev/null | awk -F: '/Machine:/ {gsub(/^ +/, "", $2); print $2}')
+case $machine in
+    *X86-64*) arch=amd64 ;;
+    *AArch64*) arch=arm64 ;;
+    *) echo "$binary: unsupported or unreadable ELF machine '${machine:-?}' (need x86-64 or AArch64; is readelf installed?)" >&2; exit 1 ;;
+esac
+# The version label: from the binary when it runs here, else Cargo.toml's.
 version=${VERSION:-$("$binary" --version 2>/dev/null | awk '{print $NF; exit}' || true)}
+version=${version:-$(sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "$0")/../../Cargo.toml" | head -1)}
 version=${version:-0.1.0}
 revision=${REVISION:-$(git -C "$(dirname "$0")" rev-parse HEAD 2>/dev/null || echo unknown)}
 bh() { buildah --storage-driver "${BUILDAH_STORAGE_DRIVER:-vfs}" "$@"; }
 
-ctr=$(bh from --isolation chroot scratch)
+ctr=$(bh from --isolation chroot --arch "$arch" --os linux scratch)
 trap 'bh rm "$ctr" >/dev/null 2>&1 || true' EXIT
 bh copy --chmod 0555 --chown 0:0 "$ctr" "$binary" /clockwatch >/dev/null
 bh config \
+    --arch "$arch" \
+    --os linux \
     --user 65534:65534 \
     --port 9707 \
     --entrypoint '["/clockwatch"]' \
@@ -58,7 +73,7 @@ trap - EXIT
 
 if [ -n "$rootfs" ]; then
     mkdir -p "$rootfs"
-    c2=$(bh from --isolation chroot "$image")
+    c2=$(bh from --isolation chroot --arch "$arch" "$image")
     mnt=$(bh mount "$c2")
     cp -a "$mnt/." "$rootfs/"
     bh umount "$c2" >/dev/null
@@ -69,3 +84,4 @@ fi
 echo "built $image"
 bh images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$image" | sed 's/^/image size: /'
 bh inspect --format '{{.OCIv1.Config.User}} {{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.ExposedPorts}}' "$image" | sed 's/^/config: /'
+bh inspect --format '{{.OCIv1.OS}}/{{.OCIv1.Architecture}}' "$image" | sed 's/^/platform: /'

@@ -51,11 +51,18 @@ def mode_values(mode, extra=None):
     return deep_merge(v, extra or {})
 
 
+def skip(why):
+    """A loud skip; under CI=true a failure: in CI nothing may skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"would skip, but CI=true: {why}")
+    pytest.skip(why)
+
+
 def need(module):
     try:
         return __import__(module)
     except ImportError:
-        pytest.skip(f"python module {module} is not installed (scripts/test-deploy.sh installs it as root)")
+        skip(f"python module {module} is not installed (scripts/test-deploy.sh installs it as root)")
 
 
 def render_raw(values=None, name="clockwatch", namespace="clockwatch"):
@@ -82,10 +89,78 @@ def by_kind(docs, kind):
 
 
 def need_tool(name):
-    path = shutil.which(name)
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if not path:
-        pytest.skip(f"{name} is not installed (scripts/test-deploy.sh installs it as root)")
+        skip(f"{name} is not installed (scripts/test-deploy.sh installs it as root)")
     return path
+
+
+def wait_for(what, fn, limit, every=0.2):
+    deadline = time.monotonic() + limit
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - reported on timeout
+            last = e
+        time.sleep(every)
+    raise TimeoutError(f"{what}: not within {limit} s ({last})")
+
+
+class ChronydPair:
+    """A real node on loopback, as tests/common/mod.rs makes it: an upstream
+    chronyd (`local stratum 3`, serving NTP on a free port) and a client whose
+    only source is 127.0.0.1 on that port, answering cmdmon on 127.0.0.1:cmd_port.
+    Both run with -x: the host clock is never touched."""
+
+    def __init__(self, workdir):
+        need_tool("chronyd")
+        if os.geteuid() != 0:
+            skip("chronyd -u root needs root")
+        self.dir = Path(workdir)
+        ntp = free_udp_port()
+        self.cmd_port = free_udp_port()
+        up = self.dir / "upstream.conf"
+        up.write_text(f"local stratum 3\nport {ntp}\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\n"
+                      f"pidfile {self.dir}/upstream.pid\n")
+        run = self.dir / "run"
+        run.mkdir(mode=0o750)
+        cl = self.dir / "client.conf"
+        cl.write_text(f"server 127.0.0.1 port {ntp} iburst minpoll -2 maxpoll -2\nport 0\n"
+                      f"cmdport {self.cmd_port}\nbindcmdaddress 127.0.0.1\nbindcmdaddress {run}/chronyd.sock\n"
+                      f"pidfile {self.dir}/client.pid\n")
+        chronyd = need_tool("chronyd")
+        self.procs = [subprocess.Popen([chronyd, "-d", "-x", "-u", "root", "-f", str(c)],
+                                       stdout=subprocess.DEVNULL, stderr=open(self.dir / f"{c.stem}.log", "w"))
+                      for c in (up, cl)]
+        wait_for("the client chronyd to synchronise", lambda: (self.tracking() or [None] * 14)[13] == "Normal"
+                 and self.tracking()[0] != "00000000", 30)
+
+    def chronyc(self, *args):
+        r = subprocess.run([need_tool("chronyc"), "-h", "127.0.0.1", "-p", str(self.cmd_port), "-c", "-n", *args],
+                           capture_output=True, text=True, timeout=5)
+        return r.stdout if r.returncode == 0 else ""
+
+    def tracking(self):
+        out = self.chronyc("tracking").strip()
+        return out.split(",") if out else None
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def free_port():
@@ -97,11 +172,12 @@ def free_port():
 class Prometheus:
     """A real Prometheus with an empty TSDB in a temporary directory."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, scrape_configs=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cfg = Path(workdir) / "prometheus.yml"
-        cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+        cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs:" +
+                       (scrape_configs if scrape_configs else " []\n"))
         self.log = open(Path(workdir) / "prometheus.log", "w")
         self.proc = subprocess.Popen(
             [binary, f"--config.file={cfg}", f"--storage.tsdb.path={workdir}/data",
@@ -128,6 +204,14 @@ class Prometheus:
         except urllib.error.HTTPError as e:
             body = json.load(e)
         return body.get("status") == "success", body.get("error", "")
+
+    def instant(self, expr):
+        """The result list of an instant query (raises on an error)."""
+        data = urllib.parse.urlencode({"query": expr}).encode()
+        with urllib.request.urlopen(self.url + "/api/v1/query", data=data, timeout=10) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return body["data"]["result"]
 
     def stop(self):
         self.proc.terminate()

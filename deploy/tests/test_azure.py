@@ -121,8 +121,7 @@ def test_bicep_matches_arm():
 
 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
-@pytest.mark.parametrize("name", ["ama-metrics-prometheus-config-node.yaml", "ama-metrics-settings-configmap.yaml",
-                                  "podmonitor.yaml"])
+@pytest.mark.parametrize("name", ["ama-metrics-prometheus-config-node.yaml", "podmonitor.yaml"])
 def test_manifests_validate(name, version):
     (obj,) = [d for d in yaml.safe_load_all((AZ / name).read_text()) if d]
     validate_object(obj, version)
@@ -143,13 +142,6 @@ def test_node_scrape_config():
         p.write_text(raw.replace("$NODE_IP", "10.224.0.4").replace("$NODE_NAME", "aks-nodepool1-0"))
         r = subprocess.run([promtool, "check", "config", str(p)], capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
-
-
-def test_settings_configmap():
-    cm = yaml.safe_load((AZ / "ama-metrics-settings-configmap.yaml").read_text())
-    assert cm["metadata"] == {"name": "ama-metrics-settings-configmap", "namespace": "kube-system"}
-    assert cm["data"]["schema-version"] == "v1"
-    assert re.fullmatch(r'podannotationnamespaceregex = "clockwatch"', cm["data"]["pod-annotation-based-scraping"])
 
 
 def test_podmonitor_is_what_the_chart_renders():

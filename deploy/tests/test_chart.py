@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 """The Helm chart: renders, validates, and keeps its promises per access mode."""
 import json
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -8,32 +9,50 @@ from pathlib import Path
 import pytest
 import yaml
 
+import validate
+from apirules import object_problems, release_problems
 from conftest import (ALL_ON, CHART, DASHBOARD, DEPLOY, KUBE_VERSIONS, MODES, RULES, SOCKET_USER,
                       by_kind, deep_merge, mode_values, need, need_tool, render, render_raw)
-
-SCHEMAS = Path(__file__).parent / "schemas"
-CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
-
-
-# ---------------------------------------------------------------- validation
 
 def validate_object(obj, version):
     """Core kinds against kubernetes-validate's strict schemas; the
     prometheus-operator CRDs (whose schemas it does not bundle) against the
     small schemas in deploy/tests/schemas/."""
-    if obj["kind"] in CRD_KINDS:
-        jsonschema = need("jsonschema")
-        schema = json.loads((SCHEMAS / f"{obj['kind'].lower()}.json").read_text())
-        jsonschema.validate(obj, schema)
-        return
-    kv = need("kubernetes_validate")
-    kv.validate(obj, version, strict=True)
+    need("jsonschema")
+    need("kubernetes_validate")
+    validate.validate_object(obj, version)
+
+
+def validate_release(docs, version):
+    """Every object against its schema, then the API server's own rules
+    (deploy/tests/apirules.py), per object and across the release."""
+    need("jsonschema")
+    need("kubernetes_validate")
+    validate.validate_release(docs, version)
 
 
 CASES = {
     "defaults": {},
     **{f"{m}-all-on": mode_values(m, ALL_ON) for m in MODES},
     "udp-azure-podmonitor": mode_values("udp", {"podMonitor": {"enabled": True, "apiVersion": "azmonitoring.coreos.com/v1"}}),
+    "socket-dir-and-pools": mode_values("socket", {
+        "chrony": {"socketDir": "/var/run/chrony-alt/"},
+        "nodePools": [{"name": "ubuntu", "nodeSelector": {"kubernetes.azure.com/os-sku": "Ubuntu"}},
+                      {"name": "azurelinux", "nodeSelector": {"kubernetes.azure.com/os-sku": "AzureLinux"},
+                       "chrony": {"socketUser": {"uid": 997, "gid": 994}}},
+                      {"name": "timesyncd", "nodeSelector": {"example.com/time": "timesyncd"},
+                       "chrony": {"access": "timex"}}]}),
+    "probe-overrides": {"livenessProbe": {"tcpSocket": {"port": "metrics"}},
+                        "readinessProbe": {"exec": {"command": ["/clockwatch", "--version"]}}},
+    "parity": {"global": {"imageRegistry": "registry.example.internal"}, "revisionHistoryLimit": 3,
+               "daemonsetAnnotations": {"team": "sre"}, "releaseLabel": True,
+               "networkPolicy": {"enabled": True, "from": [{"namespaceSelector": {"matchLabels": {
+                   "kubernetes.io/metadata.name": "monitoring"}}}]},
+               "serviceMonitor": {"enabled": True, "jobLabel": "app.kubernetes.io/name",
+                                  "targetLabels": ["app.kubernetes.io/instance"], "podTargetLabels": ["clockwatch.io/pool"],
+                                  "attachMetadata": {"node": True}, "sampleLimit": 5000},
+               "podMonitor": {"enabled": True, "sampleLimit": 5000, "attachMetadata": {"node": True}},
+               "prometheusRule": {"enabled": True}},
     "timex-existing-secret-digest": mode_values("timex", {
         "webConfig": {"enabled": True, "existingSecret": "my-web-config"},
         "image": {"digest": "sha256:" + "ab" * 32},
@@ -48,8 +67,34 @@ CASES = {
 def test_rendered_objects_validate_strictly(case, version):
     docs = render(CASES[case])
     assert docs, "nothing rendered"
-    for obj in docs:
-        validate_object(obj, version)
+    validate_release(docs, version)
+
+
+@pytest.mark.parametrize("broken, message", [
+    (lambda c: c["livenessProbe"].update(tcpSocket={"port": "metrics"}), "exactly one handler"),
+    (lambda c: c["readinessProbe"]["httpGet"].update(port="metricz"), "not a container port name"),
+    (lambda c: c["ports"][0].update(hostPort=19707), "hostPort must equal containerPort"),
+    (lambda c: c["volumeMounts"].append({"name": "nowhere", "mountPath": "/x"}), "has no volume"),
+    (lambda c: c["env"].append({"name": "1BAD", "value": "x"}), "env name"),
+])
+def test_api_rules_catch_what_schemas_do_not(broken, message):
+    """The API-server checks above can fail: each broken pod is refused by
+    them while kubernetes-validate's schema accepts it."""
+    docs = render(mode_values("udp", {"webConfig": {"enabled": True, "existingSecret": "s"},
+                                      "env": [{"name": "TZ", "value": "UTC"}]}))
+    (ds,) = by_kind(docs, "DaemonSet")
+    broken(ds["spec"]["template"]["spec"]["containers"][0])
+    validate_object(ds, KUBE_VERSIONS[-1])  # the schema has nothing against it
+    assert any(message in p for p in object_problems(ds)), object_problems(ds)
+
+
+def test_api_rules_catch_overlapping_daemonsets():
+    docs = render(mode_values("socket", {"nodePools": [{"name": "a", "nodeSelector": {"p": "a"}},
+                                                       {"name": "b", "nodeSelector": {"p": "b"}}]}))
+    sets = by_kind(docs, "DaemonSet")
+    assert release_problems(docs) == []
+    del sets[1]["spec"]["selector"]["matchLabels"]["clockwatch.io/pool"]
+    assert any("select each other" in p for p in release_problems(docs))
 
 
 def test_all_on_renders_every_kind():
@@ -170,7 +215,8 @@ def test_restricted_container_fields_in_every_mode(mode):
             assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
             assert not sc.get("privileged")
             assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-            assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            # Ready = serving, whatever chronyd says (docs/deployment.md, "Readiness").
+            assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
         restricted_only = [v for v in pod_security_violations(pod)["restricted"]
                            if v not in pod_security_violations(pod)["baseline"]]
         assert restricted_only == [], restricted_only
@@ -282,16 +328,23 @@ def test_probes_follow_web_config():
             assert "httpGet" not in p and p["tcpSocket"] == {"port": "metrics"}
     # The probes' paths stay the chart's own.
     live, ready = probes({"webConfig": {"enabled": True, "config": {"tls_server_config": tls}}})
-    assert (live["httpGet"]["path"], ready["httpGet"]["path"]) == ("/healthz", "/readyz")
+    assert (live["httpGet"]["path"], ready["httpGet"]["path"]) == ("/healthz", "/healthz")
 
 
 def test_image_reference():
+    """What the docs push (<registry>/clockwatch:<appVersion>) is what the
+    chart pulls once image.registry is set; global.imageRegistry wins."""
     c = lambda v: daemonset(v)["spec"]["template"]["spec"]["containers"][0]["image"]
-    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    assert c({}) == f"ghcr.io/clockwatch/clockwatch:{chart['appVersion']}"
-    assert c({"image": {"registry": "myacr.azurecr.io", "tag": "1.2.3"}}) == "myacr.azurecr.io/clockwatch/clockwatch:1.2.3"
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    assert c({}) == f"clockwatch:{version}"
+    assert c({"image": {"registry": "myacr.azurecr.io"}}) == f"myacr.azurecr.io/clockwatch:{version}"
+    assert c({"image": {"registry": "myacr.azurecr.io/", "tag": "1.2.3"}}) == "myacr.azurecr.io/clockwatch:1.2.3"
+    assert c({"global": {"imageRegistry": "mirror.internal"}, "image": {"registry": "myacr.azurecr.io"}}) == \
+        f"mirror.internal/clockwatch:{version}"
     digest = "sha256:" + "0f" * 32
-    assert c({"image": {"digest": digest}}) == f"ghcr.io/clockwatch/clockwatch@{digest}"
+    assert c({"image": {"registry": "r.io", "digest": digest}}) == f"r.io/clockwatch@{digest}"
+    assert "without a registry" in render_raw({})["clockwatch/templates/NOTES.txt"]
+    assert "without a registry" not in render_raw({"image": {"registry": "r.io"}})["clockwatch/templates/NOTES.txt"]
 
 
 # --------------------------------------------------------- monitors and rules
@@ -343,7 +396,7 @@ def exprs(spec):
 def test_rule_thresholds_come_from_values():
     # The critical offset threshold is set to 0.01 on purpose: equal to the
     # default warning bound, it would be caught by a naive replacement.
-    e = exprs(rule_spec({"prometheusRule": {"thresholds": THRESHOLDS, "job": "my-job"}}))
+    e = exprs(rule_spec({"prometheusRule": {"thresholds": THRESHOLDS}, "jobName": "my-job"}))
     assert e[("ClockErrorBoundHigh", "warning")] == "(clockwatch_clock_error_bound_seconds > 0.001) < +Inf"
     assert e[("ClockErrorBoundHigh", "critical")] == "(clockwatch_clock_error_bound_seconds > 0.05) < +Inf"
     assert e[("node:clockwatch_clock_within_tolerance:bool", None)] == \
@@ -384,9 +437,35 @@ def test_rule_options():
 
 # ----------------------------------------------------------------- dashboard
 
+def dashboard_from_chart(values=None):
+    (cm,) = by_kind(render(deep_merge({"dashboard": {"enabled": True}}, values or {})), "ConfigMap")
+    return json.loads(cm["data"]["clockwatch.json"])
+
+
 def test_chart_dashboard_is_the_shipped_dashboard():
-    assert (CHART / "dashboards" / "clockwatch.json").read_bytes() == DASHBOARD.read_bytes(), \
-        "run deploy/grafana/build_dashboard.py"
+    """With default values the chart's dashboard is deploy/grafana/clockwatch.json."""
+    assert dashboard_from_chart() == json.loads(DASHBOARD.read_text()), "run deploy/grafana/build_dashboard.py"
+
+
+def test_dashboard_takes_the_rules_values():
+    """One source of truth: the thresholds and job that the PrometheusRule
+    uses colour the dashboard and name its tolerance."""
+    values = {"prometheusRule": {"thresholds": THRESHOLDS}, "jobName": "clocks"}
+    text = json.dumps(dashboard_from_chart(values))
+    shipped = json.dumps(json.loads(DASHBOARD.read_text()))
+    steps = lambda d, title: next(o["properties"] for p in d["panels"] if p["title"] == "Nodes"
+                                  for o in p["fieldConfig"]["overrides"] if o["matcher"]["options"] == title)
+    d = dashboard_from_chart(values)
+    bound = next(x["value"] for x in steps(d, "Error bound") if x["id"] == "thresholds")["steps"]
+    assert [s["value"] for s in bound] == [None, 0.001, 0.05]
+    offset = next(x["value"] for x in steps(d, "Offset from median") if x["id"] == "thresholds")["steps"]
+    assert [s["value"] for s in offset] == [None, -0.01, -5, 5, 0.01]
+    assert "<= 0.0001 s" in text and 'job=\\"clocks\\"' in text
+    assert 'job=\\"clockwatch\\"' in shipped and 'job=\\"clockwatch\\"' not in text
+    assert not re.search(r"@[A-Za-z]+@", text)
+    from_set = dashboard_from_chart({"prometheusRule": {"thresholds": {"boundWarningSeconds": "0.005"}}})
+    bound = next(x["value"] for x in steps(from_set, "Error bound") if x["id"] == "thresholds")["steps"]
+    assert bound[1]["value"] == 0.005
 
 
 def test_dashboard_configmap():
@@ -394,9 +473,153 @@ def test_dashboard_configmap():
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert cm["metadata"]["annotations"] == {"grafana_folder": "Clocks"}
     assert json.loads(cm["data"]["clockwatch.json"]) == json.loads(DASHBOARD.read_text())
+    assert not re.search(r"@[A-Za-z]+@", cm["data"]["clockwatch.json"])
 
 
 def test_notes_name_the_pod_security_level():
     for mode, word in (("udp", "privileged"), ("socket", "privileged")):
         assert word in render_raw(mode_values(mode))["clockwatch/templates/NOTES.txt"]
     assert "privileged" not in render_raw(mode_values("timex"))["clockwatch/templates/NOTES.txt"]
+
+
+# ------------------------------------------------- issue 20: what users hit
+
+def test_socket_dir_is_mounted_where_the_address_points():
+    spec = daemonset(mode_values("socket", {"chrony": {"socketDir": "/var/run/chrony-alt/"}}))["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert "--chrony.address=unix:///var/run/chrony-alt/chronyd.sock" in c["args"]
+    assert c["volumeMounts"] == [{"name": "chrony-run", "mountPath": "/var/run/chrony-alt"}]
+    assert spec["volumes"][0]["hostPath"]["path"] == "/var/run/chrony-alt"
+
+
+def test_modes_are_defined_once_and_match_the_schema():
+    """templates/_helpers.tpl (clockwatch.modes) is the one list of modes;
+    the schema's enum must name exactly those."""
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    block = helpers.split('{{- define "clockwatch.modes" -}}', 1)[1].split("{{- end }}", 1)[0]
+    import re
+    modes = re.findall(r"^([a-z]+):$", block, re.M)
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert sorted(modes) == sorted(schema["properties"]["chrony"]["properties"]["access"]["enum"]) == sorted(MODES)
+    for name in ("daemonset.yaml", "NOTES.txt"):
+        text = (CHART / "templates" / name).read_text()
+        assert not re.search(r'eq \$?\S*access "', text), f"{name} tests a mode by name: read clockwatch.mode"
+
+
+def test_virtual_and_fargate_nodes_are_excluded_and_user_affinity_kept():
+    exclusions = [{"key": "eks.amazonaws.com/compute-type", "operator": "NotIn", "values": ["fargate"]},
+                  {"key": "type", "operator": "NotIn", "values": ["virtual-kubelet"]}]
+    aff = daemonset({})["spec"]["template"]["spec"]["affinity"]
+    assert aff["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == \
+        [{"matchExpressions": exclusions}]
+    mine = {"key": "pool", "operator": "In", "values": ["a"]}
+    user = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [mine]}, {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}},
+        "podAntiAffinity": {}}
+    terms = daemonset({"affinity": user})["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    # Terms are ORed: each one must exclude the virtual nodes.
+    assert terms[0]["matchExpressions"] == [mine] + exclusions
+    assert terms[1]["matchExpressions"] == exclusions and terms[1]["matchFields"]
+    assert "affinity" not in daemonset({"excludeNodes": []})["spec"]["template"]["spec"]
+
+
+def test_node_pools_one_daemonset_each():
+    docs = render(CASES["socket-dir-and-pools"])
+    sets = {d["metadata"]["name"]: d for d in by_kind(docs, "DaemonSet")}
+    assert sorted(sets) == ["clockwatch-azurelinux", "clockwatch-timesyncd", "clockwatch-ubuntu"]
+    spec = lambda n: sets[n]["spec"]["template"]["spec"]
+    assert spec("clockwatch-ubuntu")["securityContext"]["runAsUser"] == SOCKET_USER["uid"]
+    assert spec("clockwatch-azurelinux")["securityContext"]["runAsUser"] == 997
+    assert spec("clockwatch-azurelinux")["securityContext"]["runAsGroup"] == 994
+    assert spec("clockwatch-azurelinux")["nodeSelector"] == {"kubernetes.io/os": "linux",
+                                                             "kubernetes.azure.com/os-sku": "AzureLinux"}
+    t = spec("clockwatch-timesyncd")
+    assert "--chrony.address=none" in t["containers"][0]["args"] and "volumes" not in t
+    assert pod_security_level(sets["clockwatch-timesyncd"]["spec"]["template"]) == "restricted"
+    for name, ds in sets.items():
+        assert ds["spec"]["selector"]["matchLabels"]["clockwatch.io/pool"] == name.split("-", 1)[1]
+    # One Service and one monitor for all pools.
+    (svc,) = by_kind(docs, "Service")
+    assert all(svc["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+               for d in sets.values())
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError, match="appears twice"):
+        render_raw({"nodePools": [{"name": "a", "nodeSelector": {"x": "1"}}, {"name": "a", "nodeSelector": {"x": "2"}}]})
+    with pytest.raises(helm.HelmError, match="socketUser.uid is required.*nodePools b"):
+        render_raw({"nodePools": [{"name": "b", "nodeSelector": {"x": "1"}, "chrony": {"access": "socket"}}]})
+
+
+def test_a_user_probe_handler_replaces_the_default():
+    c = daemonset(CASES["probe-overrides"])["spec"]["template"]["spec"]["containers"][0]
+    assert set(c["livenessProbe"]) & {"httpGet", "tcpSocket", "exec"} == {"tcpSocket"}
+    assert set(c["readinessProbe"]) & {"httpGet", "tcpSocket", "exec"} == {"exec"}
+    assert c["livenessProbe"]["periodSeconds"] == 30  # the rest of the default is kept
+    c = daemonset({"readinessProbe": {"httpGet": None, "tcpSocket": {"port": 9707}}})["spec"]["template"]["spec"]["containers"][0]
+    assert "httpGet" not in c["readinessProbe"]
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError, match="one handler"):
+        render_raw({"livenessProbe": {"tcpSocket": {"port": "metrics"}, "exec": {"command": ["x"]}}})
+
+
+def test_release_label_and_monitor_parity():
+    docs = render(CASES["parity"])
+    for kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule"):
+        assert by_kind(docs, kind)[0]["metadata"]["labels"]["release"] == "clockwatch"
+    (sm,) = by_kind(docs, "ServiceMonitor")
+    assert sm["spec"]["jobLabel"] == "app.kubernetes.io/name"
+    assert sm["spec"]["targetLabels"] == ["app.kubernetes.io/instance"]
+    assert sm["spec"]["attachMetadata"] == {"node": True} and sm["spec"]["sampleLimit"] == 5000
+    # The job comes from the Service's label: no job relabeling, and the rules select that value.
+    assert all(r.get("targetLabel") != "job" for r in sm["spec"]["endpoints"][0]["relabelings"])
+    (ds,) = by_kind(docs, "DaemonSet")
+    assert ds["metadata"]["annotations"] == {"team": "sre"} and ds["spec"]["revisionHistoryLimit"] == 3
+    (np,) = by_kind(docs, "NetworkPolicy")
+    assert np["spec"]["ingress"][0]["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert np["spec"]["podSelector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+    kps = render({"releaseLabel": "kube-prometheus-stack", "podMonitor": {"enabled": True}})
+    assert by_kind(kps, "PodMonitor")[0]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert "release" not in by_kind(render({"podMonitor": {"enabled": True}}), "PodMonitor")[0]["metadata"]["labels"]
+
+
+def test_one_job_name_for_monitors_and_rules():
+    docs = render({"jobName": "clocks", "serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True},
+                   "prometheusRule": {"enabled": True}})
+    for kind, key in (("ServiceMonitor", "endpoints"), ("PodMonitor", "podMetricsEndpoints")):
+        rel = by_kind(docs, kind)[0]["spec"][key][0]["relabelings"]
+        assert {"targetLabel": "job", "replacement": "clocks", "action": "replace"} in rel
+    e = exprs(by_kind(docs, "PrometheusRule")[0]["spec"])
+    assert e[("ClockwatchAbsent", "warning")].count('job="clocks"') == 3
+    e = exprs(rule_spec({"serviceMonitor": {"enabled": True, "jobLabel": "app.kubernetes.io/name"}, "nameOverride": "cw"}))
+    assert e[("ClockwatchAbsent", "warning")].count('job="cw"') == 3
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError, match="not a label of the Service"):
+        render_raw({"serviceMonitor": {"enabled": True, "jobLabel": "nope"}})
+
+
+def test_thresholds_given_with_set_are_accepted():
+    """helm --set passes 0.005 as the string "0.005" (Helm's own parser,
+    through the SDK): the schema accepts numeric strings and the rules get
+    the number; --set-json gives a number."""
+    helm = need("helm_python")
+    values = deep_merge(helm.parse_set_string("prometheusRule.enabled=true,"
+                                              "prometheusRule.thresholds.boundWarningSeconds=0.005"),
+                        helm.parse_set_json('prometheusRule.thresholds.boundCriticalSeconds=0.05'))
+    assert values["prometheusRule"]["thresholds"] == {"boundWarningSeconds": "0.005", "boundCriticalSeconds": 0.05}
+    e = exprs(by_kind(render(values), "PrometheusRule")[0]["spec"])
+    assert e[("ClockErrorBoundHigh", "warning")] == "(clockwatch_clock_error_bound_seconds > 0.005) < +Inf"
+    assert e[("ClockErrorBoundHigh", "critical")] == "(clockwatch_clock_error_bound_seconds > 0.05) < +Inf"
+    for bad in ("0", "ten", "-1"):
+        with pytest.raises(helm.HelmError):
+            render_raw(deep_merge(values, {"prometheusRule": {"thresholds": {"boundWarningSeconds": bad}}}))
+
+
+def test_chart_defaults_are_the_rules_defaults():
+    import sys
+    sys.path.insert(0, str(DEPLOY / "prometheus"))
+    from thresholds import DEFAULTS, THRESHOLDS
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for name in THRESHOLDS:
+        assert float(values["prometheusRule"]["thresholds"][name]) == float(DEFAULTS[name]), name
+    assert values["jobName"] == DEFAULTS["jobName"]
+    assert values["prometheusRule"]["runbookUrl"] == DEFAULTS["runbookUrl"]

@@ -116,3 +116,80 @@ def test_provisioning_examples(path):
     else:
         (ds,) = doc["datasources"]
         assert ds["type"] == "prometheus"
+
+
+def test_absent_and_down_nodes_are_listed():
+    """The Nodes table's Target column and the Unmeasured stat, against a
+    real Prometheus scraping: n1's clockwatch (a static stand-in page: only
+    the series these queries read), n2's target that refuses connections, and
+    kube-state-metrics' kube_node_info (stand-in) for n1, n2, n3 and a Windows
+    node. n3 has no target at all: it must be listed, not left out."""
+    import http.server
+    import tempfile
+    import threading
+    import time as _time
+
+    from conftest import Prometheus, free_port, need_tool
+
+    pages = {
+        "/n1": "clockwatch_build_info{version=\"0\",revision=\"x\"} 1\n",
+        "/ksm": "".join(f'kube_node_info{{node="{n}",os_image="{o}"}} 1\n' for n, o in
+                        (("n1", "Ubuntu"), ("n2", "Ubuntu"), ("n3", "Azure Linux"), ("w1", "Windows Server 2022"))),
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path.split("?")[0], "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    dead = free_port()
+    binary = need_tool("prometheus")
+    with tempfile.TemporaryDirectory() as d:
+        prom = Prometheus(binary, d, scrape_configs=f"""
+  - job_name: clockwatch
+    scrape_interval: 1s
+    metrics_path: /n1
+    static_configs:
+      - targets: ['127.0.0.1:{port}']
+        labels: {{node: n1, cluster: c1}}
+      - targets: ['127.0.0.1:{dead}']
+        labels: {{node: n2, cluster: c1}}
+  - job_name: kube-state-metrics
+    scrape_interval: 1s
+    metrics_path: /ksm
+    static_configs:
+      - targets: ['127.0.0.1:{port}']
+        labels: {{cluster: c1}}
+""")
+        try:
+            d_ = dashboard()
+            table = next(p for p in all_panels(d_["panels"]) if p["title"] == "Nodes" and p["type"] == "table")
+            target = next(t["expr"] for t in table["targets"] if t["refId"] == "I")
+            absent = next(p for p in all_panels(d_["panels"]) if p["title"] == "Unmeasured")["targets"][0]["expr"]
+            deadline = _time.time() + 30
+            while True:
+                got = {r["metric"]["node"]: r["value"][1] for r in prom.instant(substitute(target))}
+                # Until every target has been scraped once (n1 counts as
+                # "no pod" before its first scrape).
+                if got == {"n1": "1", "n2": "0", "n3": "-1"} or _time.time() > deadline:
+                    break
+                _time.sleep(0.5)
+            assert got == {"n1": "1", "n2": "0", "n3": "-1"}
+            (count,) = prom.instant(substitute(absent))
+            assert count["value"][1] == "2"
+            # The node variable lists n3 as well.
+            var = next(v for v in d_["templating"]["list"] if v["name"] == "node")["query"]["query"]
+            sel = re.fullmatch(r"label_values\((.*),\s*node\)", var).group(1)
+            assert {"n1", "n2", "n3"} <= {r["metric"].get("node") for r in prom.instant(substitute(sel))}
+        finally:
+            prom.stop()
+            server.shutdown()

@@ -32,6 +32,14 @@ def test_manifests_validate(version):
         validate_object(obj, version)
 
 
+def test_plain_manifests_do_not_claim_helm():
+    text = (K8S / "clockwatch.yaml").read_text()
+    assert "managed-by: Helm" not in text and "helm.sh/chart:" not in text
+    for obj in objects():
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kustomize"
+
+
 def test_kustomization_lists_every_file():
     k = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     assert sorted(k["resources"]) == ["clockwatch.yaml", "namespace.yaml"]

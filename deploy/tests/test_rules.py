@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEPLOY, RULES, metric_contract, need_tool
+from conftest import DEPLOY, REPO, RULES, metric_contract, need_tool
 
 PROM = DEPLOY / "prometheus"
 TESTS = sorted((PROM / "tests").glob("*.yml"))
@@ -101,11 +101,21 @@ def test_metric_name_extraction():
 
 
 def test_alerts_have_runbooks_and_known_severities():
+    """runbook_url (the Prometheus convention, which Alertmanager receivers
+    link) points at the alert's own section of docs/runbooks.md."""
+    import sys
+    sys.path.insert(0, str(PROM))
+    from thresholds import DEFAULTS
+    headings = re.findall(r"^## (\w+)$", (REPO / "docs" / "runbooks.md").read_text(), re.M)
     for r in rules():
         if "alert" in r:
             assert r["labels"]["severity"] in ("warning", "critical", "info"), r["alert"]
-            for key in ("summary", "description", "runbook"):
+            assert "runbook" not in r["annotations"], "use runbook_url"
+            for key in ("summary", "description", "runbook_url"):
                 assert r["annotations"].get(key, "").strip(), f"{r['alert']} has no {key}"
+            assert r["annotations"]["runbook_url"] == f"{DEFAULTS['runbookUrl']}#{r['alert'].lower()}"
+            assert r["alert"] in headings, f"docs/runbooks.md has no section {r['alert']}"
+    assert sorted(headings) == sorted({r["alert"] for r in rules() if "alert" in r})
 
 
 def test_recording_rule_names_follow_convention():

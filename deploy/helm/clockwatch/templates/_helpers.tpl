@@ -42,6 +42,52 @@ app.kubernetes.io/part-of: clockwatch
 {{- end }}
 {{- end }}
 
+{{/*
+Labels of the objects kube-prometheus-stack selects (ServiceMonitor,
+PodMonitor, PrometheusRule): the common labels, `release` from releaseLabel
+(true: this release's name, as in the node-exporter chart; a string: that
+name, e.g. the stack's own release), then the object's additionalLabels.
+*/}}
+{{- define "clockwatch.monitoringLabels" -}}
+{{- $root := .root -}}
+{{ include "clockwatch.labels" $root }}
+{{- $rl := $root.Values.releaseLabel }}
+{{- if and (kindIs "bool" $rl) $rl }}
+release: {{ $root.Release.Name | quote }}
+{{- else if and (kindIs "string" $rl) $rl }}
+release: {{ $rl | quote }}
+{{- end }}
+{{- with .additional }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "clockwatch.serviceLabels" -}}
+{{ include "clockwatch.labels" . }}
+{{- with .Values.service.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The job label of the clockwatch targets, one value for the monitors and the
+rules: jobName, or, with serviceMonitor.jobLabel, the value of that label on
+the Service (prometheus-operator takes the job from it).
+*/}}
+{{- define "clockwatch.job" -}}
+{{- $sm := .Values.serviceMonitor }}
+{{- if and $sm.enabled $sm.jobLabel }}
+{{- $labels := include "clockwatch.serviceLabels" . | fromYaml }}
+{{- $job := get $labels $sm.jobLabel }}
+{{- if not $job }}
+{{- fail (printf "serviceMonitor.jobLabel %q is not a label of the Service (add it with service.labels)" $sm.jobLabel) }}
+{{- end }}
+{{- $job }}
+{{- else }}
+{{- .Values.jobName }}
+{{- end }}
+{{- end }}
+
 {{- define "clockwatch.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "clockwatch.fullname" .) .Values.serviceAccount.name }}
@@ -51,9 +97,10 @@ app.kubernetes.io/part-of: clockwatch
 {{- end }}
 
 {{- define "clockwatch.image" -}}
+{{- $registry := (.Values.global | default dict).imageRegistry | default .Values.image.registry }}
 {{- $repo := .Values.image.repository }}
-{{- if .Values.image.registry }}
-{{- $repo = printf "%s/%s" .Values.image.registry .Values.image.repository }}
+{{- if $registry }}
+{{- $repo = printf "%s/%s" (trimSuffix "/" $registry) .Values.image.repository }}
 {{- end }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" $repo .Values.image.digest }}
@@ -62,18 +109,52 @@ app.kubernetes.io/part-of: clockwatch
 {{- end }}
 {{- end }}
 
-{{/* chronyd address for the selected access mode. */}}
-{{- define "clockwatch.chronyAddress" -}}
-{{- $access := .Values.chrony.access }}
-{{- if eq $access "udp" }}
-{{- .Values.chrony.udpAddress }}
-{{- else if eq $access "socket" }}
-{{- printf "unix://%s/chronyd.sock" (trimSuffix "/" .Values.chrony.socketDir) }}
-{{- else if eq $access "timex" }}
-{{- "none" }}
-{{- else }}
-{{- fail (printf "chrony.access must be udp, socket or timex, not %q" $access) }}
+{{/*
+The access modes, defined here and nowhere else: each says how clockwatch
+reaches the node's time daemon and what the pod needs from the node. The
+templates read only these fields, so a new mode is one more entry here and
+in the schema's chrony.access enum (a test checks that the two agree).
+  address        the --chrony.address flag
+  hostNetwork    share the node's network namespace (and its port: hostPort)
+  socketDir      hostPath directory, mounted read-write at the same path
+  socketUser     run as chrony.socketUser (chronyd's uid/gid); required
+  chronyTimeout  pass --chrony.timeout
+  podSecurity    the Pod Security level the namespace must allow
+  needs          what the pod takes from the node, for NOTES.txt
+*/}}
+{{- define "clockwatch.modes" -}}
+{{- $dir := trimSuffix "/" .Values.chrony.socketDir -}}
+udp:
+  address: {{ .Values.chrony.udpAddress | quote }}
+  hostNetwork: true
+  chronyTimeout: true
+  podSecurity: privileged
+  needs: hostNetwork
+socket:
+  address: {{ printf "unix://%s/chronyd.sock" $dir | quote }}
+  socketDir: {{ $dir | quote }}
+  socketUser: true
+  chronyTimeout: true
+  podSecurity: privileged
+  needs: {{ printf "a hostPath volume (%s)" $dir | quote }}
+timex:
+  address: none
+  podSecurity: restricted
+  needs: nothing
 {{- end }}
+
+{{/* The selected mode (a YAML map), or a clear failure. */}}
+{{- define "clockwatch.mode" -}}
+{{- $modes := include "clockwatch.modes" . | fromYaml }}
+{{- $access := .Values.chrony.access }}
+{{- if not (hasKey $modes $access) }}
+{{- fail (printf "chrony.access must be one of %s, not %q" (keys $modes | sortAlpha | join ", ") $access) }}
+{{- end }}
+{{- toYaml (get $modes $access) }}
+{{- end }}
+
+{{- define "clockwatch.chronyAddress" -}}
+{{- (include "clockwatch.mode" . | fromYaml).address }}
 {{- end }}
 
 {{- define "clockwatch.webConfigSecretName" -}}
@@ -85,22 +166,46 @@ app.kubernetes.io/part-of: clockwatch
 - sourceLabels: [__meta_kubernetes_pod_node_name]
   targetLabel: node
   action: replace
+{{- if .job }}
 - targetLabel: job
-  replacement: {{ .jobName | quote }}
+  replacement: {{ .job | quote }}
   action: replace
+{{- end }}
 {{- with .relabelings }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
 
 {{/*
-A probe adapted to the web config: /healthz and /readyz never ask for basic
-auth, but with TLS the kubelet must speak HTTPS (it does not verify the
-certificate), and when client certificates are required it cannot complete
-the handshake at all, so the probe becomes a TCP check.
+A probe with exactly one handler, adapted to the web config.
+Helm merges a user's probe into the default one, so a user who sets
+tcpSocket (or exec, grpc) would otherwise keep the default httpGet beside it,
+and the API server refuses a probe with two handlers: the user's handler
+replaces the default httpGet. (Setting `httpGet: null` does the same.)
+/healthz and /readyz never ask for basic auth, but with TLS the kubelet must
+speak HTTPS (it does not verify the certificate), and when client
+certificates are required it cannot complete the handshake at all, so the
+probe becomes a TCP check.
 */}}
 {{- define "clockwatch.probe" -}}
 {{- $probe := deepCopy .probe -}}
+{{- range $k, $v := $probe -}}
+{{- if kindIs "invalid" $v -}}
+{{- $_ := unset $probe $k -}}
+{{- end -}}
+{{- end -}}
+{{- $others := 0 -}}
+{{- range list "tcpSocket" "exec" "grpc" -}}
+{{- if hasKey $probe . -}}
+{{- $others = add1 $others -}}
+{{- end -}}
+{{- end -}}
+{{- if and (hasKey $probe "httpGet") (gt $others 0) -}}
+{{- $_ := unset $probe "httpGet" -}}
+{{- end -}}
+{{- if gt $others 1 -}}
+{{- fail (printf "%s: give one handler (httpGet, tcpSocket, exec or grpc), not several" .name) -}}
+{{- end -}}
 {{- $wc := .root.Values.webConfig -}}
 {{- if and $wc.enabled $probe.httpGet -}}
 {{- $tlsc := (($wc.config | default dict).tls_server_config) -}}
@@ -117,4 +222,31 @@ the handshake at all, so the probe becomes a TCP check.
 {{- end -}}
 {{- end -}}
 {{- toYaml $probe -}}
+{{- end -}}
+
+{{/*
+Node affinity: the user's affinity, with excludeNodes (nodes where a
+DaemonSet pod can never run: EKS Fargate, virtual-kubelet) added to every
+required node selector term (terms are ORed, so each must exclude them).
+*/}}
+{{- define "clockwatch.affinity" -}}
+{{- $aff := deepCopy (.Values.affinity | default dict) -}}
+{{- $extra := .Values.excludeNodes | default list -}}
+{{- if $extra -}}
+{{- $na := $aff.nodeAffinity | default dict -}}
+{{- $req := get $na "requiredDuringSchedulingIgnoredDuringExecution" | default dict -}}
+{{- $terms := $req.nodeSelectorTerms | default (list (dict)) -}}
+{{- $new := list -}}
+{{- range $terms -}}
+{{- $term := deepCopy . -}}
+{{- $_ := set $term "matchExpressions" (concat ($term.matchExpressions | default list) $extra) -}}
+{{- $new = append $new $term -}}
+{{- end -}}
+{{- $_ := set $req "nodeSelectorTerms" $new -}}
+{{- $_ := set $na "requiredDuringSchedulingIgnoredDuringExecution" $req -}}
+{{- $_ := set $aff "nodeAffinity" $na -}}
+{{- end -}}
+{{- if $aff -}}
+{{- toYaml $aff -}}
+{{- end -}}
 {{- end -}}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the static musl binaries of the multi-arch image:
+#   target/x86_64-unknown-linux-musl/release/clockwatch
+#   target/aarch64-unknown-linux-musl/release/clockwatch
+# both stamped with the git revision (CLOCKWATCH_REVISION = `git rev-parse
+# HEAD`, the same value deploy/image/build.sh writes into the image label).
+#
+# x86_64 is the native build with Debian's musl-gcc (musl-tools), as
+# scripts/test.sh does. aarch64 is cross-compiled with cargo-zigbuild, which
+# uses zig (PyPI package ziglang) as the C compiler and linker: ring and
+# mimalloc have C parts, and zig ships the aarch64 musl headers and libc, so
+# nothing else is needed. (Debian's gcc-aarch64-linux-gnu targets glibc; for
+# musl it would also need musl-dev:arm64 through dpkg multiarch and a
+# hand-written musl-gcc specs wrapper for the cross compiler.)
+#
+# Needs: rustup targets x86_64-unknown-linux-musl and aarch64-unknown-linux-musl,
+# Debian musl-tools, PyPI ziglang and cargo-zigbuild. As root, missing ones are
+# installed. Usage: deploy/image/cross-build.sh [x86_64|aarch64 ...]
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+arches=("$@")
+[ ${#arches[@]} -gt 0 ] || arches=(x86_64 aarch64)
+is_root() { [ "$(id -u)" = 0 ]; }
+die() { echo "cross-build: $*" >&2; exit 1; }
+
+export CLOCKWATCH_REVISION=${CLOCKWATCH_REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+
+need_target() {
+    rustup target list --installed 2>/dev/null | grep -qx "$1" && return 0
+    rustup target add "$1" >/dev/null 2>&1 || die "rustup target $1 missing (rustup target add $1)"
+}
+
+for arch in "${arches[@]}"; do
+    target=$arch-unknown-linux-musl
+    need_target "$target"
+    case $arch in
+        x86_64)
+            command -v musl-gcc >/dev/null || { is_root && apt-get install -y -q musl-tools >/dev/null 2>&1; } ||
+                die "musl-gcc missing (apt-get install musl-tools)"
+            cargo build --release --locked --target "$target" -p clockwatch ;;
+        aarch64)
+            if ! command -v cargo-zigbuild >/dev/null || ! python3 -m ziglang version >/dev/null 2>&1; then
+                is_root && python3 -m pip install -q --disable-pip-version-check ziglang cargo-zigbuild
+                command -v cargo-zigbuild >/dev/null || die "cargo-zigbuild missing (pip install ziglang cargo-zigbuild)"
+            fi
+            cargo zigbuild --release --locked --target "$target" -p clockwatch ;;
+        *) die "unknown architecture $arch (x86_64 or aarch64)" ;;
+    esac
+    bin=target/$target/release/clockwatch
+    want=$([ "$arch" = x86_64 ] && echo X86-64 || echo AArch64)
+    readelf -h "$bin" | grep -q "Machine:.*$want" || die "$bin is not an $want binary"
+    ! readelf -l "$bin" | grep -q 'Requesting program interpreter' || die "$bin is dynamically linked"
+    echo "cross-build: $bin ($want, static, revision $CLOCKWATCH_REVISION, $(stat -c %s "$bin") bytes)"
+done
