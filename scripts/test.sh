@@ -85,6 +85,11 @@ fi
 if ! rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
     rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || loud "MISSING: rustup target x86_64-unknown-linux-musl (image tests will SKIP)"
 fi
+# chrony 4.0, 4.6.1 and 4.9 beside the installed 4.3, for the version matrix
+# (docs/chrony-versions.md); quick once built.
+echo "== preparing: the chrony version matrix"
+scripts/build-chrony-versions.sh ||
+    loud "the chrony version matrix is incomplete: its tests will SKIP (FAIL under CI=true)"
 echo "== preparing: PyPI packages, cargo-fuzz, every crate"
 scripts/test-deploy.sh --prepare
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
