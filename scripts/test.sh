@@ -107,6 +107,11 @@ if ! command -v cargo-zigbuild >/dev/null || ! python3 -m ziglang version >/dev/
         loud "MISSING: PyPI ziglang and cargo-zigbuild (pip install ziglang cargo-zigbuild); the arm64 tests will SKIP"
     fi
 fi
+# chrony 4.0, 4.6.1 and 4.9 beside the installed 4.3, for the version matrix
+# (docs/chrony-versions.md); quick once built.
+echo "== preparing: the chrony version matrix"
+scripts/build-chrony-versions.sh ||
+    loud "the chrony version matrix is incomplete: its tests will SKIP (FAIL under CI=true)"
 echo "== preparing: PyPI packages, cargo-fuzz, every crate"
 scripts/test-deploy.sh --prepare
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

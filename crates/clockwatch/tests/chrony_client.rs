@@ -1,14 +1,16 @@
 //! The chronyd client against a real chronyd, field by field against
-//! `chronyc -c` of the same daemon, over UDP and over the unix socket.
+//! `chronyc -c` of the same daemon, over UDP and over the unix socket: the
+//! installed chrony, and every version of the matrix (docs/chrony-versions.md)
+//! against its own chronyc, by the fields that version prints.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use clockwatch::chrony::{ChronyAddress, ChronyClient, ChronyError, Transport};
-use cmdmon::{Address, ReplyBody, Request, Status, Tracking};
+use cmdmon::{Address, ReplyBody, Request, SourceData, SourceStats, Status, Tracking};
 use common::{
-    between, close, csv_fields, reply_sockets, skip_unless, unreachable_server, ChronyPair,
+    chrony_of_version, chronyc, reply_sockets, skip_unless, unreachable_server, ChronyPair,
     PairOptions,
 };
 
@@ -48,45 +50,52 @@ where
     panic!("{what} never matched chronyc; last difference: {last}");
 }
 
-fn same<T: PartialEq + std::fmt::Debug>(what: &str, ours: T, theirs: T) -> Result<(), String> {
-    if ours == theirs {
-        Ok(())
-    } else {
-        Err(format!("{what}: ours {ours:?} vs chronyc {theirs:?}"))
-    }
+/// One request's reply, or why there is none.
+async fn query(c: &ChronyClient, request: Request) -> Result<ReplyBody, String> {
+    let session = c.session().await.map_err(|e| e.to_string())?;
+    session.query(request).await.map_err(|e| e.to_string())
 }
 
-fn compare_tracking(t: &Tracking, line: &str, after: &Tracking) -> Result<(), String> {
-    let f = csv_fields(line);
-    same("same reference update", t.ref_time, after.ref_time)?;
-    same("ref id", t.ref_id.to_hex(), f[0].clone())?;
-    same("address", t.ip_addr.to_string(), f[1].clone())?;
-    same("stratum", t.stratum.to_string(), f[2].clone())?;
-    same(
-        "ref time",
-        format!("{}.{:09}", t.ref_time.seconds, t.ref_time.nanos),
-        f[3].clone(),
-    )?;
-    between(
-        "system time",
-        t.current_correction,
-        &f[4],
-        after.current_correction,
-    )?;
-    close("last offset", t.last_offset, &f[5], 5e-10)?;
-    close("rms offset", t.rms_offset, &f[6], 5e-10)?;
-    close("frequency", t.freq_ppm, &f[7], 5e-4)?;
-    close("residual frequency", t.resid_freq_ppm, &f[8], 5e-4)?;
-    close("skew", t.skew_ppm, &f[9], 5e-4)?;
-    close("root delay", t.root_delay, &f[10], 5e-10)?;
-    between(
-        "root dispersion",
-        t.root_dispersion,
-        &f[11],
-        after.root_dispersion,
-    )?;
-    close("update interval", t.last_update_interval, &f[12], 0.05)?;
-    same("leap status", t.leap_status.as_str(), f[13].as_str())
+/// The replies to `requests`, pipelined, each picked out by `pick`.
+async fn query_all<T>(
+    c: &ChronyClient,
+    requests: &[Request],
+    pick: impl Fn(ReplyBody) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let session = c.session().await.map_err(|e| e.to_string())?;
+    let mut list = Vec::new();
+    for reply in session.query_many(requests).await {
+        list.push(pick(reply.map_err(|e| e.to_string())?)?);
+    }
+    Ok(list)
+}
+
+/// Every source's data, in chronyd's order.
+async fn sources(c: &ChronyClient) -> Result<Vec<SourceData>, String> {
+    let n = match query(c, Request::NSources).await? {
+        ReplyBody::NSources(n) => n,
+        other => return Err(format!("unexpected {other:?}")),
+    };
+    let requests: Vec<Request> = (0..n as i32)
+        .map(|index| Request::SourceData { index })
+        .collect();
+    query_all(c, &requests, |body| match body {
+        ReplyBody::SourceData(s) => Ok(s),
+        other => Err(format!("unexpected {other:?}")),
+    })
+    .await
+}
+
+/// The statistics of the first `n` sources.
+async fn sourcestats(c: &ChronyClient, n: usize) -> Result<Vec<SourceStats>, String> {
+    let requests: Vec<Request> = (0..n as u32)
+        .map(|index| Request::SourceStats { index })
+        .collect();
+    query_all(c, &requests, |body| match body {
+        ReplyBody::SourceStats(s) => Ok(s),
+        other => Err(format!("unexpected {other:?}")),
+    })
+    .await
 }
 
 fn pair_with_unreachable_source() -> Option<ChronyPair> {
@@ -100,22 +109,129 @@ fn pair_with_unreachable_source() -> Option<ChronyPair> {
     }))
 }
 
-#[tokio::test]
-async fn tracking_matches_chronyc_over_udp_and_unix() {
-    let Some(pair) = pair_with_unreachable_source() else {
-        return;
-    };
-    pair.settle();
+/// Tracking over each transport against `chronyc -c tracking`.
+async fn tracking_matches_chronyc(pair: &ChronyPair) {
     for address in [pair.udp_address(), pair.unix_address()] {
         let c = client(&address);
         eventually(&format!("tracking over {address}"), || async {
             let ours = tracking(&c).await;
             let theirs = pair.chronyc(&["tracking"]);
             let after = tracking(&c).await;
-            compare_tracking(&ours, &theirs, &after)
+            chronyc::tracking(&ours, &theirs, &after)
         })
         .await;
     }
+}
+
+/// Sources, sourcestats and activity over each transport against chronyc;
+/// the first two taken before and after chronyc's, as values move on.
+async fn sources_sourcestats_and_activity_match_chronyc(pair: &ChronyPair) {
+    for address in [pair.udp_address(), pair.unix_address()] {
+        let c = client(&address);
+        eventually(&format!("sources over {address}"), || async {
+            let before = sources(&c).await?;
+            let csv = pair.chronyc(&["sources"]);
+            let after = sources(&c).await?;
+            let lines: Vec<&str> = csv.lines().collect();
+            chronyc::same("number of sources", before.len(), lines.len())?;
+            chronyc::same("number of sources after", before.len(), after.len())?;
+            for ((s, line), later) in before.iter().zip(lines).zip(&after) {
+                chronyc::source(s, line, later)?;
+            }
+            Ok(())
+        })
+        .await;
+        eventually(&format!("sourcestats over {address}"), || async {
+            let n = sources(&c).await?.len();
+            let before = sourcestats(&c, n).await?;
+            let csv = pair.chronyc(&["sourcestats"]);
+            let after = sourcestats(&c, n).await?;
+            let lines: Vec<&str> = csv.lines().collect();
+            chronyc::same("number of sourcestats", n, lines.len())?;
+            for ((s, line), later) in before.iter().zip(lines).zip(&after) {
+                chronyc::sourcestats(s, line, later)?;
+            }
+            Ok(())
+        })
+        .await;
+        eventually(&format!("activity over {address}"), || async {
+            match query(&c, Request::Activity).await? {
+                ReplyBody::Activity(a) => chronyc::activity(&a, &pair.chronyc(&["activity"])),
+                other => Err(format!("unexpected {other:?}")),
+            }
+        })
+        .await;
+    }
+}
+
+/// ntpdata and serverstats (the socket only), against chronyc by the
+/// fields the pair's version prints; the upstream's serverstats too when it
+/// has a socket (its counters, unlike the client's, are not all zero).
+async fn ntp_data_server_stats_and_names_match_chronyc(pair: &ChronyPair) {
+    let version = pair.chrony.version;
+    let c = client(&pair.unix_address());
+    let upstream = Address::V4([127, 0, 0, 1].into());
+    eventually("ntpdata", || async {
+        let session = c.session().await.map_err(|e| e.to_string())?;
+        assert_eq!(session.transport(), Transport::Unix);
+        match query(&c, Request::NtpData { address: upstream }).await? {
+            ReplyBody::NtpData(d) => {
+                chronyc::ntpdata(version, &d, &pair.chronyc_unix(&["ntpdata", "127.0.0.1"]))
+            }
+            other => Err(format!("unexpected {other:?}")),
+        }
+    })
+    .await;
+
+    eventually("serverstats", || async {
+        match query(&c, Request::ServerStats).await? {
+            ReplyBody::ServerStats(s) => {
+                chronyc::serverstats(version, &s, &pair.chronyc_unix(&["serverstats"]))
+            }
+            other => Err(format!("unexpected {other:?}")),
+        }
+    })
+    .await;
+    if let Some(socket) = &pair.upstream_socket {
+        let up = client(&format!("unix://{}", socket.display()));
+        eventually("the upstream's serverstats", || async {
+            match query(&up, Request::ServerStats).await? {
+                ReplyBody::ServerStats(s) if s.ntp_hits == 0 => {
+                    Err(format!("the upstream counted no NTP request: {s:?}"))
+                }
+                ReplyBody::ServerStats(s) => {
+                    chronyc::serverstats(version, &s, &pair.chronyc_upstream(&["serverstats"]))
+                }
+                other => Err(format!("unexpected {other:?}")),
+            }
+        })
+        .await;
+    }
+
+    // Names as configured, against `chronyc -N sources` (same order).
+    eventually("source names", || async {
+        let list = sources(&c).await?;
+        let named = pair.chronyc(&["-N", "sources"]);
+        let lines: Vec<&str> = named.lines().collect();
+        chronyc::same("number of sources", list.len(), lines.len())?;
+        for (s, line) in list.iter().zip(lines) {
+            match query(&c, Request::NtpSourceName { address: s.ip_addr }).await? {
+                ReplyBody::NtpSourceName(n) => chronyc::source_name(&n, line)?,
+                other => return Err(format!("unexpected {other:?}")),
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tracking_matches_chronyc_over_udp_and_unix() {
+    let Some(pair) = pair_with_unreachable_source() else {
+        return;
+    };
+    pair.settle();
+    tracking_matches_chronyc(&pair).await;
 }
 
 #[tokio::test]
@@ -124,73 +240,7 @@ async fn sources_and_sourcestats_match_chronyc() {
         return;
     };
     pair.settle();
-    for address in [pair.udp_address(), pair.unix_address()] {
-        let c = client(&address);
-        eventually(&format!("sources over {address}"), || async {
-            let session = c.session().await.map_err(|e| e.to_string())?;
-            let n = match session
-                .query(Request::NSources)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                ReplyBody::NSources(n) => n,
-                other => return Err(format!("unexpected {other:?}")),
-            };
-            let requests: Vec<Request> = (0..n as i32)
-                .map(|index| Request::SourceData { index })
-                .collect();
-            let stats: Vec<Request> = (0..n).map(|index| Request::SourceStats { index }).collect();
-            let replies = session.query_many(&requests).await;
-            let stat_replies = session.query_many(&stats).await;
-            let sources_csv = pair.chronyc(&["sources"]);
-            let stats_csv = pair.chronyc(&["sourcestats"]);
-            let lines: Vec<&str> = sources_csv.lines().collect();
-            let stat_lines: Vec<&str> = stats_csv.lines().collect();
-            same("number of sources", n as usize, lines.len())?;
-            same("number of sourcestats", n as usize, stat_lines.len())?;
-            for (reply, line) in replies.into_iter().zip(lines) {
-                let s = match reply.map_err(|e| e.to_string())? {
-                    ReplyBody::SourceData(s) => s,
-                    other => return Err(format!("unexpected {other:?}")),
-                };
-                let f = csv_fields(line);
-                same("mode", s.mode.symbol().to_string(), f[0].clone())?;
-                same("state", s.state.symbol().to_string(), f[1].clone())?;
-                same("name", s.ip_addr.to_string(), f[2].clone())?;
-                same("stratum", s.stratum.to_string(), f[3].clone())?;
-                same("poll", s.poll.to_string(), f[4].clone())?;
-                same("reach", format!("{:o}", s.reachability), f[5].clone())?;
-                if s.since_sample == u32::MAX {
-                    same("last rx", s.since_sample.to_string(), f[6].clone())?;
-                } else {
-                    // Whole seconds, and chronyc asks after us: the same
-                    // count, or one more if a second boundary fell between.
-                    let ours = f64::from(s.since_sample);
-                    between("last rx", ours, &f[6], ours + 1.0)?;
-                }
-                close("adjusted offset", s.latest_meas, &f[7], 5e-10)?;
-                close("measured offset", s.orig_latest_meas, &f[8], 5e-10)?;
-                close("error", s.latest_meas_err, &f[9], 5e-10)?;
-            }
-            for (reply, line) in stat_replies.into_iter().zip(stat_lines) {
-                let s = match reply.map_err(|e| e.to_string())? {
-                    ReplyBody::SourceStats(s) => s,
-                    other => return Err(format!("unexpected {other:?}")),
-                };
-                let f = csv_fields(line);
-                same("name", s.ip_addr.to_string(), f[0].clone())?;
-                same("samples", s.n_samples.to_string(), f[1].clone())?;
-                same("runs", s.n_runs.to_string(), f[2].clone())?;
-                same("span", s.span_seconds.to_string(), f[3].clone())?;
-                close("frequency", s.resid_freq_ppm, &f[4], 5e-4)?;
-                close("skew", s.skew_ppm, &f[5], 5e-4)?;
-                close("offset", s.est_offset, &f[6], 5e-10)?;
-                close("std dev", s.std_dev, &f[7], 5e-10)?;
-            }
-            Ok(())
-        })
-        .await;
-    }
+    sources_sourcestats_and_activity_match_chronyc(&pair).await;
 }
 
 #[tokio::test]
@@ -199,140 +249,45 @@ async fn ntp_data_server_stats_activity_and_names_over_unix() {
         return;
     };
     pair.settle();
-    let c = client(&pair.unix_address());
-    let upstream = Address::V4([127, 0, 0, 1].into());
-    eventually("ntpdata", || async {
-        let session = c.session().await.map_err(|e| e.to_string())?;
-        assert_eq!(session.transport(), Transport::Unix);
-        let d = match session
-            .query(Request::NtpData { address: upstream })
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            ReplyBody::NtpData(d) => d,
-            other => return Err(format!("unexpected {other:?}")),
-        };
-        let f = csv_fields(&pair.chronyc_unix(&["ntpdata", "127.0.0.1"]));
-        same("remote", d.remote_addr.to_string(), f[0].clone())?;
-        same("port", d.remote_port.to_string(), f[2].clone())?;
-        same("local", d.local_addr.to_string(), f[3].clone())?;
-        same("version", d.version.to_string(), f[6].clone())?;
-        same("stratum", d.stratum.to_string(), f[8].clone())?;
-        same("poll", d.poll.to_string(), f[9].clone())?;
-        same("precision", d.precision.to_string(), f[11].clone())?;
-        close("root delay", d.root_delay, &f[13], 5e-7)?;
-        close("root dispersion", d.root_dispersion, &f[14], 5e-7)?;
-        same("ref id", d.ref_id.to_hex(), f[15].clone())?;
-        same(
-            "ref time",
-            format!("{}.{:09}", d.ref_time.seconds, d.ref_time.nanos),
-            f[17].clone(),
-        )?;
-        close("offset", d.offset, &f[18], 5e-10)?;
-        close("peer delay", d.peer_delay, &f[19], 5e-10)?;
-        close("peer dispersion", d.peer_dispersion, &f[20], 5e-10)?;
-        close("response time", d.response_time, &f[21], 5e-10)?;
-        close("jitter asymmetry", d.jitter_asymmetry, &f[22], 5e-3)?;
-        same(
-            "interleaved",
-            if d.flags & 0x4000 != 0 { "Yes" } else { "No" },
-            f[26].as_str(),
-        )?;
-        same("total tx", d.total_tx_count.to_string(), f[30].clone())?;
-        same("total rx", d.total_rx_count.to_string(), f[31].clone())?;
-        same(
-            "total valid",
-            d.total_valid_count.to_string(),
-            f[32].clone(),
-        )?;
-        same("total good", d.total_good_count.to_string(), f[33].clone())
-    })
-    .await;
+    ntp_data_server_stats_and_names_match_chronyc(&pair).await;
+}
 
-    let session = c.session().await.expect("session");
-    let ours = match session
-        .query(Request::ServerStats)
-        .await
-        .expect("serverstats")
-    {
-        ReplyBody::ServerStats(s) => s,
-        other => panic!("unexpected {other:?}"),
+/// One version of the matrix: its chronyd pair (upstream and client both
+/// that version), every report against that version's own chronyc.
+async fn version_matches_its_chronyc(version: &str) {
+    let Some(chrony) = chrony_of_version(version) else {
+        return;
     };
-    let f: Vec<u64> = csv_fields(&pair.chronyc_unix(&["serverstats"]))
-        .iter()
-        .map(|v| v.parse().expect("number"))
-        .collect();
-    // chronyc's own queries are counted as command hits after ours.
-    assert!(
-        f[2] > ours.cmd_hits && f[2] <= ours.cmd_hits + 10,
-        "cmd hits {} vs {}",
-        ours.cmd_hits,
-        f[2]
-    );
-    assert_eq!(
-        [
-            ours.ntp_hits,
-            ours.ntp_drops,
-            ours.cmd_drops,
-            ours.log_drops
-        ],
-        [f[0], f[1], f[3], f[4]]
-    );
-    assert_eq!(
-        [
-            ours.nke_hits,
-            ours.nke_drops,
-            ours.ntp_auth_hits,
-            ours.ntp_interleaved_hits,
-            ours.ntp_timestamps,
-            ours.ntp_span_seconds
-        ],
-        [
-            Some(f[5]),
-            Some(f[6]),
-            Some(f[7]),
-            Some(f[8]),
-            Some(f[9]),
-            Some(f[10])
-        ]
-    );
+    let pair = ChronyPair::start_with(PairOptions {
+        client_extra: unreachable_server(2),
+        chrony: Some(chrony),
+        upstream_socket: true,
+        ..PairOptions::default()
+    });
+    pair.settle();
+    tracking_matches_chronyc(&pair).await;
+    sources_sourcestats_and_activity_match_chronyc(&pair).await;
+    ntp_data_server_stats_and_names_match_chronyc(&pair).await;
+}
 
-    let activity = match session.query(Request::Activity).await.expect("activity") {
-        ReplyBody::Activity(a) => a,
-        other => panic!("unexpected {other:?}"),
-    };
-    let f = csv_fields(&pair.chronyc(&["activity"]));
-    assert_eq!(
-        [
-            activity.online,
-            activity.offline,
-            activity.burst_online,
-            activity.burst_offline,
-            activity.unresolved
-        ]
-        .map(|v| v.to_string())
-        .to_vec(),
-        f
-    );
+#[tokio::test]
+async fn chrony_4_0_matches_its_chronyc() {
+    version_matches_its_chronyc("4.0").await;
+}
 
-    // Names as configured, against `chronyc -N sources`.
-    let named = pair.chronyc(&["-N", "sources"]);
-    for line in named.lines() {
-        let f = csv_fields(line);
-        let ip: std::net::IpAddr = match f[2].parse() {
-            Ok(ip) => ip,
-            Err(_) => continue,
-        };
-        let name = match session
-            .query(Request::NtpSourceName { address: ip.into() })
-            .await
-            .expect("name")
-        {
-            ReplyBody::NtpSourceName(n) => n.to_string(),
-            other => panic!("unexpected {other:?}"),
-        };
-        assert_eq!(name, f[2]);
-    }
+#[tokio::test]
+async fn chrony_4_3_matches_its_chronyc() {
+    version_matches_its_chronyc("4.3").await;
+}
+
+#[tokio::test]
+async fn chrony_4_6_1_matches_its_chronyc() {
+    version_matches_its_chronyc("4.6.1").await;
+}
+
+#[tokio::test]
+async fn chrony_4_9_matches_its_chronyc() {
+    version_matches_its_chronyc("4.9").await;
 }
 
 #[tokio::test]

@@ -9,14 +9,17 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use clockwatch::probe::{probe_once_with, Burst, ProbeConfig, ProbeResult, Prober, ServerSpec};
-use common::{chronyc_at, csv_fields, free_udp_port, skip_unless, which, Chronyd, Clockwatch, BIN};
+use common::{
+    chronyc_at, csv_fields, free_udp_port, libfaketime, skip_unless, which, Chronyd, Clockwatch,
+    BIN,
+};
 use ntpclient::{Leap, Mode, NtpTimestamp, Packet};
 
 // ---------------------------------------------------------------- fake peers
@@ -468,20 +471,6 @@ fn a_too_short_interval_is_refused() {
 
 // ------------------------------------------------------------ real chronyd
 
-/// libfaketime itself. chronyd runs with it preloaded rather than under the
-/// `faketime` wrapper, which forks: killing the wrapper would leave the
-/// shifted chronyd running.
-fn libfaketime() -> Option<std::path::PathBuf> {
-    [
-        "/usr/lib/x86_64-linux-gnu/faketime",
-        "/usr/lib/faketime",
-        "/usr/lib64/faketime",
-    ]
-    .iter()
-    .map(|d| Path::new(d).join("libfaketime.so.1"))
-    .find(|p| p.is_file())
-}
-
 /// chronyd serving its own clock as stratum 2 on 127.0.0.1:`port`, shifted
 /// by libfaketime's `FAKETIME=SHIFT` if given.
 fn ntp_server(dir: &Path, port: u16, shift: Option<&str>) -> Chronyd {
@@ -495,26 +484,12 @@ fn ntp_server(dir: &Path, port: u16, shift: Option<&str>) -> Chronyd {
         ),
     )
     .expect("write conf");
-    common::guard_chrony_conf(&conf);
-    let log = dir.join("server.log");
-    let mut command = Command::new(which("chronyd").expect("chronyd"));
-    if let Some(shift) = shift {
-        command
-            .env("LD_PRELOAD", libfaketime().expect("libfaketime"))
-            .env("FAKETIME", shift);
-    }
-    let child = command
-        .args(["-x", "-d", "-u", "root", "-f"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("start chronyd");
-    let server = Chronyd {
-        child: Some(child),
-        conf,
-        log,
-    };
+    let server = Chronyd::start_shifted(
+        &which("chronyd").expect("chronyd"),
+        &conf,
+        &dir.join("server.log"),
+        shift,
+    );
     wait_serving(port, &server.log);
     server
 }
@@ -805,26 +780,12 @@ fn node_chronyd(dir: &Path, upstream_port: u16, shift: Option<&str>) -> (Chronyd
         ),
     )
     .expect("write conf");
-    common::guard_chrony_conf(&conf);
-    let log = dir.join("node.log");
-    let mut command = Command::new(which("chronyd").expect("chronyd"));
-    if let Some(shift) = shift {
-        command
-            .env("LD_PRELOAD", libfaketime().expect("libfaketime"))
-            .env("FAKETIME", shift);
-    }
-    let child = command
-        .args(["-x", "-d", "-u", "root", "-f"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("start chronyd");
-    let node = Chronyd {
-        child: Some(child),
-        conf,
-        log,
-    };
+    let node = Chronyd::start_shifted(
+        &which("chronyd").expect("chronyd"),
+        &conf,
+        &dir.join("node.log"),
+        shift,
+    );
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let synced = Command::new(which("chronyc").expect("chronyc"))

@@ -463,17 +463,23 @@ pub struct ServerStats {
     pub ntp_timestamps: Option<u64>,
     /// Span of the timestamps held, in seconds (V3 and later).
     pub ntp_span_seconds: Option<u64>,
-    /// NTP requests with a receive timestamp taken by the daemon (V4).
+    /// NTP responses that carried a receive timestamp taken by chronyd
+    /// itself (V4: chrony 4.4 and later).
     pub ntp_daemon_rx_timestamps: Option<u64>,
-    /// NTP responses with a transmit timestamp taken by the daemon (V4).
+    /// NTP responses that carried a transmit timestamp taken by chronyd
+    /// itself (V4).
     pub ntp_daemon_tx_timestamps: Option<u64>,
-    /// NTP requests with a receive timestamp taken by the kernel (V4).
+    /// NTP responses that carried a receive timestamp taken by the kernel
+    /// (V4).
     pub ntp_kernel_rx_timestamps: Option<u64>,
-    /// NTP responses with a transmit timestamp taken by the kernel (V4).
+    /// NTP responses (interleaved mode) that carried a transmit timestamp
+    /// taken by the kernel (V4).
     pub ntp_kernel_tx_timestamps: Option<u64>,
-    /// NTP requests with a receive timestamp taken by the hardware (V4).
+    /// NTP responses that carried a receive timestamp taken by the network
+    /// card (V4).
     pub ntp_hw_rx_timestamps: Option<u64>,
-    /// NTP responses with a transmit timestamp taken by the hardware (V4).
+    /// NTP responses (interleaved mode) that carried a transmit timestamp
+    /// taken by the network card (V4).
     pub ntp_hw_tx_timestamps: Option<u64>,
 }
 

@@ -4,10 +4,19 @@
 //! independent source every value is compared with.
 #![allow(dead_code)]
 
+/// What `chronyc -c` prints per chrony version, and decoded replies compared
+/// with it: shared with cmdmon's golden tests.
+#[path = "../../../cmdmon/tests/chronyc/mod.rs"]
+pub mod chronyc;
 mod http;
+mod versions;
 
+#[allow(unused_imports)]
+pub use chronyc::{between, close, csv_fields, Version, MATRIX};
 #[allow(unused_imports)] // each test binary uses a different part
 pub use http::{proc_status_kib, request, signal, wait_exit, Response};
+#[allow(unused_imports)]
+pub use versions::{chrony_of_version, ChronyBinaries};
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
@@ -125,15 +134,51 @@ pub fn free_tcp_port() -> u16 {
 /// A running chronyd; killed when dropped.
 pub struct Chronyd {
     pub child: Option<Child>,
+    pub binary: PathBuf,
     pub conf: PathBuf,
     pub log: PathBuf,
+    /// libfaketime's FAKETIME (e.g. "+3s") the daemon runs under, if any.
+    pub shift: Option<String>,
+}
+
+/// libfaketime itself (Debian's faketime package), preloaded rather than run
+/// through the `faketime` wrapper: the wrapper forks, and killing it would
+/// leave the shifted daemon running.
+pub fn libfaketime() -> Option<PathBuf> {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime",
+        "/usr/lib/faketime",
+        "/usr/lib64/faketime",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join("libfaketime.so.1"))
+    .find(|p| p.is_file())
 }
 
 impl Chronyd {
     pub fn start(conf: &Path, log: &Path) -> Self {
+        Self::start_binary(&which("chronyd").expect("chronyd installed"), conf, log)
+    }
+
+    /// The same with a given chronyd (one version of the matrix).
+    pub fn start_binary(chronyd: &Path, conf: &Path, log: &Path) -> Self {
+        Self::start_shifted(chronyd, conf, log, None)
+    }
+
+    /// With its clock shifted by libfaketime (`shift` as FAKETIME takes it,
+    /// e.g. "+3s"), never touching the host's (`-x`).
+    pub fn start_shifted(chronyd: &Path, conf: &Path, log: &Path, shift: Option<&str>) -> Self {
         guard_chrony_conf(conf);
-        let chronyd = which("chronyd").expect("chronyd installed");
-        let child = Command::new(chronyd)
+        let mut command = Command::new(chronyd);
+        if let Some(shift) = shift {
+            command
+                .env(
+                    "LD_PRELOAD",
+                    libfaketime().expect("libfaketime (apt-get install faketime)"),
+                )
+                .env("FAKETIME", shift);
+        }
+        let child = command
             .args(["-d", "-x", "-u", "root", "-f"])
             .arg(conf)
             .stdout(Stdio::null())
@@ -142,8 +187,10 @@ impl Chronyd {
             .expect("start chronyd");
         Self {
             child: Some(child),
+            binary: chronyd.to_path_buf(),
             conf: conf.to_path_buf(),
             log: log.to_path_buf(),
+            shift: shift.map(str::to_string),
         }
     }
 
@@ -156,7 +203,8 @@ impl Chronyd {
 
     pub fn restart(&mut self) {
         self.stop();
-        let mut again = Chronyd::start(&self.conf, &self.log);
+        let mut again =
+            Chronyd::start_shifted(&self.binary, &self.conf, &self.log, self.shift.as_deref());
         self.child = again.child.take();
     }
 }
@@ -175,6 +223,10 @@ pub struct ChronyPair {
     pub ntp_port: u16,
     pub cmd_port: u16,
     pub socket: PathBuf,
+    /// The upstream's command socket, if [`PairOptions::upstream_socket`].
+    pub upstream_socket: Option<PathBuf>,
+    /// The build of both daemons, and the chronyc that reads them.
+    pub chrony: ChronyBinaries,
 }
 
 pub struct PairOptions {
@@ -184,6 +236,11 @@ pub struct PairOptions {
     pub wait_sync: bool,
     /// Run the upstream under faketime with this offset (e.g. "+2s").
     pub upstream_faketime: Option<String>,
+    /// Both daemons and chronyc from this build; the installed chrony if None.
+    pub chrony: Option<ChronyBinaries>,
+    /// Let the upstream answer commands on a unix socket (its serverstats
+    /// count the client's NTP requests); it answers none by default.
+    pub upstream_socket: bool,
 }
 
 impl Default for PairOptions {
@@ -192,6 +249,8 @@ impl Default for PairOptions {
             client_extra: String::new(),
             wait_sync: true,
             upstream_faketime: None,
+            chrony: None,
+            upstream_socket: false,
         }
     }
 }
@@ -214,11 +273,13 @@ impl ChronyPair {
         std::fs::set_permissions(&sock_dir, std::fs::Permissions::from_mode(0o750)).expect("chmod");
         let socket = sock_dir.join("chronyd.sock");
 
+        let upstream_socket = opts.upstream_socket.then(|| sock_dir.join("upstream.sock"));
         let up_conf = d.join("upstream.conf");
         std::fs::write(
             &up_conf,
             format!(
-                "local stratum 3\nport {ntp_port}\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\npidfile {pid}\n",
+                "local stratum 3\nport {ntp_port}\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress {cmd}\npidfile {pid}\n",
+                cmd = upstream_socket.as_deref().unwrap_or(Path::new("/")).display(),
                 pid = d.join("upstream.pid").display()
             ),
         )
@@ -236,11 +297,14 @@ impl ChronyPair {
         )
         .expect("write conf");
 
-        let upstream = match &opts.upstream_faketime {
-            None => Chronyd::start(&up_conf, &d.join("upstream.log")),
-            Some(offset) => start_faketime(offset, &up_conf, &d.join("upstream.log")),
-        };
-        let client = Chronyd::start(&client_conf, &d.join("client.log"));
+        let bins = opts.chrony.unwrap_or_else(ChronyBinaries::installed);
+        let upstream = Chronyd::start_shifted(
+            &bins.chronyd,
+            &up_conf,
+            &d.join("upstream.log"),
+            opts.upstream_faketime.as_deref(),
+        );
+        let client = Chronyd::start_binary(&bins.chronyd, &client_conf, &d.join("client.log"));
         let pair = Self {
             dir,
             upstream,
@@ -248,6 +312,8 @@ impl ChronyPair {
             ntp_port,
             cmd_port,
             socket,
+            upstream_socket,
+            chrony: bins,
         };
         pair.wait_for_socket();
         if opts.wait_sync {
@@ -290,8 +356,18 @@ impl ChronyPair {
         self.chronyc_via(&["-h", &self.socket.display().to_string()], args)
     }
 
+    /// `chronyc -c -n ARGS` against the upstream's socket
+    /// ([`PairOptions::upstream_socket`]).
+    pub fn chronyc_upstream(&self, args: &[&str]) -> String {
+        let socket = self
+            .upstream_socket
+            .as_ref()
+            .expect("the pair was started with upstream_socket");
+        self.chronyc_via(&["-h", &socket.display().to_string()], args)
+    }
+
     fn chronyc_via(&self, target: &[&str], args: &[&str]) -> String {
-        run_chronyc(target, args)
+        run_chronyc(&self.chrony.chronyc, target, args)
     }
 
     /// Slows the client's polling of the upstream to every 8 s once it is
@@ -323,35 +399,21 @@ impl ChronyPair {
     }
 }
 
-fn start_faketime(offset: &str, conf: &Path, log: &Path) -> Chronyd {
-    guard_chrony_conf(conf);
-    let child = Command::new(which("faketime").expect("faketime installed"))
-        .arg("-f")
-        .arg(offset)
-        .arg(which("chronyd").expect("chronyd"))
-        .args(["-d", "-x", "-u", "root", "-f"])
-        .arg(conf)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("start faketime chronyd");
-    Chronyd {
-        child: Some(child),
-        conf: conf.to_path_buf(),
-        log: log.to_path_buf(),
-    }
-}
-
 /// `chronyc -c -n ARGS` against a chronyd's command port on 127.0.0.1.
 pub fn chronyc_at(cmd_port: u16, args: &[&str]) -> String {
-    run_chronyc(&["-h", "127.0.0.1", "-p", &cmd_port.to_string()], args)
+    let chronyc = which("chronyc").expect("chronyc installed");
+    run_chronyc(
+        &chronyc,
+        &["-h", "127.0.0.1", "-p", &cmd_port.to_string()],
+        args,
+    )
 }
 
-/// `chronyc TARGET -c -n ARGS`, refused first if it would bring a source
+/// `CHRONYC TARGET -c -n ARGS`, refused first if it would bring a source
 /// beyond this machine into play.
-fn run_chronyc(target: &[&str], args: &[&str]) -> String {
+fn run_chronyc(chronyc: &Path, target: &[&str], args: &[&str]) -> String {
     guard_chronyc(args);
-    let out = Command::new(which("chronyc").expect("chronyc installed"))
+    let out = Command::new(chronyc)
         .args(target)
         .args(["-c", "-n"])
         .args(args)
@@ -359,15 +421,12 @@ fn run_chronyc(target: &[&str], args: &[&str]) -> String {
         .expect("run chronyc");
     assert!(
         out.status.success(),
-        "chronyc {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "chronyc {args:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8(out.stdout).expect("utf-8")
-}
-
-/// Parses one CSV line of chronyc into fields.
-pub fn csv_fields(line: &str) -> Vec<String> {
-    line.trim().split(',').map(str::to_string).collect()
 }
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
@@ -610,37 +669,6 @@ impl Exposition {
                     .to_string()
             })
             .unwrap_or_else(|| panic!("no current state in:\n{}", self.text))
-    }
-}
-
-/// Compares a value we read with chronyc's printed one, within chrony's
-/// float precision (relative 2^-23) plus `abs_slack` for chronyc's rounding.
-pub fn close(what: &str, ours: f64, theirs: &str, abs_slack: f64) -> Result<(), String> {
-    let theirs: f64 = theirs
-        .parse()
-        .map_err(|e| format!("{what}: chronyc printed {theirs:?}: {e}"))?;
-    let tol = ours.abs().max(theirs.abs()) * 2f64.powi(-23) + abs_slack;
-    if (ours - theirs).abs() <= tol {
-        Ok(())
-    } else {
-        Err(format!("{what}: ours {ours:e} vs chronyc {theirs:e}"))
-    }
-}
-
-/// For values chronyd computes when it answers (the correction shrinks as it
-/// slews, the dispersion grows): chronyc's reading, taken between two of
-/// ours, must lie between them.
-pub fn between(what: &str, before: f64, theirs: &str, after: f64) -> Result<(), String> {
-    let theirs: f64 = theirs
-        .parse()
-        .map_err(|e| format!("{what}: chronyc printed {theirs:?}: {e}"))?;
-    let tol = before.abs().max(after.abs()) * 2f64.powi(-23) + 5e-10;
-    if theirs >= before.min(after) - tol && theirs <= before.max(after) + tol {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: chronyc {theirs:e} not between ours {before:e} and {after:e}"
-        ))
     }
 }
 
