@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod http;
+pub mod ptp;
 
 #[allow(unused_imports)] // each test binary uses a different part
 pub use http::{proc_status_kib, request, signal, wait_exit, Response};
