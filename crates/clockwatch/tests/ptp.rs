@@ -12,36 +12,24 @@
 mod common;
 
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clockwatch::ptp::{
-    assess, BoundConfig, Now, PtpAssessment, PtpClient, PtpError, PtpMemory, PtpReport, PtpState,
+    assess, BoundConfig, Now, PtpAssessment, PtpClient, PtpMemory, PtpReport, PtpState,
     ReplySocket, UnsyncReason,
 };
-use common::ptp::{wait_for, Linuxptp, PmcAnswer, Ptp4l, Role, VethPair};
+use common::ptp::{
+    block_on, collect, wait_for, Bench, Linuxptp, PmcAnswer, Ptp4l, Role, VethPair, TIMEOUT,
+};
 use ptpmgmt::{
     ClockAccuracy, ClockIdentity, ClockQuality, CurrentDataSet, Dataset, DefaultDataSet,
     DelayMechanism, GetRequest, Header, ManagementErrorId, ManagementErrorStatus, ManagementId,
     ParentDataSet, PortDataSet, PortIdentity, PortPropertiesNp, PortState, Response, ResponseBody,
     TimeInterval, TimePropertiesDataSet, TimeSource, TimeStatusNp, Timestamping,
 };
-
-const TIMEOUT: Duration = Duration::from_secs(2);
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
-}
-
-fn collect(client: &PtpClient) -> Result<PtpReport, PtpError> {
-    block_on(client.collect())
-}
 
 fn now() -> Now {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -56,93 +44,6 @@ fn now() -> Now {
 }
 
 // ---- real ptp4l ------------------------------------------------------------
-
-/// A grandmaster and a slave joined by veth pairs; the slave has `links`
-/// ports (the grandmaster listens on the first link only). Fields drop in
-/// order: the daemons before their namespaces, the directory last.
-struct Bench {
-    gm: Ptp4l,
-    slave: Ptp4l,
-    _pair: VethPair,
-    dir: tempfile::TempDir,
-}
-
-impl Bench {
-    fn start(linuxptp: &Linuxptp, links: usize) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pair = VethPair::new(links);
-        let gm = Ptp4l::start(
-            linuxptp,
-            &pair.gm,
-            Role::Grandmaster,
-            &["cwgm0"],
-            dir.path(),
-            "gm",
-        );
-        let slave_ifs: Vec<String> = (0..links).map(|i| format!("cwsl{i}")).collect();
-        let slave_ifs: Vec<&str> = slave_ifs.iter().map(String::as_str).collect();
-        let slave = Ptp4l::start(
-            linuxptp,
-            &pair.slave,
-            Role::Slave,
-            &slave_ifs,
-            dir.path(),
-            "slave",
-        );
-        Self {
-            gm,
-            slave,
-            _pair: pair,
-            dir,
-        }
-    }
-
-    /// A client of `p` replying through a socket file in the test's
-    /// directory: ptp4l runs in another network namespace, where an
-    /// abstract name of ours does not exist.
-    fn client(&self, socket: &Path) -> PtpClient {
-        PtpClient::new(socket, TIMEOUT)
-            .with_reply_socket(ReplySocket::Directory(self.dir.path().to_path_buf()))
-    }
-
-    /// Waits until the slave has heard the grandmaster and measured.
-    fn wait_measuring(&self) -> PtpReport {
-        let client = self.client(&self.slave.socket);
-        let mut last = None;
-        wait_for(
-            Duration::from_secs(30),
-            "the slave's first measurement",
-            || {
-                last = collect(&client).ok();
-                last.as_ref()
-                    .is_some_and(|r| r.time_status.gm_present && r.time_status.ingress_time != 0)
-            },
-        );
-        last.expect("a report")
-    }
-
-    /// linuxptp 4.x: clears SYNCHRONIZATION_UNCERTAIN_NP and waits for SLAVE.
-    fn wait_slave(&self) -> PtpReport {
-        self.slave.pmc(&["SET SYNCHRONIZATION_UNCERTAIN_NP 0"]);
-        let client = self.client(&self.slave.socket);
-        let mut last = None;
-        wait_for(Duration::from_secs(30), "the slave port in SLAVE", || {
-            last = collect(&client).ok();
-            last.as_ref().is_some_and(|r| r.slave_port().is_some())
-        });
-        last.expect("a report")
-    }
-
-    fn drop_check_no_reply_sockets(&self) {
-        let left: Vec<_> = std::fs::read_dir(self.dir.path())
-            .expect("read dir")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("clockwatch-ptp-"))
-            .collect();
-        assert!(left.is_empty(), "reply sockets left behind: {left:?}");
-    }
-}
 
 const ALL_GETS: [&str; 7] = [
     "GET DEFAULT_DATA_SET",

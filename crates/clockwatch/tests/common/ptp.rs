@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use clockwatch::ptp::{PtpClient, PtpError, PtpReport, ReplySocket};
+
 use super::{is_root, which};
+
+/// How long a test collection may take.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where scripts/build-linuxptp.sh installs linuxptp 4.x.
 pub const LINUXPTP4_PREFIX: &str = "/opt/linuxptp-4";
@@ -431,5 +436,104 @@ pub fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
     while !ok() {
         assert!(Instant::now() < until, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+pub fn collect(client: &PtpClient) -> Result<PtpReport, PtpError> {
+    block_on(client.collect())
+}
+
+/// A grandmaster and a slave joined by veth pairs; the slave has `links`
+/// ports (the grandmaster listens on the first link only). Fields drop in
+/// order: the daemons before their namespaces, the directory last.
+pub struct Bench {
+    pub gm: Ptp4l,
+    pub slave: Ptp4l,
+    _pair: VethPair,
+    pub dir: tempfile::TempDir,
+}
+
+impl Bench {
+    pub fn start(linuxptp: &Linuxptp, links: usize) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pair = VethPair::new(links);
+        let gm = Ptp4l::start(
+            linuxptp,
+            &pair.gm,
+            Role::Grandmaster,
+            &["cwgm0"],
+            dir.path(),
+            "gm",
+        );
+        let slave_ifs: Vec<String> = (0..links).map(|i| format!("cwsl{i}")).collect();
+        let slave_ifs: Vec<&str> = slave_ifs.iter().map(String::as_str).collect();
+        let slave = Ptp4l::start(
+            linuxptp,
+            &pair.slave,
+            Role::Slave,
+            &slave_ifs,
+            dir.path(),
+            "slave",
+        );
+        Self {
+            gm,
+            slave,
+            _pair: pair,
+            dir,
+        }
+    }
+
+    /// A client of `p` replying through a socket file in the test's
+    /// directory: ptp4l runs in another network namespace, where an
+    /// abstract name of ours does not exist.
+    pub fn client(&self, socket: &Path) -> PtpClient {
+        PtpClient::new(socket, TIMEOUT)
+            .with_reply_socket(ReplySocket::Directory(self.dir.path().to_path_buf()))
+    }
+
+    /// Waits until the slave has heard the grandmaster and measured.
+    pub fn wait_measuring(&self) -> PtpReport {
+        let client = self.client(&self.slave.socket);
+        let mut last = None;
+        wait_for(
+            Duration::from_secs(30),
+            "the slave's first measurement",
+            || {
+                last = collect(&client).ok();
+                last.as_ref()
+                    .is_some_and(|r| r.time_status.gm_present && r.time_status.ingress_time != 0)
+            },
+        );
+        last.expect("a report")
+    }
+
+    /// linuxptp 4.x: clears SYNCHRONIZATION_UNCERTAIN_NP and waits for SLAVE.
+    pub fn wait_slave(&self) -> PtpReport {
+        self.slave.pmc(&["SET SYNCHRONIZATION_UNCERTAIN_NP 0"]);
+        let client = self.client(&self.slave.socket);
+        let mut last = None;
+        wait_for(Duration::from_secs(30), "the slave port in SLAVE", || {
+            last = collect(&client).ok();
+            last.as_ref().is_some_and(|r| r.slave_port().is_some())
+        });
+        last.expect("a report")
+    }
+
+    pub fn drop_check_no_reply_sockets(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.dir.path())
+            .expect("read dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("clockwatch-ptp-"))
+            .collect();
+        assert!(left.is_empty(), "reply sockets left behind: {left:?}");
     }
 }
