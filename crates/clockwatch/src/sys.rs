@@ -347,4 +347,74 @@ mod tests {
         assert_eq!(errno("/"), Some(libc::ENOTTY));
         assert!(phc_offset(Path::new("/dev/null")).is_err());
     }
+
+    /// The PHC read through its dynamic POSIX clock (clock_gettime on
+    /// FD_TO_CLOCKID(fd)) between two system clock reads: a second way to
+    /// the same clock, independent of the ioctl. (system midpoint, PHC).
+    fn posix_phc_read(file: &std::fs::File) -> (i128, i128) {
+        let clock = ((!file.as_raw_fd()) << 3) | 3;
+        let before = clock_ns(libc::CLOCK_REALTIME);
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is owned by this frame; the call only writes it.
+        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+        assert_eq!(
+            rc,
+            0,
+            "clock_gettime on the PHC: {}",
+            io::Error::last_os_error()
+        );
+        let after = clock_ns(libc::CLOCK_REALTIME);
+        let phc = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
+        (before + (after - before) / 2, phc)
+    }
+
+    /// Needs a PHC: scripts/test-phc-vm.sh runs it in a VM whose emulated
+    /// e1000e NIC has one (`CLOCKWATCH_TEST_PHC=/dev/ptp0`).
+    #[test]
+    #[ignore = "needs a PTP hardware clock: scripts/test-phc-vm.sh"]
+    fn a_real_phc_is_read_and_agrees_with_its_posix_clock() {
+        let Some(device) = std::env::var_os("CLOCKWATCH_TEST_PHC") else {
+            let why = "no PHC (CLOCKWATCH_TEST_PHC unset; scripts/test-phc-vm.sh sets it in a VM)";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "in CI nothing may skip: {why}"
+            );
+            eprintln!("\n*** SKIP: {why} ***\n");
+            return;
+        };
+        let device = Path::new(&device);
+        let file = std::fs::File::open(device).expect("open the PHC");
+        let samples = ptp_sys_offset_extended(device, PHC_SAMPLES).expect("the ioctl");
+        assert_eq!(samples.len(), PHC_SAMPLES as usize);
+        for s in &samples {
+            assert!(s.sys_after_ns >= s.sys_before_ns, "{s:?}");
+        }
+
+        // The ioctl's offset lies between what the PHC's POSIX clock
+        // shows just before and just after it: phc in [p1, p2] read at a
+        // system time in [m1, m2], whatever the PHC's rate.
+        let (m1, p1) = posix_phc_read(&file);
+        let offset = phc_offset(device).expect("PTP_SYS_OFFSET_EXTENDED");
+        let (m2, p2) = posix_phc_read(&file);
+        println!(
+            "PHC {}: PHC - system {} ns, read window {} ns (POSIX clock: {} .. {} ns)",
+            device.display(),
+            offset.phc_minus_sys_ns,
+            offset.window_ns,
+            p1 - m1,
+            p2 - m2
+        );
+        assert!((0..10_000_000).contains(&offset.window_ns), "{offset:?}");
+        let slack = i128::from(offset.window_ns) / 2 + 1;
+        assert!(
+            offset.phc_minus_sys_ns >= p1 - m2 - slack
+                && offset.phc_minus_sys_ns <= p2 - m1 + slack,
+            "{offset:?} outside [{}, {}]",
+            p1 - m2,
+            p2 - m1
+        );
+    }
 }
