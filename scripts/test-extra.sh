@@ -11,7 +11,7 @@ loud() { printf '\n!!! %s\n\n' "$*" >&2; }
 # nightly toolchain and cargo-fuzz; as root a missing cargo-fuzz is
 # installed from crates.io. Longer runs: docs/security.md.
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
-FUZZ_TARGETS=(decode_reply web_config chrony_address ntp_reply)
+FUZZ_TARGETS=(decode_reply web_config chrony_address ntp_reply decode_ptp_response)
 fuzz_ok=1
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     loud "SKIP fuzz smoke: no nightly toolchain (rustup toolchain install nightly)"

@@ -73,7 +73,7 @@ fi
 
 # Phase 1: preparation, with the network.
 APT_PACKAGES=(chrony prometheus prometheus-alertmanager faketime chromium bubblewrap buildah prometheus-node-exporter
-              wrk musl-tools qemu-user-static docker-registry iproute2 python3)
+              wrk musl-tools qemu-user-static docker-registry iproute2 python3 linuxptp)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -112,6 +112,11 @@ fi
 echo "== preparing: the chrony version matrix"
 scripts/build-chrony-versions.sh ||
     loud "the chrony version matrix is incomplete: its tests will SKIP (FAIL under CI=true)"
+# linuxptp 4.x beside bookworm's 3.1.1: a free-running slave reaches SLAVE
+# only with 4.x (docs/ptp.md); quick once built.
+echo "== preparing: linuxptp 4"
+scripts/build-linuxptp.sh ||
+    loud "linuxptp 4 could not be built: its tests will SKIP (FAIL under CI=true)"
 echo "== preparing: PyPI packages, cargo-fuzz, every crate"
 scripts/test-deploy.sh --prepare
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

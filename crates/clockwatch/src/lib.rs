@@ -14,6 +14,7 @@ pub mod collect;
 pub mod http;
 pub mod logging;
 pub mod probe;
+pub mod ptp;
 pub mod render;
 pub mod report;
 pub mod scrape;

@@ -1,11 +1,14 @@
 //! The few system calls no maintained safe crate wraps: adjtimex (read
-//! only), clock_gettime for a consistent pair of clocks, and a timerfd that
-//! fires when the realtime clock is set. All `unsafe` of the program lives
-//! here, each block a single libc call on memory we own.
+//! only), clock_gettime for a consistent pair of clocks, a timerfd that
+//! fires when the realtime clock is set, and the PTP_SYS_OFFSET_EXTENDED
+//! ioctl that reads a PTP hardware clock between two reads of the system
+//! clock. All `unsafe` of the program lives here, each block a single libc
+//! call on memory we own.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 /// The kernel clock state from `adjtimex(2)` with `modes = 0` (a pure read,
 /// allowed without CAP_SYS_TIME).
@@ -176,4 +179,242 @@ impl AsRawFd for ClockSetTimer {
 pub fn effective_ids() -> (u32, u32) {
     // SAFETY: geteuid and getegid cannot fail and touch no memory.
     unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// One reading of a PTP hardware clock (PHC) between two reads of the
+/// system clock (CLOCK_REALTIME), in nanoseconds since their epochs, as the
+/// driver took them around the device access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhcSample {
+    pub sys_before_ns: i128,
+    pub phc_ns: i128,
+    pub sys_after_ns: i128,
+}
+
+/// The PHC's offset from the system clock, measured: PHC time minus system
+/// time at the midpoint of the narrowest of several reads. The PHC was read
+/// somewhere inside the window, so the offset is exact to within half of
+/// it (`window_ns / 2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhcOffset {
+    pub phc_minus_sys_ns: i128,
+    /// System time that passed across the chosen read (after - before).
+    pub window_ns: i64,
+}
+
+/// Readings taken per measurement (the ioctl's limit is 25; phc2sys takes
+/// 5 by default): the narrowest of them is kept.
+pub const PHC_SAMPLES: u32 = 9;
+
+impl PhcOffset {
+    /// The offset from the sample with the narrowest window. Samples whose
+    /// system reads go backwards (the clock was stepped in between) are
+    /// skipped; None if no sample is left.
+    pub fn from_samples(samples: &[PhcSample]) -> Option<PhcOffset> {
+        let best = samples
+            .iter()
+            .filter(|s| s.sys_after_ns >= s.sys_before_ns)
+            .min_by_key(|s| s.sys_after_ns - s.sys_before_ns)?;
+        let window = best.sys_after_ns - best.sys_before_ns;
+        let midpoint = best.sys_before_ns + window / 2;
+        Some(PhcOffset {
+            phc_minus_sys_ns: best.phc_ns - midpoint,
+            window_ns: i64::try_from(window).unwrap_or(i64::MAX),
+        })
+    }
+}
+
+fn ptp_clock_time_ns(t: &libc::ptp_clock_time) -> i128 {
+    i128::from(t.sec) * 1_000_000_000 + i128::from(t.nsec)
+}
+
+/// Reads the PHC at `device` (/dev/ptpN) with PTP_SYS_OFFSET_EXTENDED,
+/// `n_samples` times (1 to 25). Errors are the kernel's: ENOENT (no such
+/// device), ENOTTY or EINVAL (not a PHC), EOPNOTSUPP (the driver cannot
+/// timestamp around its device access), ENODEV (the clock went away),
+/// EACCES.
+pub fn ptp_sys_offset_extended(device: &Path, n_samples: u32) -> io::Result<Vec<PhcSample>> {
+    let file = std::fs::File::open(device)?;
+    let n = n_samples.clamp(1, libc::PTP_MAX_SAMPLES);
+    // SAFETY: a zeroed request (clockid 0 = CLOCK_REALTIME, reserved words
+    // 0, as the kernel requires) owned by this frame.
+    let mut request: libc::ptp_sys_offset_extended = unsafe { std::mem::zeroed() };
+    request.n_samples = n;
+    // SAFETY: valid fd; the kernel writes only inside `request`, whose type
+    // is the one the ioctl number encodes.
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            libc::PTP_SYS_OFFSET_EXTENDED,
+            &mut request as *mut libc::ptp_sys_offset_extended,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(request.ts[..n as usize]
+        .iter()
+        .map(|[before, phc, after]| PhcSample {
+            sys_before_ns: ptp_clock_time_ns(before),
+            phc_ns: ptp_clock_time_ns(phc),
+            sys_after_ns: ptp_clock_time_ns(after),
+        })
+        .collect())
+}
+
+/// The PHC's offset from the system clock, from [`PHC_SAMPLES`] reads.
+pub fn phc_offset(device: &Path) -> io::Result<PhcOffset> {
+    let samples = ptp_sys_offset_extended(device, PHC_SAMPLES)?;
+    PhcOffset::from_samples(&samples).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "every reading's system clock went backwards (the clock was stepped)",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(before: i128, phc: i128, after: i128) -> PhcSample {
+        PhcSample {
+            sys_before_ns: before,
+            phc_ns: phc,
+            sys_after_ns: after,
+        }
+    }
+
+    #[test]
+    fn narrowest_window_wins_and_offset_is_from_its_midpoint() {
+        let tai = 37_000_000_000;
+        let samples = [
+            sample(1_000, 1_000 + tai + 900, 3_000), // window 2000
+            sample(5_000, 5_000 + tai + 300, 5_400), // window 400: midpoint 5200
+            sample(9_000, 9_000 + tai, 10_000),      // window 1000
+        ];
+        let offset = PhcOffset::from_samples(&samples).expect("samples");
+        assert_eq!(offset.window_ns, 400);
+        assert_eq!(offset.phc_minus_sys_ns, tai + 100);
+    }
+
+    #[test]
+    fn odd_windows_round_the_midpoint_down() {
+        let offset = PhcOffset::from_samples(&[sample(10, 20, 15)]).expect("one sample");
+        assert_eq!(offset.window_ns, 5);
+        assert_eq!(offset.phc_minus_sys_ns, 8); // midpoint 12
+    }
+
+    #[test]
+    fn a_step_between_the_system_reads_is_skipped() {
+        let stepped = sample(2_000_000_000, 1_500, 1_000); // went backwards
+        let fine = sample(100, 250, 300);
+        let offset = PhcOffset::from_samples(&[stepped, fine]).expect("one usable");
+        assert_eq!((offset.phc_minus_sys_ns, offset.window_ns), (50, 200));
+        assert_eq!(PhcOffset::from_samples(&[stepped]), None);
+        assert_eq!(PhcOffset::from_samples(&[]), None);
+    }
+
+    #[test]
+    fn negative_times_before_the_epoch_work() {
+        // A PHC never set counts from 0; the offset is then about -now.
+        let now = 1_796_186_328_447_002_194i128;
+        let offset = PhcOffset::from_samples(&[sample(now, 5, now + 10)]).expect("sample");
+        assert_eq!(offset.phc_minus_sys_ns, 5 - (now + 5));
+    }
+
+    fn errno(device: &str) -> Option<i32> {
+        ptp_sys_offset_extended(Path::new(device), 5)
+            .expect_err("not a PHC")
+            .raw_os_error()
+    }
+
+    #[test]
+    fn missing_device_is_enoent() {
+        assert_eq!(errno("/dev/ptp-clockwatch-none"), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn a_device_that_is_not_a_phc_is_refused() {
+        // /dev/null has no ioctls: ENOTTY.
+        assert_eq!(errno("/dev/null"), Some(libc::ENOTTY));
+        // Nor has a regular file or a directory.
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        assert_eq!(
+            errno(file.path().to_str().expect("utf-8 path")),
+            Some(libc::ENOTTY)
+        );
+        assert_eq!(errno("/"), Some(libc::ENOTTY));
+        assert!(phc_offset(Path::new("/dev/null")).is_err());
+    }
+
+    /// The PHC read through its dynamic POSIX clock (clock_gettime on
+    /// FD_TO_CLOCKID(fd)) between two system clock reads: a second way to
+    /// the same clock, independent of the ioctl. (system midpoint, PHC).
+    fn posix_phc_read(file: &std::fs::File) -> (i128, i128) {
+        let clock = ((!file.as_raw_fd()) << 3) | 3;
+        let before = clock_ns(libc::CLOCK_REALTIME);
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is owned by this frame; the call only writes it.
+        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+        assert_eq!(
+            rc,
+            0,
+            "clock_gettime on the PHC: {}",
+            io::Error::last_os_error()
+        );
+        let after = clock_ns(libc::CLOCK_REALTIME);
+        let phc = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
+        (before + (after - before) / 2, phc)
+    }
+
+    /// Needs a PHC: scripts/test-phc-vm.sh runs it in a VM whose emulated
+    /// e1000e NIC has one (`CLOCKWATCH_TEST_PHC=/dev/ptp0`).
+    #[test]
+    #[ignore = "needs a PTP hardware clock: scripts/test-phc-vm.sh"]
+    fn a_real_phc_is_read_and_agrees_with_its_posix_clock() {
+        let Some(device) = std::env::var_os("CLOCKWATCH_TEST_PHC") else {
+            let why = "no PHC (CLOCKWATCH_TEST_PHC unset; scripts/test-phc-vm.sh sets it in a VM)";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "in CI nothing may skip: {why}"
+            );
+            eprintln!("\n*** SKIP: {why} ***\n");
+            return;
+        };
+        let device = Path::new(&device);
+        let file = std::fs::File::open(device).expect("open the PHC");
+        let samples = ptp_sys_offset_extended(device, PHC_SAMPLES).expect("the ioctl");
+        assert_eq!(samples.len(), PHC_SAMPLES as usize);
+        for s in &samples {
+            assert!(s.sys_after_ns >= s.sys_before_ns, "{s:?}");
+        }
+
+        // The ioctl's offset lies between what the PHC's POSIX clock
+        // shows just before and just after it: phc in [p1, p2] read at a
+        // system time in [m1, m2], whatever the PHC's rate.
+        let (m1, p1) = posix_phc_read(&file);
+        let offset = phc_offset(device).expect("PTP_SYS_OFFSET_EXTENDED");
+        let (m2, p2) = posix_phc_read(&file);
+        println!(
+            "PHC {}: PHC - system {} ns, read window {} ns (POSIX clock: {} .. {} ns)",
+            device.display(),
+            offset.phc_minus_sys_ns,
+            offset.window_ns,
+            p1 - m1,
+            p2 - m2
+        );
+        assert!((0..10_000_000).contains(&offset.window_ns), "{offset:?}");
+        let slack = i128::from(offset.window_ns) / 2 + 1;
+        assert!(
+            offset.phc_minus_sys_ns >= p1 - m2 - slack
+                && offset.phc_minus_sys_ns <= p2 - m1 + slack,
+            "{offset:?} outside [{}, {}]",
+            p1 - m2,
+            p2 - m1
+        );
+    }
 }

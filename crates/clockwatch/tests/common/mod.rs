@@ -9,6 +9,7 @@
 #[path = "../../../cmdmon/tests/chronyc/mod.rs"]
 pub mod chronyc;
 mod http;
+pub mod ptp;
 mod versions;
 
 #[allow(unused_imports)]
