@@ -9,21 +9,33 @@
 //! use std::time::{Duration, Instant};
 //! use cmdmon::{Exchange, ExchangeConfig, Request};
 //!
-//! let requests = [Request::Tracking];
+//! let requests = [Request::Tracking, Request::NSources];
 //! let config = ExchangeConfig { window: 8, attempts: 3, resend_after: Duration::from_millis(300) };
 //! let start = Instant::now();
-//! let mut exchange = Exchange::new(&requests, 0x1234, config, start + Duration::from_secs(1), start);
+//! let deadline = start + Duration::from_secs(1);
+//! let mut exchange = Exchange::new(&requests, 0x1234, config, deadline, start);
+//! # let mut peer = |packet: &[u8]| {
+//! #     let (_, sequence, _) = Request::decode(packet).expect("a request");
+//! #     cmdmon::testing::tracking_reply(sequence) // answers tracking, not n_sources
+//! # };
+//! // The caller's clock: here a virtual one that jumps to each wake-up.
+//! let mut now = start;
 //! while !exchange.is_done() {
-//!     # let now = start;
 //!     while let Some(packet) = exchange.poll_transmit(now) {
-//!         // socket.send(&packet)
-//!         # let reply = cmdmon::testing::tracking_reply(0x1234);
-//!         # exchange.on_datagram(now, &reply);
+//!         // socket.send(&packet); this peer answers at once.
+//!         let reply = peer(&packet);
+//!         exchange.on_datagram(now, &reply);
 //!     }
-//!     // wait for a datagram until exchange.next_wakeup(), then call
-//!     // exchange.on_datagram(now, &datagram) or exchange.on_timeout(now)
+//!     // A transport waits for a datagram until next_wakeup() and hands it
+//!     // to on_datagram(); when none came, it calls on_timeout().
+//!     if let Some(wake) = exchange.next_wakeup() {
+//!         now = wake;
+//!         exchange.on_timeout(now);
+//!     }
 //! }
-//! assert!(exchange.into_results()[0].is_ok());
+//! let results = exchange.into_results();
+//! assert!(results[0].is_ok());
+//! assert!(results[1].is_err()); // never answered: timed out at the deadline
 //! ```
 //!
 //! The rules, each a unit test below:
