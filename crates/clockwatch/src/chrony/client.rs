@@ -332,13 +332,15 @@ impl Session<'_> {
             resend_after: self.client.timeout / u32::from(ATTEMPTS),
         };
         let base = self.client.next_sequences(requests.len());
-        let mut exchange = Exchange::new(requests, base, config, self.deadline.into_std(), now());
+        // One clock reading per wake-up, for the datagram and the sends it
+        // lets out.
+        let mut now = Instant::now().into_std();
+        let mut exchange = Exchange::new(requests, base, config, self.deadline.into_std(), now);
         let socket = self.socket();
         let mut buf = [0u8; RECV_BUF];
         let mut transport_error = None;
         'batch: while !exchange.is_done() {
-            let sent_at = now();
-            while let Some(packet) = exchange.poll_transmit(sent_at) {
+            while let Some(packet) = exchange.poll_transmit(now) {
                 if let Err(e) = socket.send(&packet).await {
                     transport_error = Some(e);
                     break 'batch;
@@ -347,10 +349,13 @@ impl Session<'_> {
             let Some(wake) = exchange.next_wakeup() else {
                 break;
             };
-            match tokio::time::timeout_at(Instant::from_std(wake), socket.recv(&mut buf)).await {
-                Err(_elapsed) => exchange.on_timeout(now()),
+            let received =
+                tokio::time::timeout_at(Instant::from_std(wake), socket.recv(&mut buf)).await;
+            now = Instant::now().into_std();
+            match received {
+                Err(_elapsed) => exchange.on_timeout(now),
                 Ok(Ok(len)) => {
-                    if let Received::Discarded(e) = exchange.on_datagram(now(), &buf[..len]) {
+                    if let Received::Discarded(e) = exchange.on_datagram(now, &buf[..len]) {
                         tracing::debug!(peer = %socket.address(), error = %e, len,
                             "discarded a datagram that is not a chrony reply");
                     }
@@ -408,17 +413,19 @@ impl Session<'_> {
                 command: request.name(),
                 source,
             },
-            // Nothing answered, but something sent garbage: say so.
-            Failure::TimedOut { .. } if discarded.count > 0 => ChronyError::NotChrony {
-                address,
-                timeout: self.client.timeout,
-                discarded: discarded.count,
-                first: discarded.first.clone(),
-            },
-            Failure::TimedOut { attempts } => ChronyError::Timeout {
-                address,
-                timeout: self.client.timeout,
-                attempts,
+            Failure::TimedOut { attempts } => match &discarded.first {
+                // Nothing answered, but something sent garbage: say so.
+                Some(first) => ChronyError::NotChrony {
+                    address,
+                    timeout: self.client.timeout,
+                    discarded: discarded.count,
+                    first: first.clone(),
+                },
+                None => ChronyError::Timeout {
+                    address,
+                    timeout: self.client.timeout,
+                    attempts,
+                },
             },
             Failure::Aborted => match transport_error {
                 Some(err) => clone_err(err, &address),
@@ -429,10 +436,6 @@ impl Session<'_> {
             },
         }
     }
-}
-
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
 }
 
 fn io_error(address: &str, e: std::io::Error) -> ChronyError {

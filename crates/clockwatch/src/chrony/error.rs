@@ -16,12 +16,12 @@ pub enum ChronyError {
         attempts: u16,
     },
 
-    #[error("no reply from chronyd at {address} within {timeout:?}, but {discarded} datagram(s) that are not chrony replies ({}): is chronyd what listens there?", first.as_ref().map_or_else(|| "undecodable".to_string(), |e| format!("first: {e}")))]
+    #[error("no reply from chronyd at {address} within {timeout:?}; received {discarded} datagram(s) that are not chrony replies (the first: {first}): is chronyd what listens there?")]
     NotChrony {
         address: String,
         timeout: Duration,
         discarded: u32,
-        first: Option<cmdmon::DecodeError>,
+        first: cmdmon::DecodeError,
     },
 
     #[error("nothing is listening at {address}: is chronyd running, with its command port enabled (cmdport)?")]
