@@ -56,9 +56,7 @@ impl FileId {
             ctime: (m.ctime(), m.ctime_nsec()),
         })
     }
-}
 
-impl FileId {
     /// A file id for tests of code that only compares them.
     #[cfg(test)]
     pub(crate) fn fake(n: u64) -> Self {
@@ -279,10 +277,11 @@ fn nobody_bound(path: &Path) -> bool {
 /// repeat across pid namespaces (every container's first process is 1), 128
 /// random bits do not.
 fn reply_socket_name() -> String {
+    use std::fmt::Write;
     let mut name = String::with_capacity(REPLY_SOCKET_PREFIX.len() + 32 + 5);
     name.push_str(REPLY_SOCKET_PREFIX);
     for byte in random_bytes::<16>() {
-        name.push_str(&format!("{byte:02x}"));
+        let _ = write!(name, "{byte:02x}");
     }
     name.push_str(".sock");
     name
