@@ -128,6 +128,7 @@ class Pair:
             cmd = free_port(socket.SOCK_DGRAM)
         os.mkdir(f"{d}/run", 0o750)
         self.sock = f"{d}/run/chronyd.sock"
+        self.cmd_port = cmd
         with open(f"{d}/up.conf", "w") as f:
             f.write(f"local stratum 3\nport {ntp}\nallow 127.0.0.1\ncmdport 0\nbindcmdaddress /\npidfile {d}/up.pid\n")
         extra = "".join(unreachable_source(k) for k in range(2, n + 1))

@@ -7,7 +7,8 @@
 #
 #   bench/compare.py OLD_BINARY NEW_BINARY [clockwatch flags...]
 #
-# Environment: COMPARE_SOURCES (10), COMPARE_ROUNDS (12), COMPARE_SECONDS (2).
+# Environment: COMPARE_SOURCES (10), COMPARE_ROUNDS (12), COMPARE_SECONDS (2),
+# COMPARE_TRANSPORT (unix, or udp: chronyd's command port on 127.0.0.1).
 # With no flags it measures the targets' scrape (tracking+sources+timex);
 # pass e.g. `--collector.sourcestats` to change it. Needs root, chrony, wrk.
 # SPDX-License-Identifier: Apache-2.0 OR MIT
@@ -30,14 +31,18 @@ def main():
     sources = int(os.environ.get("COMPARE_SOURCES", 10))
     rounds = int(os.environ.get("COMPARE_ROUNDS", 12))
     seconds = int(os.environ.get("COMPARE_SECONDS", 2))
+    transport = os.environ.get("COMPARE_TRANSPORT", "unix")
+    if transport not in ("unix", "udp"):
+        raise SystemExit(f"compare: COMPARE_TRANSPORT must be unix or udp, not {transport!r}")
 
     pair = bench.Pair(sources)
     servers = []
     try:
+        address = f"unix://{pair.sock}" if transport == "unix" else f"udp://127.0.0.1:{pair.cmd_port}"
         for b in binaries:
             port = bench.free_port()
             servers.append(bench.Server([b, "serve", "--web.listen-address", f"127.0.0.1:{port}",
-                                         "--chrony.address", f"unix://{pair.sock}", *flags], port))
+                                         "--chrony.address", address, *flags], port))
         urls = [f"http://127.0.0.1:{s.port}/metrics" for s in servers]
         for url in urls:
             bench.warm_up(url)
@@ -53,7 +58,7 @@ def main():
             s.close()
         pair.close()
 
-    print(f"{sources} sources, flags {' '.join(flags)}; {rounds} alternating rounds of "
+    print(f"{sources} sources over {transport}, flags {' '.join(flags)}; {rounds} alternating rounds of "
           f"{seconds} s, one scraper; failed requests: {failed}")
     print("| build | CPU µs/scrape median | range | p99 ms median | range |")
     print("|---|---:|---|---:|---|")

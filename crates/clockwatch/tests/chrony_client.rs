@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use clockwatch::chrony::{ChronyAddress, ChronyClient, ChronyError, Transport};
 use cmdmon::{Address, ReplyBody, Request, SourceData, SourceStats, Status, Tracking};
 use common::{
-    chrony_of_version, chronyc, reply_sockets, skip_unless, unreachable_server, ChronyPair,
-    PairOptions,
+    chrony_of_version, chronyc, csv_fields, reply_sockets, skip_unless, unreachable_server,
+    ChronyPair, Clockwatch, PairOptions,
 };
 
 /// The deadline covers every query of a session; these tests make many in
@@ -398,28 +398,212 @@ async fn sessions_reuse_the_reply_socket_until_chronyd_restarts() {
     assert_ne!(after, first, "a socket aimed at the old chronyd was reused");
 }
 
+/// Reply socket names: the prefix and 128 random bits, no pid.
+fn is_reply_socket_name(name: &str) -> bool {
+    name.strip_prefix("clockwatch-")
+        .and_then(|rest| rest.strip_suffix(".sock"))
+        .is_some_and(|hex| {
+            hex.len() == 32
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
+/// Issue 16, point 4: the sweep at the first unix session removes only
+/// sockets that are provably dead (a connect is refused: nobody is bound),
+/// whatever their name says; a live socket of another process survives, be
+/// it in our naming scheme, named with our own pid (every container's
+/// process is pid 1: the old sweep took such a name for one of ours from an
+/// earlier run), or connected to chronyd as a running exporter's is.
 #[tokio::test]
-async fn stale_reply_sockets_of_dead_processes_are_removed() {
+async fn the_sweep_removes_dead_reply_sockets_and_never_a_live_one() {
+    use std::os::unix::net::UnixDatagram;
     let Some(pair) = pair_with_unreachable_source() else {
         return;
     };
     let dir = pair.socket.parent().expect("dir");
-    // A pid that cannot exist (above pid_max), and one of ours from "before".
-    let stale = [
-        dir.join("clockwatch-4194305-deadbeef.sock"),
-        dir.join(format!("clockwatch-{}-00000001.sock", std::process::id())),
-    ];
-    for s in &stale {
-        std::fs::write(s, b"").expect("create stale file");
-    }
-    let unrelated = dir.join("someone-else.sock");
-    std::fs::write(&unrelated, b"").expect("create file");
+    let bind = |name: &str| {
+        let path = dir.join(name);
+        (UnixDatagram::bind(&path).expect("bind"), path)
+    };
+    let live_other = bind("clockwatch-0123456789abcdef0123456789abcdef.sock");
+    let live_own_pid = bind(&format!("clockwatch-{}-00000001.sock", std::process::id()));
+    let live_exporter = bind("clockwatch-fedcba98765432100123456789abcdef.sock");
+    live_exporter
+        .0
+        .connect(&pair.socket)
+        .expect("connect to chronyd");
+    // Bound, then closed: the file stays, nobody is bound to it.
+    let dead: Vec<_> = [
+        "clockwatch-00000000000000000000000000000001.sock",
+        "clockwatch-4194305-deadbeef.sock", // the old scheme's
+        &format!("clockwatch-{}-00000002.sock", std::process::id()),
+    ]
+    .iter()
+    .map(|name| bind(name).1)
+    .collect();
+    let not_a_socket = dir.join("clockwatch-ffffffffffffffffffffffffffffffff.sock");
+    std::fs::write(&not_a_socket, b"").expect("create file");
+    let (_, unrelated) = bind("someone-else.sock");
+
     let c = client(&pair.unix_address());
     tracking(&c).await;
-    for s in &stale {
-        assert!(!s.exists(), "{} not removed", s.display());
+    for path in &dead {
+        assert!(!path.exists(), "dead {} not removed", path.display());
     }
-    assert!(unrelated.exists(), "a file that is not ours was removed");
+    for path in [
+        &live_other.1,
+        &live_own_pid.1,
+        &live_exporter.1,
+        &not_a_socket,
+        &unrelated,
+    ] {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+    // The live exporter's socket still gets chronyd's replies.
+    let request = Request::Tracking.encode(0x5eed, 0);
+    live_exporter.0.send(&request).expect("send");
+    live_exporter
+        .0
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 1024];
+    let n = live_exporter.0.recv(&mut buf).expect("chronyd replies");
+    assert!(
+        matches!(
+            Request::Tracking.parse_reply(0x5eed, &buf[..n]),
+            Ok(ReplyBody::Tracking(_))
+        ),
+        "not a tracking reply"
+    );
+    // Our own socket is named by the new scheme.
+    let ours: Vec<String> = reply_sockets(dir)
+        .into_iter()
+        .filter(|n| n != "clockwatch-0123456789abcdef0123456789abcdef.sock")
+        .filter(|n| n != "clockwatch-fedcba98765432100123456789abcdef.sock")
+        .filter(|n| n != "clockwatch-ffffffffffffffffffffffffffffffff.sock")
+        .filter(|n| !n.starts_with(&format!("clockwatch-{}-", std::process::id())))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert!(is_reply_socket_name(&ours[0]), "{ours:?}");
+}
+
+/// The pid of the clockwatch process under bubblewrap's `wrapper` pid, and
+/// its pid inside its own pid namespace (NSpid's last field).
+fn sandboxed_pids(wrapper: u32) -> (u32, u32) {
+    let mut pending = vec![wrapper];
+    while let Some(pid) = pending.pop() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "clockwatch" {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let inner = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|l| l.split_whitespace().last())
+                .and_then(|p| p.parse().ok())
+                .expect("NSpid in /proc/PID/status");
+            return (pid, inner);
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        pending.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    panic!("no clockwatch under bwrap pid {wrapper}");
+}
+
+/// Two exporters sharing chronyd's socket directory, each pid 1 in a pid
+/// namespace of its own (a surge rollout, a debug pod next to the
+/// DaemonSet's): neither removes the other's socket, and both keep reading
+/// ntpdata and serverstats. A third, started after one was killed, sweeps
+/// the killed one's socket and leaves the live one's.
+#[test]
+fn exporters_in_separate_pid_namespaces_share_the_socket_directory() {
+    if skip_unless(&["chronyd", "chronyc", "bwrap"], true) {
+        return;
+    }
+    let pair = ChronyPair::start();
+    let dir = pair.socket.parent().expect("dir").to_path_buf();
+    let wrapper = [
+        "bwrap",
+        "--dev-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--unshare-pid",
+        "--as-pid-1",
+        "--die-with-parent",
+        "--",
+    ];
+    let address = pair.unix_address();
+    let args = ["--chrony.address", &address, "--chrony.timeout", "2s"];
+    let scrape = |cw: &Clockwatch, who: &str| {
+        let m = cw.metrics();
+        assert_eq!(m.value("chrony_up"), 1.0, "{who}: {}", cw.log_text());
+        // Only the unix socket answers serverstats.
+        assert!(
+            m.has("chrony_serverstats_command_packets_received_total"),
+            "{who}: {}",
+            m.text
+        );
+    };
+    let a = Clockwatch::start_wrapped(&wrapper, &args);
+    assert_eq!(
+        sandboxed_pids(a.pid()).1,
+        1,
+        "a is not pid 1 in its namespace"
+    );
+    scrape(&a, "a");
+    let a_socket = reply_sockets(&dir);
+    assert_eq!(a_socket.len(), 1, "{a_socket:?}");
+    assert!(is_reply_socket_name(&a_socket[0]), "{a_socket:?}");
+
+    let mut b = Clockwatch::start_wrapped(&wrapper, &args);
+    assert_eq!(
+        sandboxed_pids(b.pid()).1,
+        1,
+        "b is not pid 1 in its namespace"
+    );
+    scrape(&b, "b");
+    let both = reply_sockets(&dir);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(
+        both.contains(&a_socket[0]),
+        "b removed a's socket: {both:?}"
+    );
+    for _ in 0..5 {
+        scrape(&a, "a");
+        scrape(&b, "b");
+    }
+    // Each kept its socket all along (one that lost its file binds anew,
+    // under a new name).
+    assert_eq!(reply_sockets(&dir).len(), 2);
+    assert!(reply_sockets(&dir).contains(&a_socket[0]));
+
+    // Killed, b leaves its socket file behind: dead, and swept by the next.
+    let (b_host_pid, _) = sandboxed_pids(b.pid());
+    common::signal(b_host_pid, "KILL");
+    b.wait_exit(Duration::from_secs(10)).expect("b exits");
+    assert_eq!(reply_sockets(&dir).len(), 2, "b's file is left behind");
+    let c = Clockwatch::start_wrapped(&wrapper, &args);
+    scrape(&c, "c");
+    let after = reply_sockets(&dir);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.contains(&a_socket[0]),
+        "c removed a's live socket: {after:?}"
+    );
+    let b_socket: Vec<&String> = both.iter().filter(|n| **n != a_socket[0]).collect();
+    assert!(
+        !after.contains(b_socket[0]),
+        "c left b's dead socket: {after:?}"
+    );
+    scrape(&a, "a");
 }
 
 /// `auto` tries chronyd's default socket, then 127.0.0.1:323. With no socket
@@ -470,6 +654,105 @@ async fn auto_falls_back_to_udp_when_the_default_socket_is_absent() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Issue 16, point 3: `auto` used to stick to UDP for ever once it had
+/// chosen it. Here its socket path is a chronyd's that first runs without
+/// the socket (UDP chosen; ntpdata and serverstats skipped), then leaves a
+/// dead socket file (still UDP), then is restarted with its socket: the next
+/// collection uses the socket and has ntpdata and serverstats again. When
+/// chronyd goes back to UDP only, the failed socket session sends `auto`
+/// back to UDP.
+#[tokio::test]
+async fn auto_moves_to_the_socket_when_it_becomes_usable_and_back() {
+    use clockwatch::chrony::AutoTargets;
+    use clockwatch::collect::{Collector, Enabled, Snapshot};
+    let Some(mut pair) = pair_with_unreachable_source() else {
+        return;
+    };
+    let with_socket = std::fs::read_to_string(&pair.client.conf).expect("conf");
+    let socket_line = format!("bindcmdaddress {}\n", pair.socket.display());
+    assert!(with_socket.contains(&socket_line), "{with_socket}");
+    // `bindcmdaddress /` turns chronyd's unix socket off.
+    let udp_only = with_socket.replace(&socket_line, "bindcmdaddress /\n");
+    let restart = |pair: &mut ChronyPair, conf: &str| {
+        std::fs::write(&pair.client.conf, conf).expect("write conf");
+        pair.client.restart();
+        pair.wait_synchronised(Duration::from_secs(30));
+    };
+    pair.client.stop();
+    // Killed, chronyd leaves its socket file.
+    let _ = std::fs::remove_file(&pair.socket);
+    restart(&mut pair, &udp_only);
+    assert!(!pair.socket.exists());
+
+    let udp: std::net::SocketAddr = ([127, 0, 0, 1], pair.cmd_port).into();
+    let client = ChronyClient::new(ChronyAddress::Auto, Duration::from_secs(2)).with_auto_targets(
+        AutoTargets {
+            socket: pair.socket.clone(),
+            udp: vec![udp],
+            ..AutoTargets::default()
+        },
+    );
+    let collector = Collector::new(client, Enabled::default(), None);
+    let ntp_of_upstream = |snapshot: &Snapshot| {
+        snapshot
+            .chrony
+            .sources
+            .iter()
+            .find(|s| s.address == "127.0.0.1")
+            .and_then(|s| s.ntp.clone())
+    };
+
+    for _ in 0..3 {
+        let snapshot = collector.collect().await;
+        assert!(snapshot.chrony.up, "{:?}", snapshot.chrony.error);
+        assert_eq!(snapshot.chrony.transport, Some(Transport::Udp));
+        assert!(snapshot.chrony.server_stats.is_none());
+        assert!(ntp_of_upstream(&snapshot).is_none());
+    }
+    // A dead socket file (bound, then closed): tried, refused, still UDP.
+    drop(std::os::unix::net::UnixDatagram::bind(&pair.socket).expect("bind"));
+    let snapshot = collector.collect().await;
+    assert_eq!(snapshot.chrony.transport, Some(Transport::Udp));
+    assert!(snapshot.chrony.up, "{:?}", snapshot.chrony.error);
+
+    // chronyd restarted with its socket (it replaces the dead file).
+    restart(&mut pair, &with_socket);
+    let snapshot = collector.collect().await;
+    assert!(snapshot.chrony.up, "{:?}", snapshot.chrony.error);
+    assert_eq!(
+        snapshot.chrony.transport,
+        Some(Transport::Unix),
+        "auto did not move to the socket"
+    );
+    assert!(snapshot.chrony.server_stats.is_some(), "no serverstats");
+    let ntp = ntp_of_upstream(&snapshot).expect("ntpdata of the upstream");
+    assert_eq!(ntp.remote_port, pair.ntp_port, "ntpdata of another source");
+    let chronyc = pair.chronyc_unix(&["ntpdata", "127.0.0.1"]);
+    let f = csv_fields(&chronyc);
+    assert_eq!(f[0], "127.0.0.1", "{chronyc}");
+    assert_eq!(f[2], pair.ntp_port.to_string(), "{chronyc}");
+    // ... and stays there.
+    let snapshot = collector.collect().await;
+    assert_eq!(snapshot.chrony.transport, Some(Transport::Unix));
+
+    // Back to UDP only. The killed chronyd's socket file stays, so the
+    // kept reply socket still looks connected to it: the first collection
+    // may fail on it (its send is refused), and that failure sends `auto`
+    // searching again, which finds UDP.
+    restart(&mut pair, &udp_only);
+    let snapshot = collector.collect().await;
+    if !snapshot.chrony.up {
+        let error = snapshot.chrony.error.clone().unwrap_or_default();
+        assert!(error.contains("nothing is listening"), "{error}");
+        let snapshot = collector.collect().await;
+        assert!(snapshot.chrony.up, "{:?}", snapshot.chrony.error);
+    }
+    let snapshot = collector.collect().await;
+    assert!(snapshot.chrony.up, "{:?}", snapshot.chrony.error);
+    assert_eq!(snapshot.chrony.transport, Some(Transport::Udp));
+    assert!(snapshot.chrony.server_stats.is_none());
 }
 
 #[test]

@@ -78,14 +78,56 @@ async fn a_peer_that_never_answers_times_out_on_time() {
     assert_eq!(attempts, vec![0, 1, 2]);
 }
 
+/// A peer that answers only garbage: every datagram is discarded, and at
+/// the deadline the error says that something other than chronyd answered.
 #[tokio::test]
-async fn garbage_is_a_protocol_error_not_a_panic() {
+async fn garbage_alone_is_a_precise_error_at_the_deadline_not_a_panic() {
     let port = fake_peer(|_, _| vec![b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()]);
     let (result, took) = tracking_result(&client_for(port)).await;
     let err = result.expect_err("garbage");
-    assert!(matches!(err, ChronyError::Protocol { .. }), "{err:?}");
-    assert!(err.to_string().contains("protocol version"), "{err}");
-    assert!(took < TIMEOUT, "took {took:?}");
+    match &err {
+        // One datagram per send: three attempts.
+        ChronyError::NotChrony { discarded: 3, .. } => {}
+        other => panic!("expected NotChrony with 3 discarded, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("not chrony replies") && text.contains("protocol version 72"),
+        "{text}"
+    );
+    assert!(
+        took >= TIMEOUT && took < TIMEOUT + Duration::from_millis(300),
+        "took {took:?}"
+    );
+}
+
+/// Issue 16, point 6: one undecodable datagram used to fail the whole
+/// batch. Now it is discarded and the right reply, right behind it, counts:
+/// a batch larger than the window completes without waiting for a resend.
+#[tokio::test]
+async fn garbage_before_each_right_reply_is_discarded_and_the_batch_completes() {
+    let port = fake_peer(|_, seq| {
+        vec![
+            b"\xff\x00not a chrony reply".to_vec(),
+            Vec::new(),
+            cmdmon::testing::tracking_reply(seq),
+        ]
+    });
+    let c = client_for(port);
+    let started = Instant::now();
+    let session = c.session().await.expect("UDP session opens");
+    let batch: Vec<Request> = (0..100).map(|_| Request::Tracking).collect();
+    let results = session.query_many(&batch).await;
+    let took = started.elapsed();
+    let answered = results
+        .iter()
+        .filter(|r| matches!(r, Ok(ReplyBody::Tracking(t)) if t.stratum == 4))
+        .count();
+    assert_eq!(answered, 100, "{:?}", results.iter().find(|r| r.is_err()));
+    assert!(
+        took < TIMEOUT / 3,
+        "the garbage made the batch wait for a resend: {took:?}"
+    );
 }
 
 #[tokio::test]

@@ -131,11 +131,16 @@ fn chronyd_killed_and_restarted_under_continuous_scraping() {
     assert!(down_samples >= 3, "only {down_samples} scrapes while down");
 
     // Sockets of sessions that failed while chronyd was down are gone; the
-    // one kept for the next scrape is this process's, and goes with it.
+    // one kept for the next scrape (the only clockwatch here) goes with the
+    // process. Its name is the prefix and 128 random bits, no pid.
     let live = reply_sockets(&sock_dir);
-    let own_prefix = format!("clockwatch-{}-", cw.pid());
+    let random_name = |n: &str| {
+        n.strip_prefix("clockwatch-")
+            .and_then(|rest| rest.strip_suffix(".sock"))
+            .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
     assert!(
-        live.len() <= 1 && live.iter().all(|n| n.starts_with(&own_prefix)),
+        live.len() <= 1 && live.iter().all(|n| random_name(n)),
         "leaked reply sockets while running: {live:?}"
     );
     signal(cw.pid(), "TERM");
@@ -270,6 +275,59 @@ fn garbage_truncated_and_wrong_sequence_replies_are_clean_failures() {
             );
         }
         assert!(cw.alive(), "{what}: clockwatch died: {}", cw.log_text());
+    }
+}
+
+/// A peer that sends a garbage datagram before each right reply (a
+/// confused neighbour, spoofed noise): every scrape still reads tracking, at
+/// once, instead of failing (issue 16, point 6).
+#[test]
+fn garbage_before_the_right_reply_does_not_fail_the_scrape() {
+    use cmdmon::{Reply, ReplyBody, ReplyHeader, Request, Status};
+    let port = fake_peer(|req: &[u8]| {
+        let Ok((request, sequence, _)) = Request::decode(req) else {
+            return Vec::new();
+        };
+        let right = match request {
+            Request::Tracking => cmdmon::testing::tracking_reply(sequence),
+            // No sources: the scrape asks nothing more.
+            Request::NSources => Reply {
+                header: ReplyHeader {
+                    command: request.command(),
+                    reply_type: 0,
+                    status: Status::Success,
+                    sequence,
+                },
+                body: ReplyBody::NSources(0),
+            }
+            .encode(),
+            _ => return Vec::new(),
+        };
+        vec![b"\x06\x02garbage".to_vec(), right]
+    });
+    let cw = Clockwatch::start(&[
+        "--chrony.address",
+        &format!("udp://127.0.0.1:{port}"),
+        "--chrony.timeout",
+        "1500ms",
+    ]);
+    for _ in 0..3 {
+        let r = cw.response("/metrics");
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert_eq!(r.metric("chrony_up"), Some(1.0), "{}", r.body);
+        assert_eq!(
+            r.metric("clockwatch_collector_success{collector=\"tracking\"}"),
+            Some(1.0),
+            "{}",
+            r.body
+        );
+        // The fake peer's tracking reply says stratum 4.
+        assert_eq!(r.metric("chrony_tracking_stratum"), Some(4.0), "{}", r.body);
+        assert!(
+            r.took < Duration::from_millis(500),
+            "the scrape waited for a resend (at 500 ms): {:?}",
+            r.took
+        );
     }
 }
 

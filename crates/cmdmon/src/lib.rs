@@ -6,7 +6,9 @@
 //! interface and on its unix datagram socket (`/run/chrony/chronyd.sock`).
 //! This crate encodes the requests and decodes the replies of protocol
 //! version 6, as spoken by chrony 3.x and 4.x; it never touches a socket, so
-//! the caller chooses the transport, timeouts and retries.
+//! the caller chooses the transport. [`Exchange`] paces a batch of requests
+//! (window, resends, sequence matching, one deadline) with the time passed
+//! in, for the caller's transport to drive.
 //!
 //! Every decoder is bounds-checked and returns a typed error on truncated,
 //! oversized or malformed input: no input can make it panic.
@@ -37,6 +39,7 @@
 //! ```
 
 pub mod error;
+pub mod exchange;
 pub mod float;
 pub mod reply;
 pub mod request;
@@ -48,6 +51,7 @@ mod wire;
 pub mod testing;
 
 pub use error::{DecodeError, ReplyError};
+pub use exchange::{Discarded, Exchange, ExchangeConfig, Failure, Received};
 pub use reply::{Reply, ReplyBody, ReplyHeader, ReplyType};
 pub use request::Request;
 pub use status::Status;

@@ -1,20 +1,23 @@
 //! The chronyd client: sessions over UDP or the unix socket, random initial
-//! sequence numbers, pipelined requests, retransmission with a new attempt
-//! number, and one deadline for the whole exchange.
+//! sequence numbers, and `auto`'s choice of endpoint. A batch of queries is
+//! paced by [`cmdmon::Exchange`] (window, resends with the next attempt
+//! number, sequence matching, one deadline); this module only drives it
+//! with a socket and the clock.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use cmdmon::{ReplyBody, ReplyError, ReplyHeader, Request};
+use cmdmon::{Discarded, Exchange, ExchangeConfig, Failure, Received, ReplyBody, Request};
 use tokio::time::Instant;
 
 use super::address::{ChronyAddress, DEFAULT_SOCKET};
+use super::auto::{AutoChoice, Plan, SOCKET_RETRY};
 use super::error::{refusal_hint, ChronyError};
 use super::resolve::Resolver;
-use super::socket::{random_u32, Socket};
+use super::socket::{random_u32, Endpoint, FileId, Socket};
 
 /// How many requests may be outstanding at once in one session over UDP.
 /// Keeps the replies well inside a default socket receive buffer.
@@ -27,7 +30,7 @@ const WINDOW_UDP: usize = 32;
 /// as ten did (measured with 10 and 100 sources; four were slower) and leave
 /// three places for the others.
 const WINDOW_UNIX: usize = 8;
-/// Requests are resent this many times within the timeout.
+/// Requests are sent this many times at most within the timeout.
 const ATTEMPTS: u16 = 3;
 /// Large enough for any reply (the longest is 284 bytes).
 const RECV_BUF: usize = 1024;
@@ -39,11 +42,26 @@ pub enum Transport {
     Unix,
 }
 
-/// A resolved place to send requests to.
+/// What `auto` tries, in order: chronyd's socket, then each UDP address.
+/// The default is chronyd's own: /run/chrony/chronyd.sock, 127.0.0.1:323,
+/// [::1]:323. Tests (and unusual layouts) point it elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Endpoint {
-    Udp(SocketAddr),
-    Unix(std::path::PathBuf),
+pub struct AutoTargets {
+    pub socket: PathBuf,
+    pub udp: Vec<SocketAddr>,
+    /// While `auto` uses UDP, how often a socket file that failed is tried
+    /// again (a new file is tried at once).
+    pub socket_retry: Duration,
+}
+
+impl Default for AutoTargets {
+    fn default() -> Self {
+        Self {
+            socket: DEFAULT_SOCKET.into(),
+            udp: ChronyAddress::auto_udp_fallbacks().to_vec(),
+            socket_retry: SOCKET_RETRY,
+        }
+    }
 }
 
 /// A UDP address as given: an IP literal, or a name to look up.
@@ -58,8 +76,9 @@ pub struct ChronyClient {
     udp: Option<UdpTarget>,
     timeout: Duration,
     sequence: AtomicU32,
-    /// For `auto`: the endpoint that answered last, tried first next time.
-    last_good: Mutex<Option<Endpoint>>,
+    /// For `auto`: the candidates, and which one is used.
+    auto_targets: AutoTargets,
+    auto: Mutex<AutoChoice>,
     /// The socket of the last session that ended without a transport
     /// error, for the next session to the same endpoint.
     idle: Mutex<Option<(Endpoint, Socket)>>,
@@ -74,14 +93,23 @@ impl ChronyClient {
             }),
             _ => None,
         };
+        let auto_targets = AutoTargets::default();
         Self {
             address,
             udp,
             timeout,
             sequence: AtomicU32::new(random_u32()),
-            last_good: Mutex::new(None),
+            auto: Mutex::new(AutoChoice::new(auto_targets.socket_retry)),
+            auto_targets,
             idle: Mutex::new(None),
         }
+    }
+
+    /// The same client with other candidates for `auto`.
+    pub fn with_auto_targets(mut self, targets: AutoTargets) -> Self {
+        self.auto = Mutex::new(AutoChoice::new(targets.socket_retry));
+        self.auto_targets = targets;
+        self
     }
 
     pub fn address(&self) -> &ChronyAddress {
@@ -97,8 +125,7 @@ impl ChronyClient {
     }
 
     /// Opens a session: one socket for a batch of queries (one scrape).
-    /// With `auto`, tries the unix socket, then 127.0.0.1:323, then
-    /// [::1]:323, and sticks with whichever answered.
+    /// With `auto`, see [`super::auto`] for which endpoint it takes.
     ///
     /// The timeout is one deadline for the whole session, set here: all the
     /// queries of a scrape together take at most the timeout.
@@ -124,18 +151,12 @@ impl ChronyClient {
         endpoint: &Endpoint,
         deadline: Instant,
     ) -> Result<Session<'_>, ChronyError> {
-        let kept = self
-            .idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let kept = lock(&self.idle)
             .take()
             .filter(|(kept_for, socket)| kept_for == endpoint && socket.still_reaches_peer());
         let socket = match kept {
             Some((_, socket)) => socket,
-            None => match endpoint {
-                Endpoint::Udp(addr) => Socket::udp(*addr).await?,
-                Endpoint::Unix(path) => Socket::unix(path)?,
-            },
+            None => Socket::open(endpoint).await?,
         };
         Ok(Session {
             client: self,
@@ -147,54 +168,93 @@ impl ChronyClient {
     }
 
     async fn open_auto(&self, deadline: Instant) -> Result<Session<'_>, ChronyError> {
-        let cached = self
-            .last_good
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(endpoint) = cached {
-            if let Ok(session) = self.open(&endpoint, deadline).await {
-                return Ok(session);
-            }
-        }
-        let [v4, v6] = ChronyAddress::auto_udp_fallbacks();
-        let candidates = [
-            Endpoint::Unix(DEFAULT_SOCKET.into()),
-            Endpoint::Udp(v4),
-            Endpoint::Udp(v6),
-        ];
-        let mut first_error = None;
-        for endpoint in candidates {
-            match self.open(&endpoint, deadline).await {
-                // A UDP socket opens whether or not chronyd listens: probe.
-                Ok(session) if session.socket().is_udp() => {
-                    match session.query(Request::NSources).await {
-                        Ok(_) => {
-                            *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) =
-                                Some(endpoint);
-                            return Ok(session);
-                        }
-                        Err(e) => {
-                            first_error.get_or_insert(e);
-                        }
-                    }
-                }
-                Ok(session) => {
-                    *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) = Some(endpoint);
+        let socket_path = &self.auto_targets.socket;
+        let plan = lock(&self.auto).plan(std::time::Instant::now(), || FileId::of(socket_path));
+        match plan {
+            Plan::Use(endpoint) => {
+                if let Ok(session) = self.open(&endpoint, deadline).await {
                     return Ok(session);
                 }
-                Err(e) => {
-                    first_error.get_or_insert(e);
+                lock(&self.auto).failed(&endpoint);
+            }
+            Plan::TrySocket { file, fallback } => {
+                match self
+                    .open(&Endpoint::Unix(socket_path.clone()), deadline)
+                    .await
+                {
+                    Ok(session) => {
+                        self.chose(&session.endpoint);
+                        return Ok(session);
+                    }
+                    Err(e) => {
+                        tracing::debug!(socket = %socket_path.display(), error = %e,
+                            "chronyd's socket is still not usable; staying on UDP");
+                        lock(&self.auto).socket_failed(file, std::time::Instant::now());
+                    }
+                }
+                if let Ok(session) = self.open(&fallback, deadline).await {
+                    return Ok(session);
+                }
+                lock(&self.auto).failed(&fallback);
+            }
+            Plan::Search => {}
+        }
+        self.search(deadline).await
+    }
+
+    /// Tries every candidate in order; the first that works is chosen.
+    async fn search(&self, deadline: Instant) -> Result<Session<'_>, ChronyError> {
+        let targets = &self.auto_targets;
+        let socket_error = match self
+            .open(&Endpoint::Unix(targets.socket.clone()), deadline)
+            .await
+        {
+            Ok(session) => {
+                self.chose(&session.endpoint);
+                return Ok(session);
+            }
+            Err(e) => e,
+        };
+        lock(&self.auto).socket_failed(FileId::of(&targets.socket), std::time::Instant::now());
+        for addr in &targets.udp {
+            // A UDP socket opens whether or not chronyd listens: probe.
+            if let Ok(session) = self.open(&Endpoint::Udp(*addr), deadline).await {
+                if session.query(Request::NSources).await.is_ok() {
+                    self.chose(&session.endpoint);
+                    return Ok(session);
                 }
             }
         }
-        Err(first_error.unwrap_or(ChronyError::Disabled))
+        // The first candidate's reason: the socket is what `auto` prefers.
+        Err(socket_error)
+    }
+
+    /// Records `auto`'s choice; a change is logged once.
+    fn chose(&self, endpoint: &Endpoint) {
+        let Some(change) = lock(&self.auto).chose(endpoint) else {
+            return;
+        };
+        let udp = matches!(change.to, Endpoint::Udp(_));
+        let note = if udp {
+            "ntpdata and serverstats need chronyd's socket: skipped until it is usable"
+        } else {
+            "all collectors available"
+        };
+        match change.from {
+            None => tracing::info!(chrony = %change.to, "chronyd reached (auto): {note}"),
+            Some(from) => tracing::info!(%from, to = %change.to,
+                "chronyd transport changed (auto): {note}"),
+        }
     }
 
     /// Reserves `n` consecutive sequence numbers.
     fn next_sequences(&self, n: usize) -> u32 {
         self.sequence.fetch_add(n as u32, Ordering::Relaxed)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One socket and the queries made over it.
@@ -204,10 +264,11 @@ pub struct Session<'a> {
     /// Always present until the session is dropped, which hands a healthy
     /// socket back to the client.
     socket: Option<Socket>,
-    /// No transport error, timeout or garbage so far: the socket may be
-    /// reused. A refusal from chronyd does not count; it proves the socket
-    /// works. Late replies to this session's requests that reach the next
-    /// one are told apart by sequence number.
+    /// No transport error or timeout so far: the socket may be reused. A
+    /// refusal from chronyd does not count (it proves the socket works),
+    /// nor does a discarded datagram in a batch that completed. Late
+    /// replies to this session's requests that reach the next one are told
+    /// apart by sequence number.
     healthy: AtomicBool,
     /// When the session's time is up, whatever is still unanswered.
     deadline: Instant,
@@ -216,11 +277,13 @@ pub struct Session<'a> {
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         if !self.healthy.load(Ordering::Relaxed) {
+            if self.client.address == ChronyAddress::Auto {
+                lock(&self.client.auto).failed(&self.endpoint);
+            }
             return;
         }
         if let Some(socket) = self.socket.take() {
-            *self.client.idle.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((self.endpoint.clone(), socket));
+            *lock(&self.client.idle) = Some((self.endpoint.clone(), socket));
         }
     }
 }
@@ -253,182 +316,124 @@ impl Session<'_> {
         results.pop().unwrap_or(Err(ChronyError::Disabled))
     }
 
-    /// Sends all requests, up to a window at a time, and collects their
-    /// replies in order. Unanswered requests are resent (same sequence, next
-    /// attempt number) and the batch ends at the session's deadline, so a
-    /// chronyd that never answers costs at most the timeout per session, not
-    /// per query.
-    ///
-    /// The bookkeeping per reply is constant: a scrape of 100 sources sends
-    /// some 300 requests, and a scan of all of them per reply would cost as
-    /// much as the datagrams themselves.
+    /// Sends all requests and collects their replies in order, driving a
+    /// [`cmdmon::Exchange`] with this session's socket: it sends what the
+    /// exchange asks for, hands it every datagram, and sleeps until its next
+    /// wake-up. The batch ends at the session's deadline, so a chronyd that
+    /// never answers costs at most the timeout per session, not per query.
     pub async fn query_many(&self, requests: &[Request]) -> Vec<Result<ReplyBody, ChronyError>> {
-        let n = requests.len();
-        let base = self.client.next_sequences(n);
-        let timeout = self.client.timeout;
-        let deadline = self.deadline;
-        let resend_every = timeout / u32::from(ATTEMPTS);
-        let address = self.socket().address();
-        if Instant::now() >= deadline {
-            // An earlier query of this session used up the time: send nothing.
-            return (0..n)
-                .map(|_| {
-                    Err(ChronyError::Timeout {
-                        address: address.clone(),
-                        timeout,
-                        attempts: 0,
-                    })
-                })
-                .collect();
-        }
-
-        let mut results: Vec<Option<Result<ReplyBody, ChronyError>>> =
-            (0..n).map(|_| None).collect();
-        let mut attempts = vec![0u16; n];
-        // Requests sent and waiting for a reply, with when each is due for
-        // a resend. Sends happen in time order, so this is ordered by due
-        // time; answered entries are dropped when they reach the front.
-        let window = if self.socket().is_udp() {
-            WINDOW_UDP
-        } else {
-            WINDOW_UNIX
+        let config = ExchangeConfig {
+            window: if self.socket().is_udp() {
+                WINDOW_UDP
+            } else {
+                WINDOW_UNIX
+            },
+            attempts: ATTEMPTS,
+            resend_after: self.client.timeout / u32::from(ATTEMPTS),
         };
-        let mut waiting: VecDeque<(usize, Instant)> = VecDeque::with_capacity(window);
-        let mut sent = 0usize;
-        let mut pending = n;
+        let base = self.client.next_sequences(requests.len());
+        // One clock reading per wake-up, for the datagram and the sends it
+        // lets out.
+        let mut now = Instant::now().into_std();
+        let mut exchange = Exchange::new(requests, base, config, self.deadline.into_std(), now);
+        let socket = self.socket();
         let mut buf = [0u8; RECV_BUF];
-
-        'exchange: while pending > 0 {
-            let now = Instant::now();
-            let mut due = Vec::new();
-            while let Some(&(i, at)) = waiting.front() {
-                if results[i].is_some() {
-                    waiting.pop_front();
-                    continue;
+        let mut transport_error = None;
+        'batch: while !exchange.is_done() {
+            while let Some(packet) = exchange.poll_transmit(now) {
+                if let Err(e) = socket.send(&packet).await {
+                    transport_error = Some(e);
+                    break 'batch;
                 }
-                if at > now {
+            }
+            let Some(wake) = exchange.next_wakeup() else {
+                break;
+            };
+            let received =
+                tokio::time::timeout_at(Instant::from_std(wake), socket.recv(&mut buf)).await;
+            now = Instant::now().into_std();
+            match received {
+                Err(_elapsed) => exchange.on_timeout(now),
+                Ok(Ok(len)) => {
+                    if let Received::Discarded(e) = exchange.on_datagram(now, &buf[..len]) {
+                        tracing::debug!(peer = %socket.address(), error = %e, len,
+                            "discarded a datagram that is not a chrony reply");
+                    }
+                }
+                Ok(Err(e)) => {
+                    transport_error = Some(e);
                     break;
                 }
-                waiting.pop_front();
-                // Out of attempts: it waits for a late reply until the deadline.
-                if attempts[i] < ATTEMPTS {
-                    due.push(i);
-                }
             }
-            // Fill the window: sent, minus those answered.
-            while sent < n && sent - (n - pending) < window {
-                due.push(sent);
-                sent += 1;
-            }
-            for i in due {
-                let packet = requests[i].encode(base.wrapping_add(i as u32), attempts[i]);
-                attempts[i] += 1;
-                waiting.push_back((i, now + resend_every));
-                if let Err(e) = self.socket().send(&packet).await {
-                    self.spoilt();
-                    let err = io_error(&address, e);
-                    fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
-                    break 'exchange;
-                }
-            }
-            // Wait for a reply until the next resend is due or the deadline.
-            let wake = waiting
-                .iter()
-                .find(|(i, _)| results[*i].is_none())
-                .map_or(deadline, |&(_, at)| at.min(deadline));
-            match tokio::time::timeout_at(wake, self.socket().recv(&mut buf)).await {
-                Err(_elapsed) if Instant::now() >= deadline => {
-                    self.spoilt();
-                    let attempts_made = attempts.iter().copied().max().unwrap_or(0);
-                    fail_pending(&mut results, &mut pending, |_| ChronyError::Timeout {
-                        address: address.clone(),
-                        timeout,
-                        attempts: attempts_made,
-                    });
-                }
-                Err(_elapsed) => {} // time to resend
-                Ok(Err(e)) => {
-                    self.spoilt();
-                    let err = io_error(&address, e);
-                    fail_pending(&mut results, &mut pending, |_| clone_err(&err, &address));
-                }
-                Ok(Ok(len)) => self.accept_reply(
-                    &buf[..len],
-                    base,
-                    requests,
-                    sent,
-                    &mut results,
-                    &mut pending,
-                ),
-            }
+        }
+        if transport_error.is_some() {
+            exchange.abort();
+        }
+        let discarded = exchange.discarded().clone();
+        let address = socket.address();
+        let transport_error = transport_error.map(|e| io_error(&address, e));
+        let results: Vec<Result<ReplyBody, ChronyError>> = exchange
+            .into_results()
+            .into_iter()
+            .zip(requests)
+            .map(|(result, request)| {
+                result.map_err(|failure| {
+                    self.error(request, failure, &discarded, transport_error.as_ref())
+                })
+            })
+            .collect();
+        let timed_out = results.iter().any(|r| {
+            matches!(
+                r,
+                Err(ChronyError::Timeout { .. } | ChronyError::NotChrony { .. })
+            )
+        });
+        if transport_error.is_some() || timed_out {
+            self.spoilt();
         }
         results
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(ChronyError::Disabled)))
-            .collect()
     }
 
-    /// Matches a received packet to its request by sequence number, among
-    /// the requests sent so far. Replies to other requests (late answers to
-    /// an earlier batch) are ignored; a
-    /// packet that is not a chrony reply at all fails every pending request,
-    /// since the peer is evidently not chronyd.
-    fn accept_reply(
+    fn error(
         &self,
-        packet: &[u8],
-        base: u32,
-        requests: &[Request],
-        sent: usize,
-        results: &mut [Option<Result<ReplyBody, ChronyError>>],
-        pending: &mut usize,
-    ) {
-        let header = match ReplyHeader::decode(packet) {
-            Ok(h) => h,
-            Err(e) => {
-                self.spoilt();
-                let address = self.socket().address();
-                let reply_error = ReplyError::Decode(e);
-                fail_pending(results, pending, |i| ChronyError::Protocol {
-                    address: address.clone(),
-                    command: requests[i].name(),
-                    source: reply_error.clone(),
-                });
-                return;
-            }
-        };
-        let index = header.sequence.wrapping_sub(base) as usize;
-        if index >= sent || results[index].is_some() {
-            return; // stray, duplicate, or a guess at a request not sent yet
-        }
-        let request = &requests[index];
-        let outcome = match request.parse_reply(header.sequence, packet) {
-            Ok(body) => Ok(body),
-            Err(e) if e.is_stray() => return,
-            Err(ReplyError::Status(status)) => Err(ChronyError::Refused {
+        request: &Request,
+        failure: Failure,
+        discarded: &Discarded,
+        transport_error: Option<&ChronyError>,
+    ) -> ChronyError {
+        let address = self.socket().address();
+        match failure {
+            Failure::Refused(status) => ChronyError::Refused {
                 command: request.name(),
                 status,
                 hint: refusal_hint(status, self.socket().is_udp()),
-            }),
-            Err(source) => Err(ChronyError::Protocol {
-                address: self.socket().address(),
+            },
+            Failure::Malformed(source) => ChronyError::Protocol {
+                address,
                 command: request.name(),
                 source,
-            }),
-        };
-        results[index] = Some(outcome);
-        *pending -= 1;
-    }
-}
-
-fn fail_pending(
-    results: &mut [Option<Result<ReplyBody, ChronyError>>],
-    pending: &mut usize,
-    make: impl Fn(usize) -> ChronyError,
-) {
-    for (i, slot) in results.iter_mut().enumerate() {
-        if slot.is_none() {
-            *slot = Some(Err(make(i)));
-            *pending -= 1;
+            },
+            Failure::TimedOut { attempts } => match &discarded.first {
+                // Nothing answered, but something sent garbage: say so.
+                Some(first) => ChronyError::NotChrony {
+                    address,
+                    timeout: self.client.timeout,
+                    discarded: discarded.count,
+                    first: first.clone(),
+                },
+                None => ChronyError::Timeout {
+                    address,
+                    timeout: self.client.timeout,
+                    attempts,
+                },
+            },
+            Failure::Aborted => match transport_error {
+                Some(err) => clone_err(err, &address),
+                None => ChronyError::Io {
+                    address,
+                    source: std::io::Error::other("the exchange was abandoned"),
+                },
+            },
         }
     }
 }

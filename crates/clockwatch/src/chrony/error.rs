@@ -16,6 +16,14 @@ pub enum ChronyError {
         attempts: u16,
     },
 
+    #[error("no reply from chronyd at {address} within {timeout:?}; received {discarded} datagram(s) that are not chrony replies (the first: {first}): is chronyd what listens there?")]
+    NotChrony {
+        address: String,
+        timeout: Duration,
+        discarded: u32,
+        first: cmdmon::DecodeError,
+    },
+
     #[error("nothing is listening at {address}: is chronyd running, with its command port enabled (cmdport)?")]
     NotListening { address: String },
 
@@ -58,7 +66,7 @@ impl ChronyError {
             ChronyError::SocketMissing { .. } => "socket_missing",
             ChronyError::Permission { .. } => "permission",
             ChronyError::Refused { .. } => "refused",
-            ChronyError::Protocol { .. } => "protocol",
+            ChronyError::Protocol { .. } | ChronyError::NotChrony { .. } => "protocol",
             ChronyError::Resolve { .. } => "resolve",
             ChronyError::Io { .. } => "io",
             ChronyError::Disabled => "disabled",

@@ -1,14 +1,15 @@
 //! The datagram sockets a query goes through: UDP connected to chronyd's
 //! command port, or a unix datagram socket bound next to chronyd's socket
 //! (chronyd replies to the sender's address, so the client needs a name of
-//! its own, writable by chronyd, and must remove it when done). A socket is
+//! its own, writable by chronyd, and must remove it when done; its name
+//! carries 128 random bits, see [`reply_socket_name`]). A socket is
 //! kept from one session to the next while it works: binding a named socket
 //! costs more than the queries of a small scrape.
 
 use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -45,7 +46,9 @@ pub(crate) struct FileId {
 }
 
 impl FileId {
-    fn of(path: &Path) -> Option<Self> {
+    /// The file at `path` now (one statx), or None if there is none (or it
+    /// cannot be looked at).
+    pub(crate) fn of(path: &Path) -> Option<Self> {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(path).ok().map(|m| FileId {
             dev: m.dev(),
@@ -53,9 +56,42 @@ impl FileId {
             ctime: (m.ctime(), m.ctime_nsec()),
         })
     }
+
+    /// A file id for tests of code that only compares them.
+    #[cfg(test)]
+    pub(crate) fn fake(n: u64) -> Self {
+        FileId {
+            dev: 0,
+            ino: n,
+            ctime: (0, 0),
+        }
+    }
+}
+
+/// A resolved place to send requests to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Udp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Udp(addr) => write!(f, "udp://{addr}"),
+            Endpoint::Unix(path) => write!(f, "unix://{}", path.display()),
+        }
+    }
 }
 
 impl Socket {
+    pub(crate) async fn open(endpoint: &Endpoint) -> Result<Self, ChronyError> {
+        match endpoint {
+            Endpoint::Udp(addr) => Socket::udp(*addr).await,
+            Endpoint::Unix(path) => Socket::unix(path),
+        }
+    }
+
     pub(crate) async fn udp(peer: SocketAddr) -> Result<Self, ChronyError> {
         let address = peer.to_string();
         let io_err = |source| ChronyError::Io {
@@ -89,12 +125,8 @@ impl Socket {
                 },
             });
         }
-        remove_stale_reply_sockets(dir);
-        let own = dir.join(format!(
-            "{REPLY_SOCKET_PREFIX}{}-{:08x}.sock",
-            std::process::id(),
-            random_u32()
-        ));
+        remove_dead_reply_sockets(dir);
+        let own = dir.join(reply_socket_name());
         let socket = UnixDatagram::bind(&own).map_err(|e| match e.kind() {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 ChronyError::Permission {
@@ -195,11 +227,16 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Removes reply sockets left by earlier runs of this program (killed before
-/// it could clean up), once per directory and process. A file is stale when
-/// the pid in its name is not running, or is ours: in a container the pid is
-/// often 1 at every start, and this process has not bound any yet.
-fn remove_stale_reply_sockets(dir: &Path) {
+/// Removes the reply sockets in `dir` that are provably dead, once per
+/// directory and process: a socket file with our prefix that nobody has
+/// bound any more (a connect to it is refused), left by a process killed
+/// before it could clean up. A name says nothing about liveness: in a
+/// container every process is pid 1, and two clockwatch processes in
+/// different pid namespaces (a surge rollout, a debug pod) may share
+/// /run/chrony. A live socket, of this process or another, is never touched:
+/// a connect to it succeeds, or fails with EPERM when it is connected to
+/// chronyd. Files that are not sockets are left alone too.
+fn remove_dead_reply_sockets(dir: &Path) {
     static SWEPT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
     {
         let mut swept = SWEPT.lock().unwrap_or_else(|p| p.into_inner());
@@ -213,34 +250,70 @@ fn remove_stale_reply_sockets(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let me = std::process::id();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
+        let ours = name
             .to_str()
-            .and_then(|n| n.strip_prefix(REPLY_SOCKET_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let alive = pid != me && Path::new(&format!("/proc/{pid}")).exists();
-        if !alive {
+            .is_some_and(|n| n.starts_with(REPLY_SOCKET_PREFIX) && n.ends_with(".sock"));
+        let is_socket = entry.file_type().is_ok_and(|t| t.is_socket());
+        if ours && is_socket && nobody_bound(&entry.path()) {
+            tracing::debug!(path = %entry.path().display(), "removed a dead reply socket");
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-pub(crate) fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    // getrandom only fails if the OS has no entropy source at all; a
-    // time-derived fallback still keeps names and sequences distinct.
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        return nanos ^ std::process::id().rotate_left(16);
+/// True only when a datagram connect to `path` is refused: the file is a
+/// socket nobody is bound to. Any other answer (connected, EPERM from a
+/// socket connected elsewhere, EACCES, ...) leaves it in doubt.
+fn nobody_bound(path: &Path) -> bool {
+    let Ok(probe) = std::os::unix::net::UnixDatagram::unbound() else {
+        return false;
+    };
+    matches!(probe.connect(path), Err(e) if e.kind() == io::ErrorKind::ConnectionRefused)
+}
+
+/// A reply socket's file name: the prefix and 128 random bits. No pid: pids
+/// repeat across pid namespaces (every container's first process is 1), 128
+/// random bits do not.
+fn reply_socket_name() -> String {
+    use std::fmt::Write;
+    let mut name = String::with_capacity(REPLY_SOCKET_PREFIX.len() + 32 + 5);
+    name.push_str(REPLY_SOCKET_PREFIX);
+    for byte in random_bytes::<16>() {
+        let _ = write!(name, "{byte:02x}");
     }
-    u32::from_ne_bytes(bytes)
+    name.push_str(".sock");
+    name
+}
+
+pub(crate) fn random_u32() -> u32 {
+    u32::from_ne_bytes(random_bytes())
+}
+
+/// Bytes from the OS's random source. getrandom fails only where the OS has
+/// no entropy source at all; the fallback (the clock, the pid, a counter,
+/// mixed) still keeps names and sequences of this process distinct.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return bytes;
+    }
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    for (k, chunk) in bytes.chunks_mut(8).enumerate() {
+        // RandomState is seeded per process (from the OS when it can).
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.write_usize(k);
+        chunk.copy_from_slice(&h.finish().to_ne_bytes()[..chunk.len()]);
+    }
+    bytes
 }
