@@ -136,6 +136,12 @@ pub struct ServeArgs {
     /// exporter-toolkit web configuration file: TLS, basic auth, extra headers.
     #[arg(long = "web.config.file", env = "CLOCKWATCH_WEB_CONFIG_FILE")]
     pub web_config_file: Option<std::path::PathBuf>,
+    /// Time a client has to send its request headers; a silent one is dropped (100ms to 5m).
+    #[arg(long = "web.header-timeout", env = "CLOCKWATCH_WEB_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_client_timeout)]
+    pub header_timeout: Duration,
+    /// Time a client has to complete the TLS handshake (100ms to 5m).
+    #[arg(long = "web.tls-handshake-timeout", env = "CLOCKWATCH_WEB_TLS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_client_timeout)]
+    pub tls_handshake_timeout: Duration,
     #[command(flatten)]
     pub probe: ProbeFlags,
     #[command(flatten)]
@@ -223,6 +229,14 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d < Duration::from_millis(10) || d > Duration::from_secs(60) {
         return Err("must be between 10ms and 60s".into());
+    }
+    Ok(d)
+}
+
+fn parse_client_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(100) || d > Duration::from_secs(300) {
+        return Err("must be between 100ms and 5m".into());
     }
     Ok(d)
 }
@@ -413,6 +427,8 @@ fn serve_main(args: ServeArgs, probe: Option<ProbeConfig>) -> anyhow::Result<()>
             telemetry_path: args.telemetry_path.clone(),
             limits: Limits {
                 max_connections: args.max_connections as usize,
+                header_timeout: args.header_timeout,
+                tls_handshake_timeout: args.tls_handshake_timeout,
                 ..Limits::default()
             },
             security,

@@ -473,17 +473,19 @@ fn bad_configs_refuse_to_start() {
 }
 
 /// A client that opens a TLS connection and never speaks must not hold a
-/// connection slot forever: the handshake times out after 10 s. With one
-/// slot (--web.max-connections=1), a real client queued behind the silent
-/// one is served once the timeout frees the slot, and not before.
+/// connection slot forever: the handshake times out (10 s by default,
+/// --web.tls-handshake-timeout; 3 s here). With one slot
+/// (--web.max-connections=1), a real client queued behind the silent one is
+/// served once the timeout frees the slot, and not before.
 #[test]
 fn a_silent_tls_client_is_dropped_after_the_handshake_timeout() {
-    const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
     let s = Setup::new();
     let config = s.config(TLS);
     let port = free_port();
     let child = command(&config, port)
         .arg("--web.max-connections=1")
+        .arg("--web.tls-handshake-timeout=3s")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -508,7 +510,7 @@ fn a_silent_tls_client_is_dropped_after_the_handshake_timeout() {
         std::thread::spawn(move || {
             // Well after the silent client took the slot, and well within
             // the helper's 10 s read timeout of the slot being freed.
-            std::thread::sleep(Duration::from_secs(3));
+            std::thread::sleep(Duration::from_secs(1));
             let reply = https(port, config, "/healthz", None);
             (reply, started.elapsed())
         })
