@@ -18,4 +18,5 @@ pub mod render;
 pub mod report;
 pub mod scrape;
 pub mod sys;
+pub mod timesyncd;
 pub mod verdict;
