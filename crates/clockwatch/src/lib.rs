@@ -14,6 +14,7 @@ pub mod collect;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod nodefacts;
 pub mod render;
 pub mod report;
 pub mod scrape;
