@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools)
+APT_PACKAGES=(chrony prometheus faketime chromium bubblewrap buildah prometheus-node-exporter wrk musl-tools dbus-daemon systemd)
 loud() { printf '\n!!! %s\n\n' "$*" >&2; }
 
 missing=()
@@ -31,6 +31,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if ! rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-musl; then
     rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || loud "MISSING: rustup target x86_64-unknown-linux-musl (image tests will SKIP)"
+fi
+
+# systemd-timesyncd cannot be installed beside chrony: tests/timesyncd.rs
+# runs Debian's binary unpacked into target/timesyncd.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    scripts/fetch-timesyncd.sh || loud "could not unpack systemd-timesyncd (tests/timesyncd.rs will SKIP)"
 fi
 
 echo "== format, lints and licences"
