@@ -73,7 +73,7 @@ fi
 
 # Phase 1: preparation, with the network.
 APT_PACKAGES=(chrony prometheus prometheus-alertmanager faketime chromium bubblewrap buildah prometheus-node-exporter
-              wrk musl-tools qemu-user-static docker-registry iproute2 python3 linuxptp)
+              wrk musl-tools qemu-user-static docker-registry iproute2 python3 linuxptp dbus-daemon systemd)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -117,6 +117,12 @@ scripts/build-chrony-versions.sh ||
 echo "== preparing: linuxptp 4"
 scripts/build-linuxptp.sh ||
     loud "linuxptp 4 could not be built: its tests will SKIP (FAIL under CI=true)"
+# systemd-timesyncd cannot be installed beside chrony: tests/timesyncd.rs
+# runs Debian's binary unpacked into target/timesyncd.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== preparing: systemd-timesyncd (unpacked)"
+    scripts/fetch-timesyncd.sh || loud "could not unpack systemd-timesyncd (tests/timesyncd.rs will SKIP)"
+fi
 echo "== preparing: PyPI packages, cargo-fuzz, every crate"
 scripts/test-deploy.sh --prepare
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

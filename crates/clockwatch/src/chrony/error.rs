@@ -91,12 +91,9 @@ pub(crate) fn refusal_hint(status: Status, over_udp: bool) -> &'static str {
     }
 }
 
-/// Builds the message for a permission error on `path` (the server socket or
-/// the directory the reply socket is bound in): who owns it, who we are, and
-/// what to run as.
-pub(crate) fn permission_detail(path: &Path) -> String {
-    let (uid, gid) = crate::sys::effective_ids();
-    let describe = |p: &Path| match std::fs::metadata(p) {
+/// "PATH is owned by uid U gid G with mode 0750", for permission messages.
+pub(crate) fn describe_owner(p: &Path) -> String {
+    match std::fs::metadata(p) {
         Ok(m) => format!(
             "{} is owned by uid {} gid {} with mode {:04o}",
             p.display(),
@@ -105,7 +102,15 @@ pub(crate) fn permission_detail(path: &Path) -> String {
             m.mode() & 0o7777
         ),
         Err(e) => format!("{} cannot be inspected ({e})", p.display()),
-    };
+    }
+}
+
+/// Builds the message for a permission error on `path` (the server socket or
+/// the directory the reply socket is bound in): who owns it, who we are, and
+/// what to run as.
+pub(crate) fn permission_detail(path: &Path) -> String {
+    let (uid, gid) = crate::sys::effective_ids();
+    let describe = describe_owner;
     let dir = path.parent().unwrap_or(Path::new("/"));
     let owner = std::fs::metadata(dir).ok().map(|m| (m.uid(), m.gid()));
     let advice = match owner {
