@@ -23,10 +23,11 @@ done
 
 # The glibc build: libfaketime (LD_PRELOAD) cannot intercept a static musl
 # binary, and one node's clockwatch runs under faketime.
+# `clockwatch report` runs clockwatch-report from beside the binary.
 bin=${CLOCKWATCH_SIM_BIN:-target/release/clockwatch}
-if [ ! -x "$bin" ]; then
-    echo "cluster-sim: building $bin (cargo build --release -p clockwatch)"
-    cargo build --release -p clockwatch
+if [ ! -x "$bin" ] || [ ! -x "$(dirname "$bin")/clockwatch-report" ]; then
+    echo "cluster-sim: building $bin and clockwatch-report beside it (cargo build --release -p clockwatch -p clockwatch-report)"
+    cargo build --release -p clockwatch -p clockwatch-report
 fi
 # cluster_sim.py runs itself in a network namespace with only loopback
 # (scripts/isolated).

@@ -366,6 +366,13 @@ def main():
     if not os.access(binary, os.X_OK):
         log(f"no clockwatch binary at {binary}")
         return 2
+    # `clockwatch report` runs clockwatch-report from beside the binary (or
+    # PATH): say so now, not after the whole run.
+    report_binary = os.path.join(os.path.dirname(binary), "clockwatch-report")
+    if not os.access(report_binary, os.X_OK) and not shutil.which("clockwatch-report"):
+        log(f"no {report_binary} (nor on PATH) for `clockwatch report`: "
+            "cargo build --release -p clockwatch-report")
+        return 2
 
     work = tempfile.mkdtemp(prefix="clockwatch-sim-")
     fleet = Fleet(work)

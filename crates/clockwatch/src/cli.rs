@@ -47,7 +47,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Check the bound against thresholds; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Check(CheckArgs),
-    /// Build a compliance report from Prometheus history.
+    /// Build a compliance report from Prometheus history (runs clockwatch-report; `clockwatch report --help`).
+    #[command(disable_help_flag = true)]
     Report(report::ReportArgs),
     /// Measure the clock against NTP servers once; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Probe(ProbeCommandArgs),
@@ -265,6 +266,9 @@ pub fn parse_listen_address(s: &str) -> anyhow::Result<Vec<SocketAddr>> {
 }
 
 pub fn main() -> ExitCode {
+    if let Some(args) = report::invocation(std::env::args_os()) {
+        return report::run(args);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -277,7 +281,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Report(args)) => report::run(args),
+        Some(Command::Report(args)) => report::run(args.args),
         Some(Command::Probe(args)) => run_probe(&args),
         Some(Command::Status(args)) => run_oneshot(&args.source, |scrape| {
             if args.json {

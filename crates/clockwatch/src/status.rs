@@ -5,30 +5,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use clockwatch_vocab::unit::scale_seconds;
 use serde::Serialize;
 
 use crate::probe::ProbeResult;
 use crate::render::{source_mode_label, source_state_label};
 use crate::scrape::Scrape;
 use crate::verdict::{Daemon, ProbeCheck, Reference, SyncState, Verdict};
-
-/// Scales seconds to the unit that keeps the number readable (ns, µs, ms
-/// or s). Shared by the status output and the compliance report, which
-/// differ only in how they print the number.
-pub fn scale_seconds(v: f64) -> (f64, &'static str) {
-    let a = v.abs();
-    if a == 0.0 {
-        (0.0, "s")
-    } else if a < 1e-6 {
-        (v * 1e9, "ns")
-    } else if a < 1e-3 {
-        (v * 1e6, "µs")
-    } else if a < 1.0 {
-        (v * 1e3, "ms")
-    } else {
-        (v, "s")
-    }
-}
 
 /// A signed duration in the unit that reads best; "+Inf" as "unbounded".
 pub fn format_seconds(v: f64) -> String {

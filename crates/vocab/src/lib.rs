@@ -35,7 +35,7 @@ impl SyncState {
     ];
 
     /// The `state` label value.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             SyncState::Synchronized => "synchronized",
             SyncState::Stale => "stale",
@@ -78,6 +78,36 @@ pub mod label {
     /// Labels Prometheus adds to every scraped series.
     pub const JOB: &str = "job";
     pub const INSTANCE: &str = "instance";
+    /// The node a series is about, added by the shipped scrape configs'
+    /// relabeling (deploy/); the report falls back to `instance`.
+    pub const NODE: &str = "node";
+}
+
+/// Series that Prometheus writes itself, not clockwatch.
+pub mod prometheus {
+    /// 1 when the scrape of a target succeeded, 0 when it failed.
+    pub const UP: &str = "up";
+}
+
+/// Units: how a number of seconds is shown to people.
+pub mod unit {
+    /// Scales seconds to the unit that keeps the number readable (ns, µs,
+    /// ms or s). Shared by the status output and the compliance report,
+    /// which differ only in how they print the number.
+    pub fn scale_seconds(v: f64) -> (f64, &'static str) {
+        let a = v.abs();
+        if a == 0.0 {
+            (0.0, "s")
+        } else if a < 1e-6 {
+            (v * 1e9, "ns")
+        } else if a < 1e-3 {
+            (v * 1e6, "µs")
+        } else if a < 1.0 {
+            (v * 1e3, "ms")
+        } else {
+            (v, "s")
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +317,18 @@ mod tests {
                 m.name
             );
         }
+    }
+
+    #[test]
+    fn seconds_scale_to_the_unit_that_reads_best() {
+        use unit::scale_seconds;
+        assert_eq!(scale_seconds(0.0), (0.0, "s"));
+        assert_eq!(scale_seconds(2.5e-7), (250.0, "ns"));
+        assert_eq!(scale_seconds(-0.0001).1, "µs");
+        assert!((scale_seconds(-0.0001).0 + 100.0).abs() < 1e-9);
+        assert_eq!(scale_seconds(0.001), (1.0, "ms"));
+        assert_eq!(scale_seconds(1.0), (1.0, "s"));
+        assert_eq!(scale_seconds(-90.0), (-90.0, "s"));
     }
 
     #[test]

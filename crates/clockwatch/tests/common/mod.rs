@@ -14,6 +14,11 @@ mod versions;
 
 #[allow(unused_imports)]
 pub use chronyc::{between, close, csv_fields, Version, MATRIX};
+/// Shared with the report's tests (crates/testkit).
+#[allow(unused_imports)]
+pub use clockwatch_testkit::{
+    chromium, free_tcp_port, is_root, skip_unless, test_output_dir, which, Prometheus,
+};
 #[allow(unused_imports)] // each test binary uses a different part
 pub use http::{proc_status_kib, request, signal, wait_exit, Response};
 #[allow(unused_imports)]
@@ -24,44 +29,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-/// Says loudly why a test does not run, and returns true if it must skip.
-/// In CI (CI=true) a missing prerequisite is a failure, not a skip.
-pub fn skip_unless(tools: &[&str], needs_root: bool) -> bool {
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| which(t).is_none())
-        .collect();
-    let not_root = needs_root && !is_root();
-    if missing.is_empty() && !not_root {
-        return false;
-    }
-    let why = if not_root {
-        format!("needs root (missing: {missing:?})")
-    } else {
-        format!("missing {missing:?} (apt-get install chrony prometheus)")
-    };
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("in CI nothing may skip: {why}");
-    }
-    eprintln!("\n*** SKIP: {why} ***\n");
-    true
-}
-
-pub fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
 
 pub fn free_udp_port() -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind ephemeral port");
@@ -125,11 +92,6 @@ fn guard(args: &[&str], what: &str) {
         "refused a chronyd {what} that would reach beyond this machine:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-pub fn free_tcp_port() -> u16 {
-    let s = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
-    s.local_addr().expect("local addr").port()
 }
 
 /// A running chronyd; killed when dropped.
@@ -670,87 +632,5 @@ impl Exposition {
                     .to_string()
             })
             .unwrap_or_else(|| panic!("no current state in:\n{}", self.text))
-    }
-}
-
-/// `target/test-output`, where tests keep screenshots and rendered files.
-pub fn test_output_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-output");
-    std::fs::create_dir_all(&dir).expect("create target/test-output");
-    dir
-}
-
-/// Headless Chromium with a throw-away profile, bounded to 120 s; the
-/// caller adds the mode (`--dump-dom`, `--screenshot=…`) and the URL.
-pub fn chromium(profile: &Path) -> Command {
-    let mut command = Command::new("timeout");
-    command
-        .arg("120")
-        .arg(which("chromium").expect("chromium installed"))
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()));
-    command
-}
-
-/// A real Prometheus on a free port; killed when dropped.
-pub struct Prometheus {
-    child: Child,
-    pub port: u16,
-}
-
-impl Prometheus {
-    /// Starts with `config` (prometheus.yml text) and its TSDB in
-    /// `dir/data`, and waits until it is ready.
-    pub fn start(dir: &Path, config: &str, extra: &[&str]) -> Self {
-        let config_file = dir.join("prometheus.yml");
-        std::fs::write(&config_file, config).expect("write prometheus.yml");
-        let log = dir.join("prometheus.log");
-        let port = free_tcp_port();
-        let child = Command::new(which("prometheus").expect("prometheus installed"))
-            .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("prometheus log"))
-            .spawn()
-            .expect("start prometheus");
-        let prometheus = Self { child, port };
-        let until = Instant::now() + Duration::from_secs(60);
-        while !request(
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            "GET",
-            "/-/ready",
-            &[],
-            Duration::from_secs(5),
-        )
-        .is_ok_and(|r| r.status == 200)
-        {
-            assert!(
-                Instant::now() < until,
-                "prometheus did not become ready: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        prometheus
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

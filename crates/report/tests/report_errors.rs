@@ -1,4 +1,4 @@
-//! `clockwatch report` error paths against tiny local HTTP servers: wrong
+//! The report's error paths against tiny local HTTP servers: wrong
 //! URL, closed port, refused credentials, credentials actually sent, empty
 //! result, bad ranges. Every error must exit 2 with a precise message.
 
@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
+mod common;
+use common::BIN;
 
 /// A received request: method, path, headers (lower-case names), body.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +93,7 @@ const EMPTY_MATRIX: &str = r#"{"status":"success","data":{"resultType":"matrix",
 
 fn report(port: u16, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(BIN);
-    c.args(["report", "--prometheus"])
+    c.arg("--prometheus")
         .arg(format!("http://127.0.0.1:{port}"))
         .args([
             "--from",
@@ -109,7 +110,7 @@ fn report(port: u16, extra: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         c.env(k, v);
     }
-    c.output().expect("run clockwatch")
+    c.output().expect("run clockwatch-report")
 }
 
 fn err(o: &Output) -> String {
@@ -276,7 +277,7 @@ fn bad_ranges_fail_before_any_request() {
     let port = closed_port();
     let run = |args: &[&str]| {
         Command::new(BIN)
-            .args(["report", "--prometheus"])
+            .arg("--prometheus")
             .arg(format!("http://127.0.0.1:{port}"))
             .args(args)
             .output()
@@ -322,7 +323,6 @@ fn bad_ranges_fail_before_any_request() {
 
     let o = Command::new(BIN)
         .args([
-            "report",
             "--prometheus",
             "not a url",
             "--from",
@@ -333,4 +333,35 @@ fn bad_ranges_fail_before_any_request() {
         .output()
         .expect("run");
     assert_error(&o, "--prometheus \"not a url\": not a URL");
+}
+
+#[test]
+fn bad_flags_exit_2_and_help_exits_0() {
+    let o = Command::new(BIN)
+        .args(["--from", "now-1h", "--tolerance", "1ms", "--bogus"])
+        .env("CLOCKWATCH_PROMETHEUS_URL", "http://127.0.0.1:1")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("--bogus"), "{}", err(&o));
+
+    let o = Command::new(BIN)
+        .env_remove("CLOCKWATCH_PROMETHEUS_URL")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("--prometheus <PROMETHEUS>"), "{}", err(&o));
+
+    let o = Command::new(BIN).arg("--help").output().expect("run");
+    assert_eq!(o.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(help.contains("Usage: clockwatch-report"), "{help}");
+    for flag in [
+        "--tolerance",
+        "--selector",
+        "--bearer-token-file",
+        "--max-points",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}: {help}");
+    }
 }

@@ -133,7 +133,7 @@ pub fn format_seconds(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
     }
-    let (scaled, unit) = crate::status::scale_seconds(v);
+    let (scaled, unit) = clockwatch_vocab::unit::scale_seconds(v);
     let mut s = format!("{scaled:.3}");
     while s.contains('.') && (s.ends_with('0') || s.ends_with('.')) {
         s.pop();

@@ -18,12 +18,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use clockwatch_vocab::{label, prometheus, SyncState};
+use clockwatch_vocab::{CHRONY_UP, CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS, CLOCKWATCH_SYNC_STATE};
+
 use super::analysis::{CellInput, Grid, Reasons};
 use super::prom::{Client, Series};
 use super::ReportError;
-
-/// The metric holding the bound.
-pub const BOUND_METRIC: &str = "clockwatch_clock_error_bound_seconds";
 
 /// A query range: first and last evaluation instant, and the cells they cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub fn range(step_ms: i64) -> String {
 pub fn bound_query(matchers: &str, step_ms: i64) -> String {
     format!(
         "max_over_time({}{})",
-        vector(BOUND_METRIC, matchers, &[]),
+        vector(CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS.name, matchers, &[]),
         range(step_ms)
     )
 }
@@ -96,18 +96,47 @@ pub fn state_query(matchers: &str, step_ms: i64) -> String {
     format!(
         "max_over_time({}{}) > 0",
         vector(
-            "clockwatch_sync_state",
+            CLOCKWATCH_SYNC_STATE.name,
             matchers,
-            &["state!=\"synchronized\"".to_string()]
+            &[format!(
+                "{}!=\"{}\"",
+                label::STATE,
+                SyncState::Synchronized.as_str()
+            )]
         ),
         range(step_ms)
     )
 }
 
+/// The queries that find what went wrong, after the bound query found the
+/// jobs: every state other than synchronized, chronyd unreachable, and
+/// failed scrapes. Run by [`fetch`] and printed in the report.
+pub fn problem_queries(
+    matchers: &str,
+    jobs: &BTreeSet<String>,
+    step_ms: i64,
+) -> [(Kind, String); 3] {
+    [
+        (Kind::State, state_query(matchers, step_ms)),
+        (
+            Kind::ChronyDown,
+            down_query(CHRONY_UP.name, matchers, jobs, step_ms),
+        ),
+        (
+            Kind::ExporterDown,
+            down_query(prometheus::UP, matchers, jobs, step_ms),
+        ),
+    ]
+}
+
 /// `min_over_time(metric{…,job=~"JOBS"}[STEP]) < 1` for `up` and `chrony_up`.
 pub fn down_query(metric: &str, matchers: &str, jobs: &BTreeSet<String>, step_ms: i64) -> String {
     let alternatives: Vec<String> = jobs.iter().map(|j| regex_escape(j)).collect();
-    let job = format!("job=~\"{}\"", promql_escape(&alternatives.join("|")));
+    let job = format!(
+        "{}=~\"{}\"",
+        label::JOB,
+        promql_escape(&alternatives.join("|"))
+    );
     format!(
         "min_over_time({}{}) < 1",
         vector(metric, matchers, &[job]),
@@ -133,9 +162,9 @@ fn promql_escape(s: &str) -> String {
 /// The node a series belongs to: label `node`, else `instance`.
 pub fn node_of(labels: &BTreeMap<String, String>) -> Option<String> {
     labels
-        .get("node")
+        .get(label::NODE)
         .filter(|v| !v.is_empty())
-        .or_else(|| labels.get("instance").filter(|v| !v.is_empty()))
+        .or_else(|| labels.get(label::INSTANCE).filter(|v| !v.is_empty()))
         .cloned()
 }
 
@@ -170,11 +199,11 @@ impl Assembly {
         for s in series {
             let node = node_of(&s.labels).unwrap_or_else(|| "(unlabelled)".to_string());
             if kind == Kind::Bound {
-                if let Some(job) = s.labels.get("job") {
+                if let Some(job) = s.labels.get(label::JOB) {
                     self.jobs.insert(job.clone());
                 }
             }
-            let state = s.labels.get("state").map(String::as_str).unwrap_or("");
+            let state = s.labels.get(label::STATE).map(String::as_str).unwrap_or("");
             let cells = self
                 .nodes
                 .entry(node)
@@ -226,18 +255,7 @@ pub async fn fetch(
         // No clockwatch bound sample at all: nothing to report on.
         return Ok(asm);
     }
-    let jobs = asm.jobs.clone();
-    let queries = [
-        (Kind::State, state_query(matchers, grid.step_ms)),
-        (
-            Kind::ChronyDown,
-            down_query("chrony_up", matchers, &jobs, grid.step_ms),
-        ),
-        (
-            Kind::ExporterDown,
-            down_query("up", matchers, &jobs, grid.step_ms),
-        ),
-    ];
+    let queries = problem_queries(matchers, &asm.jobs, grid.step_ms);
     for (kind, q) in &queries {
         for c in &parts {
             let s = run(client, grid, q, c).await?;

@@ -1,9 +1,10 @@
-//! End-to-end test of `clockwatch report` against a real Prometheus.
+//! End-to-end test of the report (`clockwatch-report`, which `clockwatch
+//! report` runs) against a real Prometheus.
 //!
 //! A synthetic two-hour history with a known truth is written as
 //! OpenMetrics, turned into TSDB blocks by `promtool tsdb
 //! create-blocks-from openmetrics`, served by a real `prometheus`, and read
-//! back by the real `clockwatch report` binary in every format. The HTML
+//! back by the real `clockwatch-report` binary in every format. The HTML
 //! report is rendered by headless Chromium (screenshot kept under
 //! `target/test-output/`). With `CLOCKWATCH_UPDATE_SAMPLES=1` the Markdown
 //! and HTML reports are copied to `docs/samples/`.
@@ -258,12 +259,12 @@ fn start_prometheus(dir: &Path, base: i64) -> Prometheus {
 
 fn report(port: u16, extra: &[&str]) -> Output {
     Command::new(BIN)
-        .args(["report", "--prometheus"])
+        .arg("--prometheus")
         .arg(format!("http://127.0.0.1:{port}"))
         .args(extra)
         .env_remove("CLOCKWATCH_PROMETHEUS_BEARER_TOKEN")
         .output()
-        .expect("run clockwatch report")
+        .expect("run clockwatch-report")
 }
 
 fn code(o: &Output) -> i32 {

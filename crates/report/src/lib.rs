@@ -1,4 +1,11 @@
-//! `clockwatch report`: compliance evidence from Prometheus history.
+//! `clockwatch-report` (run as `clockwatch report` too): compliance
+//! evidence from Prometheus history.
+//!
+//! It is its own crate and binary so that the node binary, which runs on
+//! every machine, carries no HTTP client, CSV or HTML code; the node's
+//! `clockwatch report` subcommand only finds this binary and replaces itself
+//! with it. The names it queries (metrics, labels, sync states) come from
+//! `clockwatch-vocab`, the crate the exporter writes them from.
 //!
 //! Layout: [`profile`] (tolerances), [`timeparse`] (`--from`/`--to`),
 //! [`prom`] (HTTP client), [`source`] (queries and assembly into cells),
@@ -122,7 +129,20 @@ pub enum Format {
     Json,
 }
 
-/// Arguments of `clockwatch report`.
+/// The `clockwatch-report` command line (the same as `clockwatch report`,
+/// which runs this binary with its arguments).
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "clockwatch-report",
+    version,
+    about = "Build a compliance report from Prometheus history (also run as `clockwatch report`)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub args: ReportArgs,
+}
+
+/// Arguments of the report.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
     /// Start: RFC 3339, unix seconds, or now-DURATION (now-7d).
@@ -154,15 +174,14 @@ pub struct ReportArgs {
     pub max_unmeasured: String,
     /// How to reach and authenticate to the query API.
     #[command(flatten)]
-    pub connection: Box<ConnectionArgs>,
+    pub connection: ConnectionArgs,
     /// Largest number of grid points per query (Prometheus refuses more
     /// than 11000 per series).
     #[arg(long, default_value_t = 10_000)]
     pub max_points: usize,
 }
 
-/// Connection options of `clockwatch report` (boxed to keep the command
-/// enum small).
+/// Connection options of the report.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectionArgs {
     /// Base URL of a Prometheus-compatible query API (Prometheus, Thanos,
@@ -319,6 +338,22 @@ pub fn parse_ratio(text: &str) -> Result<f64, ReportError> {
     Ok(v)
 }
 
+/// The binary's entry point: bad arguments exit 2 (as in every clockwatch
+/// command), `--help` and `--version` 0, and the report itself as [`run`].
+pub fn main() -> ExitCode {
+    match <Cli as clap::Parser>::try_parse() {
+        Ok(cli) => run(cli.args),
+        Err(err) => {
+            let _ = err.print();
+            if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
 /// Runs the report; exit code 0 compliant, 1 not compliant, 2 error.
 pub fn run(args: ReportArgs) -> ExitCode {
     match execute(&args) {
@@ -457,17 +492,12 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         .map(|(name, cells)| analysis::analyze_node(name, &plan.grid, cells, tol))
         .collect();
     let summary = analysis::summarize(&nodes, plan.allowed_unmeasured);
-    let queries = vec![
-        bound_q,
-        source::state_query(&plan.matchers, plan.grid.step_ms),
-        source::down_query(
-            "chrony_up",
-            &plan.matchers,
-            &assembly.jobs,
-            plan.grid.step_ms,
-        ),
-        source::down_query("up", &plan.matchers, &assembly.jobs, plan.grid.step_ms),
-    ];
+    let mut queries = vec![bound_q];
+    queries.extend(
+        source::problem_queries(&plan.matchers, &assembly.jobs, plan.grid.step_ms)
+            .into_iter()
+            .map(|(_, query)| query),
+    );
     let report = Report {
         generated_ms: now,
         prometheus: client.display_url().to_string(),

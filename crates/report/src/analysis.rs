@@ -19,6 +19,8 @@
 
 use std::fmt;
 
+use clockwatch_vocab::SyncState;
+
 /// The evaluation grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grid {
@@ -86,10 +88,11 @@ impl Reasons {
         (Reasons::NO_SAMPLE, "no sample"),
         (Reasons::EXPORTER_DOWN, "exporter down"),
         (Reasons::CHRONY_DOWN, "chronyd unreachable"),
-        (Reasons::STALE, "stale"),
-        (Reasons::LOCAL, "local"),
-        (Reasons::UNSYNCHRONIZED, "unsynchronized"),
-        (Reasons::UNKNOWN, "unknown"),
+        // A state seen is named by its `state` label value.
+        (Reasons::STALE, SyncState::Stale.as_str()),
+        (Reasons::LOCAL, SyncState::Local.as_str()),
+        (Reasons::UNSYNCHRONIZED, SyncState::Unsynchronized.as_str()),
+        (Reasons::UNKNOWN, SyncState::Unknown.as_str()),
         (Reasons::BOUND_NOT_HOLDING, "bound not holding"),
         (Reasons::INVALID_VALUE, "invalid value"),
     ];
@@ -111,14 +114,14 @@ impl Reasons {
         self.0 |= other.0;
     }
     /// The reason for a `clockwatch_sync_state` label value other than
-    /// `synchronized`.
+    /// `synchronized`; a value the exporter never writes counts as unknown.
     pub fn from_state(state: &str) -> Reasons {
-        match state {
-            "stale" => Reasons::STALE,
-            "local" => Reasons::LOCAL,
-            "unsynchronized" => Reasons::UNSYNCHRONIZED,
-            "synchronized" => Reasons::empty(),
-            _ => Reasons::UNKNOWN,
+        match SyncState::from_label(state) {
+            Some(SyncState::Synchronized) => Reasons::empty(),
+            Some(SyncState::Stale) => Reasons::STALE,
+            Some(SyncState::Local) => Reasons::LOCAL,
+            Some(SyncState::Unsynchronized) => Reasons::UNSYNCHRONIZED,
+            Some(SyncState::Unknown) | None => Reasons::UNKNOWN,
         }
     }
     /// Stable names, in a fixed order.
@@ -676,5 +679,18 @@ mod tests {
         assert_eq!(s.breaches, 1);
         assert!((s.out_ratio - 1.0 / 8.0).abs() < 1e-12);
         assert!(!summarize(&[], 0.0).compliant);
+    }
+
+    #[test]
+    fn every_state_label_has_its_reason() {
+        let reason = |label: &str| Reasons::from_state(label).names();
+        assert!(reason("synchronized").is_empty());
+        assert_eq!(reason("stale"), ["stale"]);
+        assert_eq!(reason("local"), ["local"]);
+        assert_eq!(reason("unsynchronized"), ["unsynchronized"]);
+        assert_eq!(reason("unknown"), ["unknown"]);
+        // A label value no exporter writes is not evidence of anything.
+        assert_eq!(reason("holdover"), ["unknown"]);
+        assert_eq!(reason(""), ["unknown"]);
     }
 }
