@@ -315,7 +315,7 @@ fn v4_slave_synchronizes_and_every_field_matches_pmc() {
         Some(&report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert_eq!(a.state, PtpState::Synchronized, "{a:?}");
@@ -345,7 +345,7 @@ fn v4_slave_synchronizes_and_every_field_matches_pmc() {
         Some(&gm_report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert_eq!(
@@ -379,7 +379,7 @@ fn v4_slave_synchronizes_and_every_field_matches_pmc() {
         Some(&report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert!(a.traceability.is_some_and(|t| t.time_traceable));
@@ -416,7 +416,10 @@ fn v4_grandmaster_loss_goes_holdover_then_unsynchronized() {
     let mut memory = PtpMemory::default();
     let assess_now = |memory: &mut PtpMemory| -> (PtpAssessment, PtpReport) {
         let report = collect(&client).expect("the slave answers");
-        (assess(Some(&report), None, now(), memory, &config), report)
+        let at = now();
+        let a = assess(Some(&report), None, at, memory, &config);
+        *memory = memory.after(Some(&report), None, at, &config);
+        (a, report)
     };
     let (synced, _) = assess_now(&mut memory);
     assert_eq!(synced.state, PtpState::Synchronized, "{synced:?}");
@@ -502,13 +505,9 @@ fn v3_free_running_slave_stays_uncalibrated_and_every_field_matches_pmc() {
             PortState::Uncalibrated,
             "{report:?}"
         );
-        let a = assess(
-            Some(&report),
-            None,
-            now(),
-            &mut memory,
-            &BoundConfig::default(),
-        );
+        let at = now();
+        let a = assess(Some(&report), None, at, &memory, &BoundConfig::default());
+        memory = memory.after(Some(&report), None, at, &BoundConfig::default());
         assert_eq!(a.state, PtpState::Unsynchronized);
         assert_eq!(
             a.reason,
@@ -856,7 +855,7 @@ fn fake_peer_garbage_strays_and_duplicates_do_not_fail_the_collection() {
         Some(&report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert_eq!(a.state, PtpState::Synchronized);
