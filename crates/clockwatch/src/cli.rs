@@ -111,6 +111,7 @@ impl SourceArgs {
 pub struct PtpFlags {
     /// ptp4l management socket to read: its uds_address, or linuxptp 4.x's read-only uds_ro_address (repeatable, one per ptp4l instance; none by default). With one, the verdict rests on ptp4l.
     #[arg(
+        id = "ptp.socket",
         long = "ptp.socket",
         env = "CLOCKWATCH_PTP_SOCKETS",
         value_delimiter = ',',
@@ -118,10 +119,15 @@ pub struct PtpFlags {
     )]
     pub sockets: Vec<PathBuf>,
     /// PTP hardware clock phc2sys steers the system clock from (/dev/ptpN): the system clock is measured against it and the offset joins the bound.
-    #[arg(long = "ptp.phc", env = "CLOCKWATCH_PTP_PHC", value_name = "DEVICE")]
+    #[arg(
+        id = "ptp.phc",
+        long = "ptp.phc",
+        env = "CLOCKWATCH_PTP_PHC",
+        value_name = "DEVICE"
+    )]
     pub phc: Option<PathBuf>,
     /// Deadline for all of one scrape's requests to each ptp4l instance (10ms to 60s).
-    #[arg(long = "ptp.timeout", env = "CLOCKWATCH_PTP_TIMEOUT", default_value = "1s", value_parser = parse_timeout)]
+    #[arg(id = "ptp.timeout", long = "ptp.timeout", env = "CLOCKWATCH_PTP_TIMEOUT", default_value = "1s", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// PTP domain of the instances (ptp4l ignores management messages of another domain).
     #[arg(
@@ -131,7 +137,7 @@ pub struct PtpFlags {
     )]
     pub domain: u8,
     /// transportSpecific of the instances (1 for 802.1AS/gPTP configurations; 0 to 15).
-    #[arg(long = "ptp.transport-specific", env = "CLOCKWATCH_PTP_TRANSPORT_SPECIFIC", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=15))]
+    #[arg(id = "ptp.transport-specific", long = "ptp.transport-specific", env = "CLOCKWATCH_PTP_TRANSPORT_SPECIFIC", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=15))]
     pub transport_specific: u8,
     /// Directory for the reply socket file, instead of an abstract name: for a clockwatch outside ptp4l's network namespace. ptp4l must reach it at the same path, and clockwatch must be able to create files in it.
     #[arg(
@@ -141,13 +147,13 @@ pub struct PtpFlags {
     )]
     pub reply_dir: Option<PathBuf>,
     /// Error to assume for a grandmaster that states no clockAccuracy (0xFE "unknown", linuxptp's default), e.g. 1us; without it such a grandmaster gives no bound (1ns to 10s).
-    #[arg(long = "ptp.assumed-grandmaster-accuracy", env = "CLOCKWATCH_PTP_ASSUMED_GRANDMASTER_ACCURACY", value_parser = parse_assumed_accuracy)]
+    #[arg(id = "ptp.assumed-grandmaster-accuracy", long = "ptp.assumed-grandmaster-accuracy", env = "CLOCKWATCH_PTP_ASSUMED_GRANDMASTER_ACCURACY", value_parser = parse_assumed_accuracy)]
     pub assumed_grandmaster_accuracy: Option<Duration>,
     /// Frequency error of the clock without a master, the rate the holdover bound grows at: 1ppm, 50ppb or a ratio (above 0, at most 1000ppm).
-    #[arg(long = "ptp.holdover-drift", env = "CLOCKWATCH_PTP_HOLDOVER_DRIFT", default_value = "1ppm", value_parser = parse_drift)]
+    #[arg(id = "ptp.holdover-drift", long = "ptp.holdover-drift", env = "CLOCKWATCH_PTP_HOLDOVER_DRIFT", default_value = "1ppm", value_parser = parse_drift)]
     pub holdover_drift: f64,
     /// How long after the last good measurement the state stays stale (holdover) before it is unsynchronized (0s to 24h).
-    #[arg(long = "ptp.holdover-limit", env = "CLOCKWATCH_PTP_HOLDOVER_LIMIT", default_value = "5m", value_parser = parse_holdover_limit)]
+    #[arg(id = "ptp.holdover-limit", long = "ptp.holdover-limit", env = "CLOCKWATCH_PTP_HOLDOVER_LIMIT", default_value = "5m", value_parser = parse_holdover_limit)]
     pub holdover_limit: Duration,
 }
 
@@ -210,10 +216,10 @@ fn parse_assumed_accuracy(s: &str) -> Result<Duration, String> {
 /// "1ppm", "50ppb" or a plain ratio ("1e-6").
 fn parse_drift(s: &str) -> Result<f64, String> {
     let s = s.trim();
-    let (number, scale) = if let Some(n) = s.strip_suffix("ppm") {
-        (n, 1e-6)
+    let (number, per) = if let Some(n) = s.strip_suffix("ppm") {
+        (n, 1e6)
     } else if let Some(n) = s.strip_suffix("ppb") {
-        (n, 1e-9)
+        (n, 1e9)
     } else {
         (s, 1.0)
     };
@@ -221,7 +227,7 @@ fn parse_drift(s: &str) -> Result<f64, String> {
         .trim()
         .parse::<f64>()
         .map_err(|_| format!("{s:?} is not a rate (examples: 1ppm, 50ppb, 1e-6)"))?
-        * scale;
+        / per;
     if !(value > 0.0 && value <= 1e-3) {
         return Err("must be above 0 and at most 1000ppm".into());
     }
@@ -666,5 +672,35 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap checks its definitions (unique ids, valid defaults) only when
+    /// asked, or at run time in debug builds.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ptp_rates_and_limits_parse_in_their_units() {
+        assert_eq!(parse_drift("1ppm"), Ok(1e-6));
+        assert_eq!(parse_drift("50ppb"), Ok(50e-9));
+        assert_eq!(parse_drift(" 2e-7 "), Ok(2e-7));
+        assert!(parse_drift("0").is_err());
+        assert!(parse_drift("2000ppm").is_err());
+        assert!(parse_drift("NaN").is_err());
+        assert_eq!(parse_holdover_limit("0s"), Ok(Duration::ZERO));
+        assert!(parse_holdover_limit("25h").is_err());
+        assert_eq!(
+            parse_assumed_accuracy("250ns"),
+            Ok(Duration::from_nanos(250))
+        );
+        assert!(parse_assumed_accuracy("11s").is_err());
     }
 }
