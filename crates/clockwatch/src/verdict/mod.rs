@@ -293,4 +293,50 @@ mod tests {
         let v = assess(&snapshot(false, false), &Settings::default());
         assert_eq!((v.daemon, v.state), (Daemon::Chrony, SyncState::Unknown));
     }
+
+    /// The probe checks a PTP bound as it checks chrony's.
+    #[test]
+    fn the_probe_cross_checks_the_ptp_bound() {
+        use crate::collect::PtpInstance;
+        use crate::probe::{ProbeResult, ProbeSample};
+        use crate::ptp::sample::{report, T0};
+        use crate::ptp::PtpMemory;
+
+        let mut snap = snapshot(true, true);
+        if let Some(view) = snap.ptp.as_mut() {
+            view.now.realtime_ns = T0 + 500_000_000;
+            view.instances.push(PtpInstance {
+                socket: "/var/run/ptp4l".into(),
+                report: Ok(report(ptpmgmt::PortState::Slave)),
+                memory: PtpMemory::default(),
+            });
+        }
+        let probe = |offset: f64| ProbeResult {
+            server: format!("ntp{offset}"),
+            address: None,
+            sample: Some(ProbeSample {
+                offset,
+                delay: 1e-4,
+                stratum: 1,
+                root_distance: 1e-5,
+                uncertainty: 6e-5,
+                valid: 4,
+                completed: 4,
+            }),
+            failure: None,
+            last_success: None,
+            rounds: 1,
+            interval: std::time::Duration::from_secs(64),
+            stopped: false,
+        };
+        // The bound is 2.4 µs: 1 µs ± 60 µs agrees, 1 ms ± 60 µs does not.
+        snap.probes = vec![probe(1e-6), probe(1e-3)];
+        let v = assess(&snap, &Settings::default());
+        assert_eq!(
+            (v.daemon, v.state),
+            (Daemon::Ptp4l, SyncState::Synchronized)
+        );
+        let checks: Vec<Option<bool>> = v.probes.iter().map(|p| p.contradicted).collect();
+        assert_eq!(checks, [Some(false), Some(true)]);
+    }
 }
