@@ -1177,6 +1177,72 @@ fn v3_serve_uncalibrated_is_unsynchronized_and_exports_what_pmc_reads() {
     assert_eq!(status, 503, "{ready}");
 }
 
+/// What the chart's ptp mode gives the pod, with the real ptp4l 4.x: uid
+/// 65534 with no capabilities, the socket directory mounted read-only, the
+/// reply socket an abstract name in ptp4l's network namespace (hostNetwork).
+/// The read-only socket answers; the read-write one refuses, by permission.
+#[test]
+fn v4_as_the_ptp_mode_runs_it_nobody_on_a_read_only_mount() {
+    let Some(linuxptp) = Linuxptp::v4() else {
+        return;
+    };
+    if common::which("setpriv").is_none() {
+        common::ptp::skip("setpriv missing (apt-get install util-linux)");
+        return;
+    }
+    let bench = Bench::start(&linuxptp, 1);
+    bench.wait_measuring();
+    bench.wait_slave();
+    let dir = bench.dir.path();
+    // The test's directory is root's 0700: let nobody in, as /var/run is.
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let ro = bench.slave.ro_socket.clone().expect("4.x read-only socket");
+    let run_as_pod = |socket: &std::path::Path| -> (i32, String) {
+        let script = format!(
+            "mount --bind {dir} {dir} && mount -o remount,bind,ro {dir} && \
+             if touch {dir}/written 2>/dev/null; then echo 'the mount is writable' >&2; exit 99; fi && \
+             exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+             {bin} status --json --chrony.address=none --ptp.socket={socket} --ptp.timeout=2s",
+            dir = dir.display(),
+            bin = common::BIN,
+            socket = socket.display()
+        );
+        let out = bench
+            .slave_netns()
+            .command(common::which("unshare").expect("unshare"))
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .expect("run clockwatch as the pod does");
+        assert_ne!(
+            out.status.code(),
+            Some(99),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run_as_pod(&ro);
+    let json: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        (code, &json["state"]),
+        (0, &serde_json::json!("synchronized")),
+        "{json}"
+    );
+    assert_eq!(json["ptp"][0]["up"], true);
+
+    let (_, out) = run_as_pod(&bench.slave.socket);
+    let json: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(json["state"], "unknown", "{json}");
+    assert_eq!(json["ptp"][0]["failure"], "permission", "{json}");
+    bench.drop_check_no_reply_sockets();
+}
+
 #[test]
 fn bad_ptp_flags_exit_2_with_the_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
