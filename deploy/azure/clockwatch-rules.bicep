@@ -352,3 +352,115 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
     ]
   }
 }
+
+resource clockwatch_ptp_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
+  name: '${ruleGroupPrefix}-clockwatch-ptp-alerts'
+  location: location
+  properties: {
+    description: 'clockwatch rules (clockwatch.ptp.alerts), generated from deploy/prometheus/clockwatch.rules.yml'
+    scopes: scopes
+    clusterName: clusterName
+    enabled: true
+    interval: interval
+    rules: [
+      {
+        alert: 'PtpUnreachable'
+        expression: 'clockwatch_ptp_up == 0'
+        for: 'PT5M'
+        severity: 2
+        enabled: true
+        labels: {
+          severity: 'warning'
+        }
+        annotations: {
+          summary: 'clockwatch cannot read ptp4l at {{ $labels.socket }} on node {{ $labels.node }}.'
+          description: 'clockwatch_ptp_up has been 0 for 5 minutes for {{ $labels.socket }} on {{ $labels.node }}: ptp4l does not answer its management socket (see clockwatch_ptp_failure_info for why), so this instance\'s state is unknown.'
+          runbook_url: '${runbookUrl}#ptpunreachable'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+      {
+        alert: 'PtpPortStateChanged'
+        expression: 'changes(clockwatch_ptp_port_state{state="slave"}[15m]) > 0'
+        severity: 2
+        enabled: true
+        labels: {
+          severity: 'warning'
+        }
+        annotations: {
+          summary: 'PTP port {{ $labels.port }} of {{ $labels.socket }} on node {{ $labels.node }} entered or left SLAVE.'
+          description: 'Port {{ $labels.port }} of the ptp4l instance {{ $labels.socket }} on {{ $labels.node }} changed between SLAVE and another state in the last 15 minutes ({{ $value }} changes): it lost or regained its master.'
+          runbook_url: '${runbookUrl}#ptpportstatechanged'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+      {
+        alert: 'PtpGrandmasterChanged'
+        expression: 'count by (cluster, job, instance, node, socket) (\n  max_over_time(clockwatch_ptp_grandmaster_info[15m])\n) > 1\n'
+        severity: 2
+        enabled: true
+        labels: {
+          severity: 'warning'
+        }
+        annotations: {
+          summary: 'The PTP grandmaster of {{ $labels.socket }} on node {{ $labels.node }} changed.'
+          description: 'The ptp4l instance {{ $labels.socket }} on {{ $labels.node }} followed {{ $value }} different grandmasters in the last 15 minutes: the best master clock algorithm chose another one, or the grandmaster was lost.'
+          runbook_url: '${runbookUrl}#ptpgrandmasterchanged'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+      {
+        alert: 'PtpClockClassDegraded'
+        expression: 'clockwatch_ptp_grandmaster_clock_class != 6 != 13\n  and on (cluster, job, instance, socket)\nclockwatch_ptp_gm_present == 1\n'
+        for: 'PT5M'
+        severity: 2
+        enabled: true
+        labels: {
+          severity: 'warning'
+        }
+        annotations: {
+          summary: 'The PTP grandmaster of node {{ $labels.node }} announces clockClass {{ $value }}.'
+          description: 'The grandmaster followed by {{ $labels.socket }} on {{ $labels.node }} no longer says it is locked to a primary reference (clockClass 6, or 13 for an application-specific time scale): 7 is holdover, 52/58/187/193 holdover out of specification, 248 free-running.'
+          runbook_url: '${runbookUrl}#ptpclockclassdegraded'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+      {
+        alert: 'PtpTimeNotTraceable'
+        expression: 'clockwatch_ptp_time_traceable == 0\n  and on (cluster, job, instance, socket)\nclockwatch_ptp_gm_present == 1\n'
+        for: 'PT5M'
+        severity: 2
+        enabled: true
+        labels: {
+          severity: 'warning'
+        }
+        annotations: {
+          summary: 'The PTP grandmaster of node {{ $labels.node }} says its time is not traceable.'
+          description: 'The grandmaster followed by {{ $labels.socket }} on {{ $labels.node }} announces timeTraceable false: its time is not traceable to a primary reference, whatever the clock error bound says.'
+          runbook_url: '${runbookUrl}#ptptimenottraceable'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+    ]
+  }
+}

@@ -41,7 +41,15 @@ CASES = {
                       {"name": "azurelinux", "nodeSelector": {"kubernetes.azure.com/os-sku": "AzureLinux"},
                        "chrony": {"socketUser": {"uid": 997, "gid": 994}}},
                       {"name": "timesyncd", "nodeSelector": {"example.com/time": "timesyncd"},
-                       "chrony": {"access": "timex"}}]}),
+                       "chrony": {"access": "timex"}},
+                      {"name": "ptp", "nodeSelector": {"example.com/time": "ptp"},
+                       "chrony": {"access": "ptp"}}]}),
+    "ptp-phc-privileged": mode_values("ptp", {
+        "ptp": {"sockets": ["/run/ptp/ptp4lro", "/run/ptp/domain24.ro", "/var/run/ptp4l"], "domain": 24,
+                "assumedGrandmasterAccuracy": "1us", "holdoverDrift": "50ppb", "holdoverLimit": "10m",
+                "phc": {"device": "/dev/ptp0", "group": 995}}, **ALL_ON}),
+    "ptp-phc-device-plugin": mode_values("ptp", {
+        "ptp": {"phc": {"device": "/dev/ptp1", "group": 995, "resource": "squat.ai/ptp"}}}),
     "probe-overrides": {"livenessProbe": {"tcpSocket": {"port": "metrics"}},
                         "readinessProbe": {"exec": {"command": ["/clockwatch", "--version"]}}},
     "parity": {"global": {"imageRegistry": "registry.example.internal"}, "revisionHistoryLimit": 3,
@@ -181,7 +189,7 @@ def daemonset(values):
     return ds
 
 
-EXPECTED_LEVEL = {"udp": "privileged", "socket": "privileged", "timex": "restricted"}
+EXPECTED_LEVEL = {"udp": "privileged", "socket": "privileged", "timex": "restricted", "ptp": "privileged"}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -192,6 +200,9 @@ def test_pod_security_level_per_mode(mode):
         assert sorted(pod_security_violations(pod)["baseline"]) == ["clockwatch: hostPort 9707", "hostNetwork"]
     if mode == "socket":
         assert pod_security_violations(pod)["baseline"] == ["hostPath volume chrony-run"]
+    if mode == "ptp":
+        assert sorted(pod_security_violations(pod)["baseline"]) == [
+            "clockwatch: hostPort 9707", "hostNetwork", "hostPath volume ptp-sockets-0"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -477,7 +488,7 @@ def test_dashboard_configmap():
 
 
 def test_notes_name_the_pod_security_level():
-    for mode, word in (("udp", "privileged"), ("socket", "privileged")):
+    for mode, word in (("udp", "privileged"), ("socket", "privileged"), ("ptp", "privileged")):
         assert word in render_raw(mode_values(mode))["clockwatch/templates/NOTES.txt"]
     assert "privileged" not in render_raw(mode_values("timex"))["clockwatch/templates/NOTES.txt"]
 
@@ -527,7 +538,7 @@ def test_virtual_and_fargate_nodes_are_excluded_and_user_affinity_kept():
 def test_node_pools_one_daemonset_each():
     docs = render(CASES["socket-dir-and-pools"])
     sets = {d["metadata"]["name"]: d for d in by_kind(docs, "DaemonSet")}
-    assert sorted(sets) == ["clockwatch-azurelinux", "clockwatch-timesyncd", "clockwatch-ubuntu"]
+    assert sorted(sets) == ["clockwatch-azurelinux", "clockwatch-ptp", "clockwatch-timesyncd", "clockwatch-ubuntu"]
     spec = lambda n: sets[n]["spec"]["template"]["spec"]
     assert spec("clockwatch-ubuntu")["securityContext"]["runAsUser"] == SOCKET_USER["uid"]
     assert spec("clockwatch-azurelinux")["securityContext"]["runAsUser"] == 997
@@ -537,6 +548,9 @@ def test_node_pools_one_daemonset_each():
     t = spec("clockwatch-timesyncd")
     assert "--chrony.address=none" in t["containers"][0]["args"] and "volumes" not in t
     assert pod_security_level(sets["clockwatch-timesyncd"]["spec"]["template"]) == "restricted"
+    p = spec("clockwatch-ptp")
+    assert "--ptp.socket=/var/run/ptp4lro" in p["containers"][0]["args"] and p["hostNetwork"] is True
+    assert not any(a.startswith("--ptp") for a in spec("clockwatch-ubuntu")["containers"][0]["args"])
     for name, ds in sets.items():
         assert ds["spec"]["selector"]["matchLabels"]["clockwatch.io/pool"] == name.split("-", 1)[1]
     # One Service and one monitor for all pools.
@@ -623,3 +637,70 @@ def test_chart_defaults_are_the_rules_defaults():
         assert float(values["prometheusRule"]["thresholds"][name]) == float(DEFAULTS[name]), name
     assert values["jobName"] == DEFAULTS["jobName"]
     assert values["prometheusRule"]["runbookUrl"] == DEFAULTS["runbookUrl"]
+
+
+# ------------------------------------------------- issue 22: PTP nodes
+
+def test_ptp_mode_reads_ptp4l_through_read_only_socket_directories():
+    spec = daemonset(mode_values("ptp", {"ptp": {"sockets": ["/run/ptp/ptp4lro", "/run/ptp/b.ro", "/var/run/ptp4l"]}}))[
+        "spec"]["template"]["spec"]
+    # The reply socket is an abstract name in the node's network namespace.
+    assert spec["hostNetwork"] is True
+    c = spec["containers"][0]
+    args = c["args"]
+    assert "--chrony.address=none" in args, "a PTP node reports no chrony_up 0"
+    assert not any(a.startswith("--chrony.timeout") for a in args)
+    assert [a for a in args if a.startswith("--ptp.socket=")] == [
+        "--ptp.socket=/run/ptp/ptp4lro", "--ptp.socket=/run/ptp/b.ro", "--ptp.socket=/var/run/ptp4l"]
+    assert "--ptp.timeout=1s" in args
+    assert not any(a.startswith(("--ptp.phc", "--ptp.domain", "--ptp.reply-dir")) for a in args)
+    # Each directory once, read-only, at the same path; nothing of /dev.
+    assert c["volumeMounts"] == [{"name": "ptp-sockets-0", "mountPath": "/run/ptp", "readOnly": True},
+                                 {"name": "ptp-sockets-1", "mountPath": "/var/run", "readOnly": True}]
+    assert spec["volumes"] == [{"name": "ptp-sockets-0", "hostPath": {"path": "/run/ptp", "type": "Directory"}},
+                               {"name": "ptp-sockets-1", "hostPath": {"path": "/var/run", "type": "Directory"}}]
+    assert spec["securityContext"]["runAsUser"] == 65534
+    assert not c["securityContext"].get("privileged")
+
+
+def test_ptp_phc_needs_a_group_and_either_privilege_or_a_device_plugin():
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError, match="ptp.phc.group is required"):
+        render_raw(mode_values("ptp", {"ptp": {"phc": {"device": "/dev/ptp0"}}}))
+    pod = daemonset(CASES["ptp-phc-privileged"])["spec"]["template"]
+    spec = pod["spec"]
+    c = spec["containers"][0]
+    assert "--ptp.phc=/dev/ptp0" in c["args"] and "--ptp.domain=24" in c["args"]
+    assert c["securityContext"]["privileged"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is True
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert spec["securityContext"]["runAsUser"] == 65534 and spec["securityContext"]["supplementalGroups"] == [995]
+    assert {"name": "ptp-phc", "mountPath": "/dev/ptp0", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "ptp-phc", "hostPath": {"path": "/dev/ptp0", "type": "CharDevice"}} in spec["volumes"]
+    assert "clockwatch: privileged" in pod_security_violations(pod)["baseline"]
+
+    pod = daemonset(CASES["ptp-phc-device-plugin"])["spec"]["template"]
+    c = pod["spec"]["containers"][0]
+    assert "--ptp.phc=/dev/ptp1" in c["args"]
+    assert c["resources"]["limits"]["squat.ai/ptp"] == 1
+    assert not c["securityContext"].get("privileged")
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert all(v["name"] != "ptp-phc" for v in pod["spec"]["volumes"]), "the plugin hands the device over"
+    notes = render_raw(CASES["ptp-phc-privileged"])["clockwatch/templates/NOTES.txt"]
+    assert "runs privileged" in notes
+
+
+@pytest.mark.parametrize("ptp", [
+    {"sockets": []},
+    {"sockets": ["relative/ptp4l"]},
+    {"sockets": ["/run/ptp/"]},
+    {"sockets": ["/run/a,/run/b"]},
+    {"domain": 256},
+    {"holdoverDrift": "fast"},
+    {"phc": {"device": "/tmp/ptp0", "group": 1}},
+    {"phc": {"devices": "/dev/ptp0"}},
+])
+def test_schema_rejects_bad_ptp_values(ptp):
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError):
+        render_raw(mode_values("ptp", {"ptp": ptp}))

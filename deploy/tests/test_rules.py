@@ -18,7 +18,8 @@ PROMQL_WORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset",
     "sum", "min", "max", "avg", "count", "quantile", "stddev", "stdvar", "topk", "bottomk", "count_values",
     "abs", "absent", "avg_over_time", "increase", "rate", "timestamp", "vector", "scalar", "label_replace",
-    "max_over_time", "min_over_time", "sum_over_time", "count_over_time", "Inf", "NaN", "time", "humanizeDuration",
+    "max_over_time", "min_over_time", "sum_over_time", "count_over_time", "changes", "Inf", "NaN", "time",
+    "humanizeDuration",
 }
 
 

@@ -5,6 +5,7 @@
 //! `CLOCKWATCH_*` environment variable. Bad flags exit with code 2.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +14,10 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::chrony::{ChronyAddress, ChronyClient};
-use crate::collect::{Collector, Enabled, StepTracker};
+use crate::collect::{Collector, Enabled, PtpConfig, StepTracker};
 use crate::http::server::{serve, App, Limits, Security};
 use crate::probe::{ProbeConfig, ProbeConfigError, Prober, ServerSpec};
+use crate::ptp::{BoundConfig, ReplySocket};
 use crate::render::BuildInfo;
 use crate::scrape::{collect_once, SharedCollector};
 use crate::verdict::{Settings, SyncState};
@@ -29,7 +31,7 @@ pub const DEFAULT_PORT: u16 = 9707;
 #[command(
     name = "clockwatch",
     version,
-    about = "Clock error bound and sync state from chrony and the kernel, as Prometheus metrics and compliance evidence",
+    about = "Clock error bound and sync state from chrony, ptp4l and the kernel, as Prometheus metrics and compliance evidence",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -67,6 +69,8 @@ pub struct SourceArgs {
     #[arg(long = "clock.phc-error-bound", env = "CLOCKWATCH_CLOCK_PHC_ERROR_BOUND", default_value = "0s", value_parser = parse_duration)]
     pub phc_error_bound: Duration,
     #[command(flatten)]
+    pub ptp: PtpFlags,
+    #[command(flatten)]
     pub collectors: CollectorFlags,
     /// Log level: error, warn, info or debug.
     #[arg(long = "log.level", env = "CLOCKWATCH_LOG_LEVEL", default_value = "info", value_parser = ["error", "warn", "info", "debug"])]
@@ -83,6 +87,160 @@ impl SourceArgs {
             phc_error_seconds: self.phc_error_bound.as_secs_f64(),
         }
     }
+
+    /// The collector these flags describe (`steps`: the step tracker of a
+    /// long-running server). Checks what clap cannot: a bad combination is
+    /// an error for exit code 2.
+    pub fn collector(
+        &self,
+        enabled: Enabled,
+        steps: Option<Arc<StepTracker>>,
+    ) -> Result<Collector, String> {
+        let ptp = self.ptp.config()?;
+        let client = ChronyClient::new(self.chrony_address.clone(), self.chrony_timeout);
+        let collector = Collector::new(client, enabled, steps);
+        Ok(match ptp {
+            Some(ptp) => collector.with_ptp(ptp),
+            None => collector,
+        })
+    }
+}
+
+/// ptp4l (linuxptp): read when at least one socket is named; the verdict
+/// then rests on ptp4l (docs/ptp.md).
+#[derive(Debug, Clone, Args)]
+pub struct PtpFlags {
+    /// ptp4l management socket to read: its uds_address, or linuxptp 4.x's read-only uds_ro_address (repeatable, one per ptp4l instance; none by default). With one, the verdict rests on ptp4l.
+    #[arg(
+        id = "ptp.socket",
+        long = "ptp.socket",
+        env = "CLOCKWATCH_PTP_SOCKETS",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub sockets: Vec<PathBuf>,
+    /// PTP hardware clock phc2sys steers the system clock from (/dev/ptpN): the system clock is measured against it and the offset joins the bound.
+    #[arg(
+        id = "ptp.phc",
+        long = "ptp.phc",
+        env = "CLOCKWATCH_PTP_PHC",
+        value_name = "DEVICE"
+    )]
+    pub phc: Option<PathBuf>,
+    /// Deadline for all of one scrape's requests to each ptp4l instance (10ms to 60s).
+    #[arg(id = "ptp.timeout", long = "ptp.timeout", env = "CLOCKWATCH_PTP_TIMEOUT", default_value = "1s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// PTP domain of the instances (ptp4l ignores management messages of another domain).
+    #[arg(
+        long = "ptp.domain",
+        env = "CLOCKWATCH_PTP_DOMAIN",
+        default_value_t = 0
+    )]
+    pub domain: u8,
+    /// transportSpecific of the instances (1 for 802.1AS/gPTP configurations; 0 to 15).
+    #[arg(id = "ptp.transport-specific", long = "ptp.transport-specific", env = "CLOCKWATCH_PTP_TRANSPORT_SPECIFIC", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub transport_specific: u8,
+    /// Directory for the reply socket file, instead of an abstract name: for a clockwatch outside ptp4l's network namespace. ptp4l must reach it at the same path, and clockwatch must be able to create files in it.
+    #[arg(
+        long = "ptp.reply-dir",
+        env = "CLOCKWATCH_PTP_REPLY_DIR",
+        value_name = "DIR"
+    )]
+    pub reply_dir: Option<PathBuf>,
+    /// Error to assume for a grandmaster that states no clockAccuracy (0xFE "unknown", linuxptp's default), e.g. 1us; without it such a grandmaster gives no bound (1ns to 10s).
+    #[arg(id = "ptp.assumed-grandmaster-accuracy", long = "ptp.assumed-grandmaster-accuracy", env = "CLOCKWATCH_PTP_ASSUMED_GRANDMASTER_ACCURACY", value_parser = parse_assumed_accuracy)]
+    pub assumed_grandmaster_accuracy: Option<Duration>,
+    /// Frequency error of the clock without a master, the rate the holdover bound grows at: 1ppm, 50ppb or a ratio (above 0, at most 1000ppm).
+    #[arg(id = "ptp.holdover-drift", long = "ptp.holdover-drift", env = "CLOCKWATCH_PTP_HOLDOVER_DRIFT", default_value = "1ppm", value_parser = parse_drift)]
+    pub holdover_drift: f64,
+    /// How long after the last good measurement the state stays stale (holdover) before it is unsynchronized (0s to 24h).
+    #[arg(id = "ptp.holdover-limit", long = "ptp.holdover-limit", env = "CLOCKWATCH_PTP_HOLDOVER_LIMIT", default_value = "5m", value_parser = parse_holdover_limit)]
+    pub holdover_limit: Duration,
+}
+
+impl PtpFlags {
+    /// The PTP collectors' configuration; None without a socket.
+    pub fn config(&self) -> Result<Option<PtpConfig>, String> {
+        if self.sockets.is_empty() {
+            return match &self.phc {
+                Some(_) => Err(
+                    "--ptp.phc needs --ptp.socket: the PHC term belongs to ptp4l's bound".into(),
+                ),
+                None => Ok(None),
+            };
+        }
+        for (i, socket) in self.sockets.iter().enumerate() {
+            if socket.as_os_str().is_empty() {
+                return Err("--ptp.socket: an empty path".into());
+            }
+            if self.sockets[..i].contains(socket) {
+                return Err(format!("--ptp.socket {} is named twice", socket.display()));
+            }
+        }
+        let reply = match &self.reply_dir {
+            Some(dir) if !dir.is_dir() => {
+                return Err(format!(
+                    "--ptp.reply-dir {} is not a directory",
+                    dir.display()
+                ))
+            }
+            Some(dir) => ReplySocket::Directory(dir.clone()),
+            None => ReplySocket::Abstract,
+        };
+        Ok(Some(PtpConfig {
+            sockets: self.sockets.clone(),
+            timeout: self.timeout,
+            domain: self.domain,
+            transport_specific: self.transport_specific,
+            reply,
+            phc: self.phc.clone(),
+            bound: BoundConfig {
+                holdover_drift: self.holdover_drift,
+                holdover_limit: self.holdover_limit,
+                assumed_grandmaster_accuracy: self
+                    .assumed_grandmaster_accuracy
+                    .map(|d| d.as_secs_f64()),
+                ..BoundConfig::default()
+            },
+        }))
+    }
+}
+
+fn parse_assumed_accuracy(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() || d > Duration::from_secs(10) {
+        return Err("must be above 0 and at most 10s".into());
+    }
+    Ok(d)
+}
+
+/// "1ppm", "50ppb" or a plain ratio ("1e-6").
+fn parse_drift(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let (number, per) = if let Some(n) = s.strip_suffix("ppm") {
+        (n, 1e6)
+    } else if let Some(n) = s.strip_suffix("ppb") {
+        (n, 1e9)
+    } else {
+        (s, 1.0)
+    };
+    let value = number
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("{s:?} is not a rate (examples: 1ppm, 50ppb, 1e-6)"))?
+        / per;
+    if !(value > 0.0 && value <= 1e-3) {
+        return Err("must be above 0 and at most 1000ppm".into());
+    }
+    Ok(value)
+}
+
+fn parse_holdover_limit(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > Duration::from_secs(24 * 3600) {
+        return Err("must be at most 24h".into());
+    }
+    Ok(d)
 }
 
 macro_rules! collector_flags {
@@ -328,8 +486,13 @@ fn run_oneshot(
     let code = rt.block_on(async {
         let mut enabled = source.collectors.enabled();
         enabled.steps = false; // a one-shot run sees no steps
-        let client = ChronyClient::new(source.chrony_address.clone(), source.chrony_timeout);
-        let collector = Collector::new(client, enabled, None);
+        let collector = match source.collector(enabled, None) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("clockwatch: {e}");
+                return ExitCode::from(2);
+            }
+        };
         let scrape = collect_once(&collector, &source.settings()).await;
         show(&scrape)
     });
@@ -350,11 +513,17 @@ fn run_probe(args: &ProbeCommandArgs) -> ExitCode {
             return ExitCode::from(PluginStatus::Unknown as u8);
         }
     };
+    let mut enabled = source.collectors.enabled();
+    enabled.steps = false;
+    let collector = match source.collector(enabled, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clockwatch: {e}");
+            stop(rt);
+            return ExitCode::from(2);
+        }
+    };
     let (status, text) = rt.block_on(async {
-        let mut enabled = source.collectors.enabled();
-        enabled.steps = false;
-        let client = ChronyClient::new(source.chrony_address.clone(), source.chrony_timeout);
-        let collector = Collector::new(client, enabled, None);
         let settings = source.settings();
         let p = &args.probe;
         let (scrape, results) = tokio::join!(
@@ -381,7 +550,8 @@ fn stop(rt: tokio::runtime::Runtime) {
 }
 
 fn run_serve(args: ServeArgs) -> ExitCode {
-    // A bad probe setting is a bad flag: exit 2 before anything starts.
+    // A bad probe or PTP setting is a bad flag: exit 2 before anything
+    // starts.
     let probe = match args.probe.config() {
         Ok(probe) => probe,
         Err(e) => {
@@ -389,6 +559,10 @@ fn run_serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = args.source.ptp.config() {
+        eprintln!("clockwatch: {e}");
+        return ExitCode::from(2);
+    }
     logging::init(
         &args.source.log_level,
         &args.source.log_format,
@@ -416,11 +590,11 @@ fn serve_main(args: ServeArgs, probe: Option<ProbeConfig>) -> anyhow::Result<()>
         let local = listener.local_addr().context("listener address")?;
         let enabled = args.source.collectors.enabled();
         let steps = enabled.steps.then(StepTracker::start);
-        let client = ChronyClient::new(
-            args.source.chrony_address.clone(),
-            args.source.chrony_timeout,
-        );
-        let mut collector = Collector::new(client, enabled, steps);
+        // Checked before the runtime started.
+        let mut collector = args
+            .source
+            .collector(enabled, steps)
+            .map_err(|e| anyhow::anyhow!(e))?;
         if let Some(config) = probe {
             // Validated above; a failure here would be a bug, said plainly.
             collector = collector.with_prober(Prober::start(config)?);
@@ -441,6 +615,7 @@ fn serve_main(args: ServeArgs, probe: Option<ProbeConfig>) -> anyhow::Result<()>
             listen = %local,
             chrony = %args.source.chrony_address,
             timeout = ?args.source.chrony_timeout,
+            ptp = ?args.source.ptp.sockets,
             version = env!("CARGO_PKG_VERSION"),
             "clockwatch serving"
         );
@@ -517,5 +692,35 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap checks its definitions (unique ids, valid defaults) only when
+    /// asked, or at run time in debug builds.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ptp_rates_and_limits_parse_in_their_units() {
+        assert_eq!(parse_drift("1ppm"), Ok(1e-6));
+        assert_eq!(parse_drift("50ppb"), Ok(50e-9));
+        assert_eq!(parse_drift(" 2e-7 "), Ok(2e-7));
+        assert!(parse_drift("0").is_err());
+        assert!(parse_drift("2000ppm").is_err());
+        assert!(parse_drift("NaN").is_err());
+        assert_eq!(parse_holdover_limit("0s"), Ok(Duration::ZERO));
+        assert!(parse_holdover_limit("25h").is_err());
+        assert_eq!(
+            parse_assumed_accuracy("250ns"),
+            Ok(Duration::from_nanos(250))
+        );
+        assert!(parse_assumed_accuracy("11s").is_err());
     }
 }

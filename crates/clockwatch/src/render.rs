@@ -11,7 +11,7 @@ use cmdmon::{SourceMode, SourceState};
 
 use clockwatch_vocab::{self as metric, label, Kind, Metric};
 
-use crate::collect::{CollectorName, Snapshot, Source};
+use crate::collect::{CollectorName, PtpView, Snapshot, Source};
 use crate::verdict::{ReferenceKind, SyncState, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +310,9 @@ pub fn render(snap: &Snapshot, verdict: &Verdict, build: &BuildInfo, format: For
         );
     }
     render_probes(&mut o, snap, verdict);
+    if let Some(view) = &snap.ptp {
+        render_ptp(&mut o, view);
+    }
     if let Some(s) = &snap.steps {
         o.family(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL);
         o.sample_u64(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL, &[], s.total);
@@ -360,6 +363,288 @@ fn render_verdict(o: &mut Out, v: &Verdict) {
     );
     if let Some(stratum) = v.reference.stratum {
         o.single(&metric::CLOCKWATCH_REFERENCE_STRATUM, f64::from(stratum));
+    }
+    if let Some(traceable) = v.traceability.traceable {
+        o.single(
+            &metric::CLOCKWATCH_REFERENCE_TRACEABLE,
+            f64::from(u8::from(traceable)),
+        );
+    }
+}
+
+/// The states of `clockwatch_ptp_port_state`: IEEE 1588's, as pmc names
+/// them, in lower case.
+const PTP_PORT_STATES: [ptpmgmt::PortState; 9] = {
+    use ptpmgmt::PortState::*;
+    [
+        Initializing,
+        Faulty,
+        Disabled,
+        Listening,
+        PreMaster,
+        Master,
+        Passive,
+        Uncalibrated,
+        Slave,
+    ]
+};
+
+/// ptp4l's datasets, one series per instance (and port), whether or not it
+/// answered (`clockwatch_ptp_up`); the PHC reading.
+fn render_ptp(o: &mut Out, view: &PtpView) {
+    let flag = |b: bool| f64::from(u8::from(b));
+    let sockets: Vec<String> = view
+        .instances
+        .iter()
+        .map(|i| i.socket.display().to_string())
+        .collect();
+    let label_sets: Vec<String> = sockets
+        .iter()
+        .map(|s| label_set(&[(label::SOCKET, s)]))
+        .collect();
+    o.family(&metric::CLOCKWATCH_PTP_UP);
+    for (i, labels) in view.instances.iter().zip(&label_sets) {
+        o.sample_labelled(&metric::CLOCKWATCH_PTP_UP, labels, flag(i.report.is_ok()));
+    }
+    if view.instances.iter().any(|i| i.report.is_err()) {
+        o.family(&metric::CLOCKWATCH_PTP_FAILURE_INFO);
+        for (i, socket) in view.instances.iter().zip(&sockets) {
+            if let Err(f) = &i.report {
+                o.sample(
+                    &metric::CLOCKWATCH_PTP_FAILURE_INFO,
+                    &[(label::SOCKET, socket), (label::REASON, f.kind)],
+                    1.0,
+                );
+            }
+        }
+    }
+    // The instances that answered, with their label sets.
+    let answered: Vec<(&crate::ptp::PtpReport, &String, &String)> = view
+        .instances
+        .iter()
+        .zip(sockets.iter().zip(&label_sets))
+        .filter_map(|(i, (socket, labels))| i.report.as_ref().ok().map(|r| (r, socket, labels)))
+        .collect();
+    if !answered.is_empty() {
+        o.family(&metric::CLOCKWATCH_PTP_CLOCK_INFO);
+        for (r, socket, _) in &answered {
+            o.sample(
+                &metric::CLOCKWATCH_PTP_CLOCK_INFO,
+                &[
+                    (label::SOCKET, socket),
+                    (
+                        label::CLOCK_IDENTITY,
+                        &r.default_ds.clock_identity.to_string(),
+                    ),
+                    (label::DOMAIN, &r.default_ds.domain_number.to_string()),
+                ],
+                1.0,
+            );
+        }
+        render_ptp_ports(o, &answered);
+        o.family(&metric::CLOCKWATCH_PTP_GRANDMASTER_INFO);
+        for (r, socket, _) in &answered {
+            o.sample(
+                &metric::CLOCKWATCH_PTP_GRANDMASTER_INFO,
+                &[
+                    (label::SOCKET, socket),
+                    (
+                        label::GRANDMASTER_IDENTITY,
+                        &r.parent_ds.grandmaster_identity.to_string(),
+                    ),
+                    (
+                        label::PARENT_PORT_IDENTITY,
+                        &r.parent_ds.parent_port_identity.to_string(),
+                    ),
+                ],
+                1.0,
+            );
+        }
+    }
+    type Get = fn(&crate::ptp::PtpReport) -> Option<f64>;
+    let per_instance: [(&Metric, Get); 18] = [
+        (&metric::CLOCKWATCH_PTP_OFFSET_FROM_MASTER_SECONDS, |r| {
+            interval_seconds(r.current_ds.offset_from_master)
+        }),
+        (&metric::CLOCKWATCH_PTP_MEAN_PATH_DELAY_SECONDS, |r| {
+            interval_seconds(r.current_ds.mean_path_delay)
+        }),
+        (&metric::CLOCKWATCH_PTP_STEPS_REMOVED, |r| {
+            Some(f64::from(r.current_ds.steps_removed))
+        }),
+        (&metric::CLOCKWATCH_PTP_INGRESS_TIMESTAMP_SECONDS, |r| {
+            (r.time_status.ingress_time != 0).then(|| r.time_status.ingress_time as f64 / 1e9)
+        }),
+        (&metric::CLOCKWATCH_PTP_GM_PRESENT, |r| {
+            Some(f64::from(u8::from(r.time_status.gm_present)))
+        }),
+        (&metric::CLOCKWATCH_PTP_GRANDMASTER_CLOCK_CLASS, |r| {
+            Some(f64::from(r.parent_ds.grandmaster_clock_quality.clock_class))
+        }),
+        (
+            &metric::CLOCKWATCH_PTP_GRANDMASTER_CLOCK_ACCURACY_SECONDS,
+            |r| {
+                r.parent_ds
+                    .grandmaster_clock_quality
+                    .clock_accuracy
+                    .seconds()
+            },
+        ),
+        (
+            &metric::CLOCKWATCH_PTP_GRANDMASTER_OFFSET_SCALED_LOG_VARIANCE,
+            |r| {
+                Some(f64::from(
+                    r.parent_ds
+                        .grandmaster_clock_quality
+                        .offset_scaled_log_variance,
+                ))
+            },
+        ),
+        (&metric::CLOCKWATCH_PTP_GRANDMASTER_PRIORITY1, |r| {
+            Some(f64::from(r.parent_ds.grandmaster_priority1))
+        }),
+        (&metric::CLOCKWATCH_PTP_GRANDMASTER_PRIORITY2, |r| {
+            Some(f64::from(r.parent_ds.grandmaster_priority2))
+        }),
+        (&metric::CLOCKWATCH_PTP_CURRENT_UTC_OFFSET_SECONDS, |r| {
+            Some(f64::from(r.time_properties_ds.current_utc_offset))
+        }),
+        (&metric::CLOCKWATCH_PTP_CURRENT_UTC_OFFSET_VALID, |r| {
+            Some(f64::from(u8::from(
+                r.time_properties_ds.current_utc_offset_valid,
+            )))
+        }),
+        (&metric::CLOCKWATCH_PTP_LEAP61, |r| {
+            Some(f64::from(u8::from(r.time_properties_ds.leap61)))
+        }),
+        (&metric::CLOCKWATCH_PTP_LEAP59, |r| {
+            Some(f64::from(u8::from(r.time_properties_ds.leap59)))
+        }),
+        (&metric::CLOCKWATCH_PTP_PTP_TIMESCALE, |r| {
+            Some(f64::from(u8::from(r.time_properties_ds.ptp_timescale)))
+        }),
+        (&metric::CLOCKWATCH_PTP_TIME_TRACEABLE, |r| {
+            Some(f64::from(u8::from(r.time_properties_ds.time_traceable)))
+        }),
+        (&metric::CLOCKWATCH_PTP_FREQUENCY_TRACEABLE, |r| {
+            Some(f64::from(u8::from(
+                r.time_properties_ds.frequency_traceable,
+            )))
+        }),
+        (&metric::CLOCKWATCH_PTP_TIME_SOURCE, |r| {
+            Some(f64::from(r.time_properties_ds.time_source.to_wire()))
+        }),
+    ];
+    for (m, get) in per_instance {
+        let values: Vec<(f64, &String)> = answered
+            .iter()
+            .filter_map(|(r, _, labels)| get(r).map(|v| (v, *labels)))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        o.family(m);
+        for (v, labels) in values {
+            o.sample_labelled(m, labels, v);
+        }
+    }
+    if let Some(phc) = &view.phc {
+        if let Ok(offset) = &phc.result {
+            let device = phc.device.display().to_string();
+            let labels = [(label::DEVICE, device.as_str())];
+            o.family(&metric::CLOCKWATCH_PTP_PHC_OFFSET_SECONDS);
+            o.sample(
+                &metric::CLOCKWATCH_PTP_PHC_OFFSET_SECONDS,
+                &labels,
+                offset.phc_minus_sys_ns as f64 / 1e9,
+            );
+            o.family(&metric::CLOCKWATCH_PTP_PHC_READ_WINDOW_SECONDS);
+            o.sample(
+                &metric::CLOCKWATCH_PTP_PHC_READ_WINDOW_SECONDS,
+                &labels,
+                offset.window_ns as f64 / 1e9,
+            );
+        }
+    }
+}
+
+/// A TimeInterval in seconds, None when ptp4l reports it too large.
+/// Divided rather than multiplied by 1e-9, so that whole nanoseconds print
+/// as they are (3e-7, not 3.0000000000000004e-7).
+fn interval_seconds(t: ptpmgmt::TimeInterval) -> Option<f64> {
+    (!t.is_saturated()).then(|| t.nanoseconds() / 1e9)
+}
+
+/// Per port: its state (a state set), identity and interface, sync
+/// interval and peer delay.
+fn render_ptp_ports(o: &mut Out, answered: &[(&crate::ptp::PtpReport, &String, &String)]) {
+    let ports: Vec<(&crate::ptp::PortReport, &String, String)> = answered
+        .iter()
+        .flat_map(|(r, socket, _)| r.ports.iter().map(move |p| (p, *socket)))
+        .map(|(p, socket)| {
+            let number = p.number().to_string();
+            let labels = label_set(&[(label::SOCKET, socket), (label::PORT, &number)]);
+            (p, socket, labels)
+        })
+        .collect();
+    if ports.is_empty() {
+        return;
+    }
+    o.family(&metric::CLOCKWATCH_PTP_PORT_STATE);
+    for (p, socket, _) in &ports {
+        let number = p.number().to_string();
+        for state in PTP_PORT_STATES {
+            let word = state.name().unwrap_or("").to_ascii_lowercase();
+            o.sample(
+                &metric::CLOCKWATCH_PTP_PORT_STATE,
+                &[
+                    (label::SOCKET, socket),
+                    (label::PORT, &number),
+                    (label::STATE, &word),
+                ],
+                f64::from(u8::from(p.state() == state)),
+            );
+        }
+    }
+    o.family(&metric::CLOCKWATCH_PTP_PORT_INFO);
+    for (p, socket, _) in &ports {
+        let props = p.properties.as_ref();
+        let timestamping = props
+            .map(|p| p.timestamping.to_string().to_ascii_lowercase())
+            .unwrap_or_default();
+        o.sample(
+            &metric::CLOCKWATCH_PTP_PORT_INFO,
+            &[
+                (label::SOCKET, socket),
+                (label::PORT, &p.number().to_string()),
+                (label::PORT_IDENTITY, &p.data_set.port_identity.to_string()),
+                (label::INTERFACE, p.interface().unwrap_or("")),
+                (label::TIMESTAMPING, &timestamping),
+                (
+                    label::DELAY_MECHANISM,
+                    &p.data_set.delay_mechanism.to_string().to_ascii_lowercase(),
+                ),
+            ],
+            1.0,
+        );
+    }
+    o.family(&metric::CLOCKWATCH_PTP_PORT_SYNC_INTERVAL_SECONDS);
+    for (p, _, labels) in &ports {
+        o.sample_labelled(
+            &metric::CLOCKWATCH_PTP_PORT_SYNC_INTERVAL_SECONDS,
+            labels,
+            2f64.powi(i32::from(p.data_set.log_sync_interval)),
+        );
+    }
+    o.family(&metric::CLOCKWATCH_PTP_PORT_PEER_MEAN_PATH_DELAY_SECONDS);
+    for (p, _, labels) in &ports {
+        if let Some(delay) = interval_seconds(p.data_set.peer_mean_path_delay) {
+            o.sample_labelled(
+                &metric::CLOCKWATCH_PTP_PORT_PEER_MEAN_PATH_DELAY_SECONDS,
+                labels,
+                delay,
+            );
+        }
     }
 }
 

@@ -7,15 +7,20 @@ use std::time::{Duration, UNIX_EPOCH};
 use clockwatch::probe::{ProbeFailure, ProbeResult, ProbeSample};
 
 use clockwatch::collect::{
-    ChronyView, CollectorName, CollectorOutcome, Snapshot, Source, StepCounts,
+    ChronyView, CollectorName, CollectorOutcome, Failure, PhcReading, PtpInstance, PtpView,
+    Snapshot, Source, StepCounts,
 };
+use clockwatch::ptp::sample::{self, NS, T0};
+use clockwatch::ptp::{BoundConfig, Now, PtpMemory};
 use clockwatch::render::{render, BuildInfo, Format};
+use clockwatch::sys::PhcOffset;
 use clockwatch::sys::Timex;
 use clockwatch::verdict::{assess, Settings};
 use cmdmon::{
     Address, LeapStatus, RefId, ServerStats, ServerStatsFormat, SourceData, SourceMode,
     SourceState, SourceStats, Timespec, Tracking,
 };
+use ptpmgmt::{PortState, Timestamping};
 
 fn snapshot() -> Snapshot {
     let tracking = Tracking {
@@ -155,6 +160,7 @@ fn snapshot() -> Snapshot {
                 stopped: true,
             },
         ],
+        ptp: None,
         collectors: vec![
             ok(CollectorName::Tracking, 120),
             ok(CollectorName::Sources, 250),
@@ -171,8 +177,81 @@ fn snapshot() -> Snapshot {
     }
 }
 
+/// A PTP node (`--chrony.address=none --ptp.socket ... --ptp.phc
+/// /dev/ptp0`): a slave with hardware timestamping, one port SLAVE and one
+/// LISTENING, phc2sys keeping the system clock 1.5 µs off the PHC; a second
+/// ptp4l instance that does not answer.
+fn ptp_snapshot() -> Snapshot {
+    let mut report = sample::report(PortState::Slave);
+    report.socket = "/var/run/ptp4lro".into();
+    report.default_ds.number_ports = 2;
+    report.ports = vec![
+        sample::port(1, PortState::Slave, Timestamping::Hardware),
+        sample::port(2, PortState::Listening, Timestamping::Hardware),
+    ];
+    // The PHC keeps TAI: the ingress time is 37 s ahead of UTC.
+    report.time_status.ingress_time = (T0 + 37 * NS) as i64;
+    report.time_properties_ds.time_traceable = false;
+    let ok = |name, micros| CollectorOutcome {
+        name,
+        success: true,
+        duration: Duration::from_micros(micros),
+        error: None,
+    };
+    let dead = "nothing is listening at /var/run/ptp4l-b: ptp4l is not running (the socket file is left from an earlier run)";
+    Snapshot {
+        system_time: (T0 as f64 + 0.5e9) * 1e-9,
+        chrony_disabled: true,
+        chrony: ChronyView::default(),
+        timex: None,
+        steps: None,
+        probes: Vec::new(),
+        ptp: Some(PtpView {
+            instances: vec![
+                PtpInstance {
+                    socket: "/var/run/ptp4lro".into(),
+                    report: Ok(report),
+                    memory: PtpMemory::default(),
+                },
+                PtpInstance {
+                    socket: "/var/run/ptp4l-b".into(),
+                    report: Err(Failure {
+                        kind: "not_listening",
+                        message: dead.into(),
+                    }),
+                    memory: PtpMemory::default(),
+                },
+            ],
+            phc: Some(PhcReading {
+                device: "/dev/ptp0".into(),
+                result: Ok(PhcOffset {
+                    phc_minus_sys_ns: 37 * NS + 1500,
+                    window_ns: 800,
+                }),
+            }),
+            now: Now {
+                monotonic: Duration::from_secs(600),
+                realtime_ns: T0 + 500_000_000,
+            },
+            config: BoundConfig::default(),
+        }),
+        collectors: vec![
+            CollectorOutcome {
+                name: CollectorName::Ptp,
+                success: false,
+                duration: Duration::from_micros(900),
+                error: Some(dead.into()),
+            },
+            ok(CollectorName::Phc, 12),
+        ],
+    }
+}
+
 fn check(format: Format, file: &str) {
-    let snap = snapshot();
+    check_snapshot(snapshot(), format, file);
+}
+
+fn check_snapshot(snap: Snapshot, format: Format, file: &str) {
     let verdict = assess(&snap, &Settings::default());
     let build = BuildInfo {
         version: "0.1.0".into(),
@@ -200,6 +279,16 @@ fn openmetrics_format() {
 }
 
 #[test]
+fn ptp_prometheus_text_format() {
+    check_snapshot(ptp_snapshot(), Format::Prometheus, "exposition-ptp.prom");
+}
+
+#[test]
+fn ptp_openmetrics_format() {
+    check_snapshot(ptp_snapshot(), Format::OpenMetrics, "exposition-ptp.om");
+}
+
+#[test]
 fn golden_passes_promtool() {
     let Some(promtool) = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
         .into_iter()
@@ -208,8 +297,15 @@ fn golden_passes_promtool() {
         eprintln!("\n*** SKIP: promtool not installed ***\n");
         return;
     };
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/exposition.prom");
+    for file in ["exposition.prom", "exposition-ptp.prom"] {
+        promtool_check(promtool, file);
+    }
+}
+
+fn promtool_check(promtool: &str, file: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(file);
     let out = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::fs::File::open(path).expect("golden"))

@@ -24,12 +24,14 @@ use clockwatch::ptp::{
 use common::ptp::{
     block_on, collect, wait_for, Bench, Linuxptp, PmcAnswer, Ptp4l, Role, VethPair, TIMEOUT,
 };
+use common::{Clockwatch, Exposition};
 use ptpmgmt::{
     ClockAccuracy, ClockIdentity, ClockQuality, CurrentDataSet, Dataset, DefaultDataSet,
     DelayMechanism, GetRequest, Header, ManagementErrorId, ManagementErrorStatus, ManagementId,
     ParentDataSet, PortDataSet, PortIdentity, PortPropertiesNp, PortState, Response, ResponseBody,
     TimeInterval, TimePropertiesDataSet, TimeSource, TimeStatusNp, Timestamping,
 };
+use std::process::Command;
 
 fn now() -> Now {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -65,12 +67,19 @@ fn collect_with_pmc(p: &Ptp4l, client: &PtpClient) -> (PtpReport, Vec<PmcAnswer>
             .find(|a| a.id == "TIME_STATUS_NP")
             .map(|a| a.get("ingress_time").to_string())
     };
+    // The mean path delay changes with each delay response, between syncs:
+    // the current dataset must not change either.
+    let current =
+        |answers: &[PmcAnswer]| answers.iter().find(|a| a.id == "CURRENT_DATA_SET").cloned();
     for _ in 0..20 {
         let before = p.pmc(&ALL_GETS);
         let report = collect(client).expect("collect");
-        let after = p.pmc(&["GET TIME_STATUS_NP"]);
+        let after = p.pmc(&["GET TIME_STATUS_NP", "GET CURRENT_DATA_SET"]);
         let ours = Some(report.time_status.ingress_time.to_string());
-        if ingress(&before) == ours && ingress(&after) == ours {
+        if ingress(&before) == ours
+            && ingress(&after) == ours
+            && current(&before) == current(&after)
+        {
             return (report, before);
         }
     }
@@ -315,7 +324,7 @@ fn v4_slave_synchronizes_and_every_field_matches_pmc() {
         Some(&report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert_eq!(a.state, PtpState::Synchronized, "{a:?}");
@@ -345,7 +354,7 @@ fn v4_slave_synchronizes_and_every_field_matches_pmc() {
         Some(&gm_report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert_eq!(
@@ -379,7 +388,7 @@ fn v4_slave_synchronizes_and_every_field_matches_pmc() {
         Some(&report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert!(a.traceability.is_some_and(|t| t.time_traceable));
@@ -416,7 +425,10 @@ fn v4_grandmaster_loss_goes_holdover_then_unsynchronized() {
     let mut memory = PtpMemory::default();
     let assess_now = |memory: &mut PtpMemory| -> (PtpAssessment, PtpReport) {
         let report = collect(&client).expect("the slave answers");
-        (assess(Some(&report), None, now(), memory, &config), report)
+        let at = now();
+        let a = assess(Some(&report), None, at, memory, &config);
+        *memory = memory.after(Some(&report), None, at, &config);
+        (a, report)
     };
     let (synced, _) = assess_now(&mut memory);
     assert_eq!(synced.state, PtpState::Synchronized, "{synced:?}");
@@ -502,13 +514,9 @@ fn v3_free_running_slave_stays_uncalibrated_and_every_field_matches_pmc() {
             PortState::Uncalibrated,
             "{report:?}"
         );
-        let a = assess(
-            Some(&report),
-            None,
-            now(),
-            &mut memory,
-            &BoundConfig::default(),
-        );
+        let at = now();
+        let a = assess(Some(&report), None, at, &memory, &BoundConfig::default());
+        memory = memory.after(Some(&report), None, at, &BoundConfig::default());
         assert_eq!(a.state, PtpState::Unsynchronized);
         assert_eq!(
             a.reason,
@@ -598,6 +606,773 @@ fn abstract_socket_child() {
     println!(
         "abstract child read clock {}",
         report.default_ds.clock_identity
+    );
+}
+
+// ---- clockwatch serve, status and check against real ptp4l -----------------
+
+/// The flags of a clockwatch that reads `socket` and nothing of chronyd,
+/// replying through a socket file in the test's directory (ptp4l runs in
+/// another network namespace).
+fn ptp_flags(bench: &Bench, socket: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut flags = vec![
+        "--chrony.address=none".to_string(),
+        format!("--ptp.socket={}", socket.display()),
+        format!("--ptp.reply-dir={}", bench.dir.path().display()),
+        "--ptp.timeout=2s".to_string(),
+    ];
+    flags.extend(extra.iter().map(|s| s.to_string()));
+    flags
+}
+
+fn serve(flags: &[String]) -> Clockwatch {
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    Clockwatch::start(&args)
+}
+
+/// A one-shot `clockwatch COMMAND FLAGS...`: exit code and stdout.
+fn oneshot(command: &[&str], flags: &[String]) -> (i32, String) {
+    let out = Command::new(common::BIN)
+        .args(command)
+        .args(flags)
+        .output()
+        .expect("run clockwatch");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn status_json(flags: &[String]) -> serde_json::Value {
+    let (code, out) = oneshot(&["status", "--json"], flags);
+    assert!(code == 0 || code == 1, "status --json exited {code}: {out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("status --json: {e}\n{out}"))
+}
+
+/// A scrape and pmc's answers of the same moment (the same ingress time
+/// before and after), as [`collect_with_pmc`] does for a collection.
+fn scrape_with_pmc(p: &Ptp4l, cw: &Clockwatch, socket: &str) -> (Exposition, Vec<PmcAnswer>) {
+    let selector = format!("socket=\"{socket}\"");
+    let ingress = |answers: &[PmcAnswer]| -> Option<f64> {
+        answers
+            .iter()
+            .find(|a| a.id == "TIME_STATUS_NP")
+            .and_then(|a| a.get("ingress_time").parse::<f64>().ok())
+            .map(|ns| ns / 1e9)
+    };
+    let same = |a: Option<f64>, b: Option<f64>| matches!((a, b), (Some(a), Some(b)) if (a - b).abs() < 1e-6);
+    // The mean path delay changes with each delay response, between syncs:
+    // the current dataset must not change either.
+    let current =
+        |answers: &[PmcAnswer]| answers.iter().find(|a| a.id == "CURRENT_DATA_SET").cloned();
+    for _ in 0..20 {
+        let before = p.pmc(&ALL_GETS);
+        let m = cw.metrics();
+        let after = p.pmc(&["GET TIME_STATUS_NP", "GET CURRENT_DATA_SET"]);
+        let ours = m.get("clockwatch_ptp_ingress_timestamp_seconds", &selector);
+        if same(ingress(&before), ours)
+            && same(ingress(&after), ours)
+            && current(&before) == current(&after)
+        {
+            return (m, before);
+        }
+    }
+    panic!("no scrape saw the same measurement as pmc in 20 tries");
+}
+
+fn close_to(a: f64, b: f64, tolerance: f64) -> bool {
+    (a - b).abs() <= tolerance
+}
+
+/// Every clockwatch_ptp_* series clockwatch exports for `socket` against
+/// pmc's answers of the same moment; fails on a series it did not compare.
+fn assert_exported_matches_pmc(m: &Exposition, answers: &[PmcAnswer], socket: &str) {
+    let selector = format!("socket=\"{socket}\"");
+    let clock_answer = answers
+        .iter()
+        .find(|a| a.id == "DEFAULT_DATA_SET")
+        .expect("pmc DEFAULT_DATA_SET");
+    let clock = format!("{}-0", clock_answer.get("clockIdentity"));
+    let get = |id: &str, field: &str| pmc_answer(answers, id, &clock).get(field).to_string();
+    let num = |id: &str, field: &str| -> f64 {
+        let text = get(id, field);
+        let parsed = match text.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).map(|v| v as f64).ok(),
+            None => match text.as_str() {
+                "true" => Some(1.0),
+                "false" => Some(0.0),
+                t => t.parse().ok(),
+            },
+        };
+        parsed.unwrap_or_else(|| panic!("pmc {id} {field}: {text:?}"))
+    };
+    let compared = std::cell::RefCell::new(std::collections::BTreeSet::<String>::new());
+    let value = |name: &str, want: f64, tolerance: f64| {
+        let have = m
+            .get(name, &selector)
+            .unwrap_or_else(|| panic!("{name}{{{selector}}} missing:\n{}", m.text));
+        assert!(
+            close_to(have, want, tolerance),
+            "{name}: clockwatch exports {have}, pmc says {want}"
+        );
+        compared.borrow_mut().insert(name.to_string());
+    };
+    value("clockwatch_ptp_up", 1.0, 0.0);
+    // TimeIntervals: pmc prints them to 0.1 ns.
+    let ns = 1e-9;
+    value(
+        "clockwatch_ptp_offset_from_master_seconds",
+        num("CURRENT_DATA_SET", "offsetFromMaster") * ns,
+        0.06 * ns,
+    );
+    value(
+        "clockwatch_ptp_mean_path_delay_seconds",
+        num("CURRENT_DATA_SET", "meanPathDelay") * ns,
+        0.06 * ns,
+    );
+    value(
+        "clockwatch_ptp_steps_removed",
+        num("CURRENT_DATA_SET", "stepsRemoved"),
+        0.0,
+    );
+    value(
+        "clockwatch_ptp_ingress_timestamp_seconds",
+        num("TIME_STATUS_NP", "ingress_time") * ns,
+        1e-6,
+    );
+    value(
+        "clockwatch_ptp_gm_present",
+        num("TIME_STATUS_NP", "gmPresent"),
+        0.0,
+    );
+    value(
+        "clockwatch_ptp_grandmaster_clock_class",
+        num("PARENT_DATA_SET", "gm.ClockClass"),
+        0.0,
+    );
+    let accuracy = ClockAccuracy(num("PARENT_DATA_SET", "gm.ClockAccuracy") as u8);
+    match accuracy.seconds() {
+        Some(s) => value("clockwatch_ptp_grandmaster_clock_accuracy_seconds", s, 0.0),
+        None => assert!(
+            m.get(
+                "clockwatch_ptp_grandmaster_clock_accuracy_seconds",
+                &selector
+            )
+            .is_none(),
+            "no accuracy stated, none exported"
+        ),
+    }
+    compared
+        .borrow_mut()
+        .insert("clockwatch_ptp_grandmaster_clock_accuracy_seconds".into());
+    for (metric, field) in [
+        (
+            "clockwatch_ptp_grandmaster_offset_scaled_log_variance",
+            "gm.OffsetScaledLogVariance",
+        ),
+        (
+            "clockwatch_ptp_grandmaster_priority1",
+            "grandmasterPriority1",
+        ),
+        (
+            "clockwatch_ptp_grandmaster_priority2",
+            "grandmasterPriority2",
+        ),
+    ] {
+        value(metric, num("PARENT_DATA_SET", field), 0.0);
+    }
+    for (metric, field) in [
+        (
+            "clockwatch_ptp_current_utc_offset_seconds",
+            "currentUtcOffset",
+        ),
+        (
+            "clockwatch_ptp_current_utc_offset_valid",
+            "currentUtcOffsetValid",
+        ),
+        ("clockwatch_ptp_leap61", "leap61"),
+        ("clockwatch_ptp_leap59", "leap59"),
+        ("clockwatch_ptp_ptp_timescale", "ptpTimescale"),
+        ("clockwatch_ptp_time_traceable", "timeTraceable"),
+        ("clockwatch_ptp_frequency_traceable", "frequencyTraceable"),
+        ("clockwatch_ptp_time_source", "timeSource"),
+    ] {
+        value(metric, num("TIME_PROPERTIES_DATA_SET", field), 0.0);
+    }
+
+    // The info series: their labels are pmc's words.
+    let info = |name: &str, labels: &str| {
+        assert_eq!(
+            m.get(name, &format!("{selector},{labels}")),
+            Some(1.0),
+            "{name}{{{labels}}} missing:\n{}",
+            m.text
+        );
+    };
+    info(
+        "clockwatch_ptp_clock_info",
+        &format!(
+            "clock_identity=\"{}\",domain=\"{}\"",
+            get("DEFAULT_DATA_SET", "clockIdentity"),
+            get("DEFAULT_DATA_SET", "domainNumber")
+        ),
+    );
+    info(
+        "clockwatch_ptp_grandmaster_info",
+        &format!(
+            "grandmaster_identity=\"{}\",parent_port_identity=\"{}\"",
+            get("PARENT_DATA_SET", "grandmasterIdentity"),
+            get("PARENT_DATA_SET", "parentPortIdentity")
+        ),
+    );
+    compared.borrow_mut().extend([
+        "clockwatch_ptp_clock_info".to_string(),
+        "clockwatch_ptp_grandmaster_info".to_string(),
+    ]);
+
+    // Every port pmc answers for, with its state as the one 1 of nine.
+    let ports: Vec<&PmcAnswer> = answers.iter().filter(|a| a.id == "PORT_DATA_SET").collect();
+    assert!(!ports.is_empty());
+    for port_answer in ports {
+        let identity = port_answer.get("portIdentity");
+        let number = identity.rsplit('-').next().expect("port number");
+        let at = format!("{selector},port=\"{number}\"");
+        let state = port_answer.get("portState").to_lowercase();
+        let states: Vec<(String, f64)> = m
+            .samples
+            .iter()
+            .filter(|(n, l, _)| n == "clockwatch_ptp_port_state" && l.starts_with(&at))
+            .map(|(_, l, v)| (l.clone(), *v))
+            .collect();
+        assert_eq!(states.len(), 9, "nine states for port {number}: {states:?}");
+        for (labels, v) in &states {
+            let this = labels.ends_with(&format!("state=\"{state}\""));
+            assert_eq!(*v, f64::from(u8::from(this)), "port {number} {labels}");
+        }
+        let props = pmc_answer(answers, "PORT_PROPERTIES_NP", identity);
+        let mechanism = match port_answer.get("delayMechanism") {
+            "1" => "e2e",
+            "2" => "p2p",
+            other => panic!("delayMechanism {other}"),
+        };
+        assert_eq!(
+            m.get(
+                "clockwatch_ptp_port_info",
+                &format!(
+                    "{at},port_identity=\"{identity}\",interface=\"{}\",timestamping=\"{}\",delay_mechanism=\"{mechanism}\"",
+                    props.get("interface"),
+                    props.get("timestamping").to_lowercase()
+                )
+            ),
+            Some(1.0),
+            "port_info of port {number}:\n{}",
+            m.text
+        );
+        let log_sync: i32 = port_answer
+            .get("logSyncInterval")
+            .parse()
+            .expect("logSyncInterval");
+        assert_eq!(
+            m.get("clockwatch_ptp_port_sync_interval_seconds", &at),
+            Some(2f64.powi(log_sync))
+        );
+        let peer: f64 = port_answer
+            .get("peerMeanPathDelay")
+            .parse()
+            .expect("peerMeanPathDelay");
+        let ours = m
+            .get("clockwatch_ptp_port_peer_mean_path_delay_seconds", &at)
+            .expect("peer delay");
+        // pmc prints whole nanoseconds.
+        assert!(close_to(ours, peer * ns, 1.0 * ns), "{ours} vs {peer} ns");
+    }
+    compared.borrow_mut().extend(
+        [
+            "clockwatch_ptp_port_state",
+            "clockwatch_ptp_port_info",
+            "clockwatch_ptp_port_sync_interval_seconds",
+            "clockwatch_ptp_port_peer_mean_path_delay_seconds",
+        ]
+        .map(String::from),
+    );
+
+    let exported: std::collections::BTreeSet<String> = m
+        .samples
+        .iter()
+        .filter(|(n, l, _)| n.starts_with("clockwatch_ptp_") && l.contains(&selector))
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    let compared = compared.into_inner();
+    let unchecked: Vec<&String> = exported.difference(&compared).collect();
+    assert!(
+        unchecked.is_empty(),
+        "exported, not compared with pmc: {unchecked:?}"
+    );
+}
+
+#[test]
+fn v4_serve_exports_what_pmc_reads_and_the_verdict_with_its_traceability() {
+    let Some(linuxptp) = Linuxptp::v4() else {
+        return;
+    };
+    let bench = Bench::start(&linuxptp, 2);
+    bench.wait_measuring();
+    bench.wait_slave();
+    let socket = bench.slave.socket.display().to_string();
+    let flags = ptp_flags(&bench, &bench.slave.socket, &[]);
+    let cw = serve(&flags);
+
+    let (m, answers) = scrape_with_pmc(&bench.slave, &cw, &socket);
+    assert_exported_matches_pmc(&m, &answers, &socket);
+
+    // The verdict, from pmc's numbers: |offset| + mean path delay + the
+    // grandmaster's stated 100 ns.
+    assert_eq!(m.state(), "synchronized", "{}", m.text);
+    let current = answers
+        .iter()
+        .find(|a| a.id == "CURRENT_DATA_SET")
+        .expect("CURRENT_DATA_SET");
+    let expected = pmc_seconds(current, "offsetFromMaster").abs()
+        + pmc_seconds(current, "meanPathDelay")
+        + 100e-9;
+    let bound = m.value("clockwatch_clock_error_bound_seconds");
+    assert!(
+        close_to(bound, expected, 1e-10),
+        "bound {bound} vs pmc's {expected}"
+    );
+    let gm = answers
+        .iter()
+        .find(|a| a.id == "PARENT_DATA_SET")
+        .expect("PARENT_DATA_SET");
+    assert_eq!(
+        m.get(
+            "clockwatch_reference_info",
+            &format!(
+                "daemon=\"ptp4l\",kind=\"remote\",reference=\"{}\",reference_id=\"{}\"",
+                gm.get("grandmasterIdentity"),
+                gm.get("parentPortIdentity")
+            )
+        ),
+        Some(1.0),
+        "{}",
+        m.text
+    );
+    let age = m.value("clockwatch_reference_age_seconds");
+    assert!((0.0..2.5).contains(&age), "a sync a second: {age}");
+    assert!(!m.has("chrony_up"), "no chronyd asked, no chrony_up");
+    assert_eq!(
+        m.get("clockwatch_collector_success", "collector=\"ptp\""),
+        Some(1.0)
+    );
+    // linuxptp's default grandmaster does not claim traceability.
+    assert_eq!(m.value("clockwatch_reference_traceable"), 0.0);
+
+    // check and status say the same, with the traceability warning.
+    let (code, line) = oneshot(&["check"], &flags);
+    assert_eq!(code, 1, "WARNING: {line}");
+    assert!(
+        line.starts_with("CLOCKWATCH WARNING - Synchronized to grandmaster ")
+            && line.contains("timeTraceable 0"),
+        "{line}"
+    );
+    let json = status_json(&flags);
+    assert_eq!(json["state"], "synchronized", "{json}");
+    assert_eq!(json["daemon"], "ptp4l");
+    assert_eq!(json["instance"], socket.as_str());
+    assert_eq!(json["traceable"], false);
+    assert_eq!(json["reference"]["name"], gm.get("grandmasterIdentity"));
+    assert!(json["traceability_warnings"].as_array().is_some_and(|w| w
+        .iter()
+        .any(|w| w.as_str().is_some_and(|w| w.contains("timeTraceable 0")))));
+    assert_eq!(json["ptp"][0]["socket"], socket.as_str());
+    assert_eq!(json["ptp"][0]["ports"].as_array().map(Vec::len), Some(2));
+    let (status, _, page) = cw.get("/", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Traceable") && page.contains("timeTraceable 0"),
+        "{page}"
+    );
+    let (status, _, ready) = cw.get("/readyz", None);
+    assert_eq!((status, ready.as_str()), (200, "ready: ptp4l answers\n"));
+
+    // The grandmaster declares itself traceable: every output follows.
+    bench.gm.pmc(&[
+        "SET GRANDMASTER_SETTINGS_NP clockClass 6 clockAccuracy 0x21 \
+         offsetScaledLogVariance 0x4e5d currentUtcOffset 37 leap61 0 leap59 0 \
+         currentUtcOffsetValid 1 ptpTimescale 0 timeTraceable 1 frequencyTraceable 1 \
+         timeSource 0x20",
+    ]);
+    wait_for(
+        Duration::from_secs(15),
+        "timeTraceable 1 in /metrics",
+        || {
+            cw.metrics().get(
+                "clockwatch_ptp_time_traceable",
+                &format!("socket=\"{socket}\""),
+            ) == Some(1.0)
+        },
+    );
+    let (m, answers) = scrape_with_pmc(&bench.slave, &cw, &socket);
+    assert_exported_matches_pmc(&m, &answers, &socket);
+    assert_eq!(m.value("clockwatch_reference_traceable"), 1.0);
+    let (code, line) = oneshot(&["check"], &flags);
+    assert_eq!(code, 0, "OK: {line}");
+    assert!(!line.contains("traceability"), "{line}");
+    let json = status_json(&flags);
+    assert_eq!(json["traceable"], true);
+    assert_eq!(json["traceability_warnings"], serde_json::json!([]));
+    assert_eq!(json["ptp"][0]["time_properties"]["time_source"], "0x20");
+
+    // The grandmaster degrades: a warning again, the state unchanged.
+    bench.gm.pmc(&[
+        "SET GRANDMASTER_SETTINGS_NP clockClass 7 clockAccuracy 0x21 \
+         offsetScaledLogVariance 0x4e5d currentUtcOffset 37 leap61 0 leap59 0 \
+         currentUtcOffsetValid 1 ptpTimescale 0 timeTraceable 1 frequencyTraceable 1 \
+         timeSource 0x20",
+    ]);
+    wait_for(Duration::from_secs(15), "clockClass 7 in check", || {
+        let (code, line) = oneshot(&["check"], &flags);
+        code == 1 && line.contains("in holdover, within its specification (clockClass 7)")
+    });
+    assert_eq!(status_json(&flags)["state"], "synchronized");
+    bench.drop_check_no_reply_sockets();
+}
+
+#[test]
+fn v4_serve_grandmaster_loss_is_stale_then_unsynchronized() {
+    let Some(linuxptp) = Linuxptp::v4() else {
+        return;
+    };
+    let mut bench = Bench::start(&linuxptp, 1);
+    bench.wait_measuring();
+    bench.wait_slave();
+    let flags = ptp_flags(&bench, &bench.slave.socket, &["--ptp.holdover-limit=12s"]);
+    let cw = serve(&flags);
+    wait_for(Duration::from_secs(10), "synchronized in /metrics", || {
+        cw.metrics().state() == "synchronized"
+    });
+    let synced_bound = cw.metrics().value("clockwatch_clock_error_bound_seconds");
+
+    bench.gm.stop();
+    let lost_at = Instant::now();
+    let mut stale: Vec<(f64, f64)> = Vec::new(); // (bound, reference age)
+    let mut oneshot_during_holdover = None;
+    let last = loop {
+        assert!(
+            lost_at.elapsed() < Duration::from_secs(40),
+            "never unsynchronized: {stale:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let m = cw.metrics();
+        match m.state().as_str() {
+            "synchronized" => assert!(stale.is_empty(), "synchronized again:\n{}", m.text),
+            "stale" => {
+                stale.push((
+                    m.value("clockwatch_clock_error_bound_seconds"),
+                    m.value("clockwatch_reference_age_seconds"),
+                ));
+                if oneshot_during_holdover.is_none() {
+                    oneshot_during_holdover = Some(status_json(&flags));
+                    let (status, _, page) = cw.get("/", None);
+                    assert_eq!(status, 200);
+                    assert!(
+                        page.contains(">stale<") && page.contains("holdover: "),
+                        "{page}"
+                    );
+                }
+            }
+            "unsynchronized" => break m,
+            other => panic!("state {other}:\n{}", m.text),
+        }
+    };
+    assert!(stale.len() >= 2, "holdover seen too briefly: {stale:?}");
+    // From the last good sample's bound, growing with the time since it.
+    assert!(
+        stale[0].0 >= synced_bound - 1e-12,
+        "{stale:?} from {synced_bound}"
+    );
+    for pair in stale.windows(2) {
+        assert!(pair[1].0 > pair[0].0 && pair[1].1 > pair[0].1, "{pair:?}");
+    }
+    let held = stale.last().map_or(0.0, |s| s.1);
+    assert!(held > 6.0 && held <= 12.5, "held {held} s of a 12 s limit");
+    assert_eq!(
+        last.value("clockwatch_clock_error_bound_seconds"),
+        f64::INFINITY
+    );
+    assert_eq!(last.value("clockwatch_clock_synchronized"), 0.0);
+    assert!(
+        !last.has("clockwatch_reference_traceable"),
+        "nothing to trace"
+    );
+
+    // A one-shot run has no earlier collection to hold over from: it says
+    // what ptp4l says now, as /metrics does once holdover ends.
+    let during = oneshot_during_holdover.expect("status --json during holdover");
+    assert_eq!(during["state"], "unsynchronized", "{during}");
+    let after = status_json(&flags);
+    assert_eq!(after["state"], "unsynchronized");
+    assert_eq!(after["reason"], "ptp4l: no port in SLAVE (port LISTENING)");
+    assert_eq!(after["bound_seconds"], "+Inf");
+    let (code, line) = oneshot(&["check"], &flags);
+    assert_eq!(code, 2, "CRITICAL: {line}");
+    bench.drop_check_no_reply_sockets();
+}
+
+#[test]
+fn v3_serve_uncalibrated_is_unsynchronized_and_exports_what_pmc_reads() {
+    let Some(linuxptp) = Linuxptp::packaged() else {
+        return;
+    };
+    let bench = Bench::start(&linuxptp, 1);
+    bench.wait_measuring();
+    let socket = bench.slave.socket.display().to_string();
+    let flags = ptp_flags(&bench, &bench.slave.socket, &[]);
+    let cw = serve(&flags);
+    let (m, answers) = scrape_with_pmc(&bench.slave, &cw, &socket);
+    assert_exported_matches_pmc(&m, &answers, &socket);
+    assert_eq!(m.state(), "unsynchronized", "{}", m.text);
+    assert_eq!(
+        m.value("clockwatch_clock_error_bound_seconds"),
+        f64::INFINITY
+    );
+    assert_eq!(
+        m.get("clockwatch_ptp_port_state", "state=\"uncalibrated\""),
+        Some(1.0)
+    );
+    let json = status_json(&flags);
+    assert_eq!(json["state"], "unsynchronized");
+    assert_eq!(
+        json["reason"],
+        "ptp4l: no port in SLAVE (port UNCALIBRATED)"
+    );
+    let (code, line) = oneshot(&["check"], &flags);
+    assert_eq!(code, 2, "CRITICAL: {line}");
+    assert!(
+        line.contains("Not synchronised: ptp4l: no port in SLAVE (port UNCALIBRATED)"),
+        "{line}"
+    );
+
+    // ptp4l and its directory gone: collector_success 0 with the reason,
+    // state unknown, at once.
+    drop(bench);
+    let m = cw.metrics();
+    assert_eq!(m.state(), "unknown");
+    assert_eq!(
+        m.get("clockwatch_collector_success", "collector=\"ptp\""),
+        Some(0.0)
+    );
+    assert_eq!(
+        m.get("clockwatch_ptp_up", &format!("socket=\"{socket}\"")),
+        Some(0.0)
+    );
+    assert!(
+        m.label_values("clockwatch_ptp_failure_info", "reason")
+            .len()
+            == 1,
+        "{}",
+        m.text
+    );
+    let (status, _, ready) = cw.get("/readyz", None);
+    assert_eq!(status, 503, "{ready}");
+}
+
+/// What the chart's ptp mode gives the pod, with the real ptp4l 4.x: uid
+/// 65534 with no capabilities, the socket directory mounted read-only, the
+/// reply socket an abstract name in ptp4l's network namespace (hostNetwork).
+/// The read-only socket answers; the read-write one refuses, by permission.
+#[test]
+fn v4_as_the_ptp_mode_runs_it_nobody_on_a_read_only_mount() {
+    let Some(linuxptp) = Linuxptp::v4() else {
+        return;
+    };
+    if common::which("setpriv").is_none() {
+        common::ptp::skip("setpriv missing (apt-get install util-linux)");
+        return;
+    }
+    let bench = Bench::start(&linuxptp, 1);
+    bench.wait_measuring();
+    bench.wait_slave();
+    let dir = bench.dir.path();
+    // The test's directory is root's 0700: let nobody in, as /var/run is.
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let ro = bench.slave.ro_socket.clone().expect("4.x read-only socket");
+    let run_as_pod = |socket: &std::path::Path| -> (i32, String) {
+        let script = format!(
+            "mount --bind {dir} {dir} && mount -o remount,bind,ro {dir} && \
+             if touch {dir}/written 2>/dev/null; then echo 'the mount is writable' >&2; exit 99; fi && \
+             exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+             {bin} status --json --chrony.address=none --ptp.socket={socket} --ptp.timeout=2s",
+            dir = dir.display(),
+            bin = common::BIN,
+            socket = socket.display()
+        );
+        let out = bench
+            .slave_netns()
+            .command(common::which("unshare").expect("unshare"))
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .expect("run clockwatch as the pod does");
+        assert_ne!(
+            out.status.code(),
+            Some(99),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run_as_pod(&ro);
+    let json: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        (code, &json["state"]),
+        (0, &serde_json::json!("synchronized")),
+        "{json}"
+    );
+    assert_eq!(json["ptp"][0]["up"], true);
+
+    let (_, out) = run_as_pod(&bench.slave.socket);
+    let json: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(json["state"], "unknown", "{json}");
+    assert_eq!(json["ptp"][0]["failure"], "permission", "{json}");
+    bench.drop_check_no_reply_sockets();
+}
+
+#[test]
+fn bad_ptp_flags_exit_2_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").expect("file");
+    for (args, why) in [
+        (vec!["--ptp.phc=/dev/ptp0"], "--ptp.phc needs --ptp.socket"),
+        (
+            vec!["--ptp.socket=/run/a", "--ptp.socket=/run/a"],
+            "named twice",
+        ),
+        (
+            vec!["--ptp.socket=/run/a", "--ptp.holdover-drift=0"],
+            "above 0",
+        ),
+        (
+            vec!["--ptp.socket=/run/a", "--ptp.holdover-drift=fast"],
+            "not a rate",
+        ),
+        (
+            vec!["--ptp.socket=/run/a", "--ptp.holdover-limit=2d"],
+            "at most 24h",
+        ),
+        (
+            vec![
+                "--ptp.socket=/run/a",
+                "--ptp.assumed-grandmaster-accuracy=0s",
+            ],
+            "above 0",
+        ),
+        (
+            vec!["--ptp.socket=/run/a", "--ptp.timeout=5ms"],
+            "between 10ms and 60s",
+        ),
+        (
+            vec!["--ptp.socket=/run/a", "--ptp.transport-specific=16"],
+            "16",
+        ),
+    ] {
+        for command in [
+            &["check"][..],
+            &["serve", "--web.listen-address=127.0.0.1:0"][..],
+        ] {
+            let out = Command::new(common::BIN)
+                .args(command)
+                .arg("--chrony.address=none")
+                .args(&args)
+                .output()
+                .expect("run clockwatch");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command:?} {args:?}: {stderr}");
+            assert!(stderr.contains(why), "{command:?} {args:?}: {stderr}");
+        }
+    }
+    let reply_dir = format!("--ptp.reply-dir={}", file.display());
+    let out = Command::new(common::BIN)
+        .args([
+            "status",
+            "--chrony.address=none",
+            "--ptp.socket=/run/a",
+            &reply_dir,
+        ])
+        .output()
+        .expect("run clockwatch");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+}
+
+#[test]
+fn a_silent_or_garbled_ptp4l_is_a_failed_collector_within_the_timeout_never_a_hang() {
+    // A socket that answers nothing, a peer that answers only malformed
+    // TLVs, and a socket that is not there.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let silent = dir.path().join("silent.sock");
+    let _silent_peer = UnixDatagram::bind(&silent).expect("bind a silent peer");
+    let garbled = FakePeer::start(|request| vec![with_tlv_length(good_answer(request), 4)]);
+    let missing = dir.path().join("missing.sock");
+    let flags = vec![
+        "--chrony.address=none".to_string(),
+        format!(
+            "--ptp.socket={},{},{}",
+            silent.display(),
+            garbled.path.display(),
+            missing.display()
+        ),
+        "--ptp.timeout=300ms".to_string(),
+    ];
+    let cw = serve(&flags);
+    for _ in 0..2 {
+        let started = Instant::now();
+        let m = cw.metrics();
+        // The instances are read at once: one timeout, not three.
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(m.state(), "unknown");
+        assert_eq!(
+            m.value("clockwatch_clock_error_bound_seconds"),
+            f64::INFINITY
+        );
+        assert_eq!(
+            m.get("clockwatch_collector_success", "collector=\"ptp\""),
+            Some(0.0)
+        );
+        assert_eq!(
+            m.label_values("clockwatch_ptp_failure_info", "reason"),
+            ["socket_missing", "timeout", "timeout"]
+        );
+    }
+    let json = status_json(&flags);
+    assert_eq!(json["state"], "unknown");
+    assert!(
+        json["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("ptp4l did not answer: ")),
+        "{json}"
+    );
+    assert!(
+        json["ptp"][1]["failure_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("undecodable datagram")),
+        "{json}"
+    );
+    assert_eq!(json["ptp"][2]["failure"], "socket_missing");
+    assert!(
+        cw.log_text().contains("ptp4l cannot be read"),
+        "{}",
+        cw.log_text()
     );
 }
 
@@ -856,7 +1631,7 @@ fn fake_peer_garbage_strays_and_duplicates_do_not_fail_the_collection() {
         Some(&report),
         None,
         now(),
-        &mut PtpMemory::default(),
+        &PtpMemory::default(),
         &BoundConfig::default(),
     );
     assert_eq!(a.state, PtpState::Synchronized);

@@ -75,6 +75,21 @@ pub mod label {
     /// A probed NTP server, as configured (`host:port`).
     pub const SERVER: &str = "server";
     pub const REASON: &str = "reason";
+    /// A ptp4l instance, by its management socket (`--ptp.socket`). Not
+    /// `instance`: Prometheus sets that label on every series it scrapes.
+    pub const SOCKET: &str = "socket";
+    /// A PTP port's number on its clock (1, 2, ...).
+    pub const PORT: &str = "port";
+    pub const PORT_IDENTITY: &str = "port_identity";
+    pub const INTERFACE: &str = "interface";
+    pub const TIMESTAMPING: &str = "timestamping";
+    pub const DELAY_MECHANISM: &str = "delay_mechanism";
+    pub const CLOCK_IDENTITY: &str = "clock_identity";
+    pub const DOMAIN: &str = "domain";
+    pub const GRANDMASTER_IDENTITY: &str = "grandmaster_identity";
+    pub const PARENT_PORT_IDENTITY: &str = "parent_port_identity";
+    /// A PTP hardware clock device (`--ptp.phc`).
+    pub const DEVICE: &str = "device";
     /// Labels Prometheus adds to every scraped series.
     pub const JOB: &str = "job";
     pub const INSTANCE: &str = "instance";
@@ -143,6 +158,9 @@ pub struct Metric {
 
 const SRC: &[&str] = &[label::SOURCE_ADDRESS, label::SOURCE_NAME];
 const PROBE: &[&str] = &[label::SERVER];
+const PTP: &[&str] = &[label::SOCKET];
+const PTP_PORT: &[&str] = &[label::SOCKET, label::PORT];
+const PHC: &[&str] = &[label::DEVICE];
 
 /// Defines each metric as a constant and [`ALL`] as their list, from one
 /// table, so that no metric can be exported without being listed.
@@ -166,11 +184,12 @@ macro_rules! metrics {
 #[rustfmt::skip]
 metrics! {
     // clockwatch's own verdict
-    CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS = ("clockwatch_clock_error_bound_seconds", Gauge, &[], "seconds", "always", "Upper bound on the system clock's error, from the daemon the verdict rests on (chrony: |current correction| + root dispersion + root delay/2, + configured PHC error; kernel only: |offset| + maxerror); +Inf unless the state is synchronized or stale.");
+    CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS = ("clockwatch_clock_error_bound_seconds", Gauge, &[], "seconds", "always", "Upper bound on the system clock's error, from the daemon the verdict rests on (chrony: |current correction| + root dispersion + root delay/2, + configured PHC error; ptp4l: |offset from master| + mean path delay + the grandmaster's stated accuracy (+ the measured system clock to PHC offset), grown in holdover; kernel only: |offset| + maxerror); +Inf unless the state is synchronized or stale, or when nothing bounds it.");
     CLOCKWATCH_SYNC_STATE = ("clockwatch_sync_state", Gauge, &[label::STATE], "", "always", "1 for the current sync state (synchronized, stale, local, unsynchronized, unknown), 0 for the others.");
     CLOCKWATCH_CLOCK_SYNCHRONIZED = ("clockwatch_clock_synchronized", Gauge, &[], "", "always", "1 if the state is synchronized (the bound holds and the reference is fresh), else 0.");
     CLOCKWATCH_REFERENCE_AGE_SECONDS = ("clockwatch_reference_age_seconds", Gauge, &[], "seconds", "always", "Time since the daemon last updated its reference, on its own timescale (absent when there is no reference time).");
-    CLOCKWATCH_REFERENCE_INFO = ("clockwatch_reference_info", Info, &[label::DAEMON, label::KIND, label::REFERENCE, label::REFERENCE_ID], "", "always", "What the verdict rests on: the daemon (chrony, kernel, none), the kind of reference (remote, refclock, local, none, unknown), its address or name (as the daemon's own client prints it), and its reference ID.");
+    CLOCKWATCH_REFERENCE_INFO = ("clockwatch_reference_info", Info, &[label::DAEMON, label::KIND, label::REFERENCE, label::REFERENCE_ID], "", "always", "What the verdict rests on: the daemon (chrony, ptp4l, kernel, none), the kind of reference (remote, refclock, local, none, unknown), its address or name as the daemon's own client prints it (ptp4l: the grandmaster's clock identity), and its reference ID (ptp4l: the parent port identity).");
+    CLOCKWATCH_REFERENCE_TRACEABLE = ("clockwatch_reference_traceable", Gauge, &[], "", "always", "1 if the reference is traceable to UTC as far as the daemon knows (chrony: a real source; ptp4l: the grandmaster announces timeTraceable), 0 if the daemon says it is not (chrony's local clock; timeTraceable false): a traceability warning in status and check. Absent when nothing can tell (the kernel only, no reference).");
     CLOCKWATCH_REFERENCE_STRATUM = ("clockwatch_reference_stratum", Gauge, &[], "", "always", "Stratum of the system clock as the daemon reports it (absent without a reference).");
     CLOCKWATCH_SYSTEM_TIME_SECONDS = ("clockwatch_system_time_seconds", Gauge, &[], "seconds", "always", "The node's clock at scrape time; timestamp(m) - m is the node's offset as Prometheus sees it.");
     CLOCKWATCH_BUILD_INFO = ("clockwatch_build_info", Info, &[label::VERSION, label::REVISION], "", "always", "Build of the running clockwatch.");
@@ -188,6 +207,36 @@ metrics! {
     CLOCKWATCH_PROBE_FAILURE_INFO = ("clockwatch_probe_failure_info", Info, &[label::SERVER, label::REASON], "", "probe", "Why the last round to the server failed (timeout, refused, resolve, not_ours, kiss_rate, kiss_deny, kiss_rstr, unsynchronised, …); absent when it succeeded.");
     CLOCKWATCH_PROBE_STOPPED = ("clockwatch_probe_stopped", Gauge, PROBE, "", "probe", "1 once the server sent Kiss-o'-Death DENY or RSTR: it is not probed again until clockwatch restarts.");
     CLOCKWATCH_PROBE_INTERVAL_SECONDS = ("clockwatch_probe_interval_seconds", Gauge, PROBE, "seconds", "probe", "Time between rounds to the server: --probe.interval, doubled by each Kiss-o'-Death RATE.");
+    // ptp4l (--ptp.socket): one series per instance (`socket`) and port
+    CLOCKWATCH_PTP_UP = ("clockwatch_ptp_up", Gauge, PTP, "", "ptp", "1 if the ptp4l instance answered every dataset in this scrape, else 0.");
+    CLOCKWATCH_PTP_FAILURE_INFO = ("clockwatch_ptp_failure_info", Info, &[label::SOCKET, label::REASON], "", "ptp", "Why the instance could not be read (socket_missing, not_listening, permission, bind, timeout, refused, io); absent when it answered.");
+    CLOCKWATCH_PTP_CLOCK_INFO = ("clockwatch_ptp_clock_info", Info, &[label::SOCKET, label::CLOCK_IDENTITY, label::DOMAIN], "", "ptp", "The instance's own clock identity and PTP domain (DEFAULT_DATA_SET).");
+    CLOCKWATCH_PTP_PORT_STATE = ("clockwatch_ptp_port_state", Gauge, &[label::SOCKET, label::PORT, label::STATE], "", "ptp", "1 for the port's current state (initializing, faulty, disabled, listening, pre_master, master, passive, uncalibrated, slave), 0 for the others (PORT_DATA_SET).");
+    CLOCKWATCH_PTP_PORT_INFO = ("clockwatch_ptp_port_info", Info, &[label::SOCKET, label::PORT, label::PORT_IDENTITY, label::INTERFACE, label::TIMESTAMPING, label::DELAY_MECHANISM], "", "ptp", "Each port's identity, network interface and timestamping (PORT_PROPERTIES_NP; empty when ptp4l did not say) and delay mechanism.");
+    CLOCKWATCH_PTP_PORT_SYNC_INTERVAL_SECONDS = ("clockwatch_ptp_port_sync_interval_seconds", Gauge, PTP_PORT, "seconds", "ptp", "2^logSyncInterval of the port: a measurement is fresh for 8 of these.");
+    CLOCKWATCH_PTP_PORT_PEER_MEAN_PATH_DELAY_SECONDS = ("clockwatch_ptp_port_peer_mean_path_delay_seconds", Gauge, PTP_PORT, "seconds", "ptp", "peerMeanPathDelay of the port (peer delay mechanism; 0 with E2E).");
+    CLOCKWATCH_PTP_OFFSET_FROM_MASTER_SECONDS = ("clockwatch_ptp_offset_from_master_seconds", Gauge, PTP, "seconds", "ptp", "offsetFromMaster (CURRENT_DATA_SET): this clock minus its master at the last measurement, assuming a symmetric path.");
+    CLOCKWATCH_PTP_MEAN_PATH_DELAY_SECONDS = ("clockwatch_ptp_mean_path_delay_seconds", Gauge, PTP, "seconds", "ptp", "meanPathDelay (CURRENT_DATA_SET): the one-way delay to the master, the bound's worst case of path asymmetry.");
+    CLOCKWATCH_PTP_STEPS_REMOVED = ("clockwatch_ptp_steps_removed", Gauge, PTP, "", "ptp", "stepsRemoved: paths between this clock and the grandmaster (1: directly from it).");
+    CLOCKWATCH_PTP_INGRESS_TIMESTAMP_SECONDS = ("clockwatch_ptp_ingress_timestamp_seconds", Gauge, PTP, "seconds", "ptp", "When the last sync message arrived (TIME_STATUS_NP ingress time) on ptp4l's clock: the system clock with software timestamping, the PHC with hardware timestamping. Absent before the first.");
+    CLOCKWATCH_PTP_GM_PRESENT = ("clockwatch_ptp_gm_present", Gauge, PTP, "", "ptp", "1 if a grandmaster other than this clock is selected (TIME_STATUS_NP gmPresent).");
+    CLOCKWATCH_PTP_GRANDMASTER_INFO = ("clockwatch_ptp_grandmaster_info", Info, &[label::SOCKET, label::GRANDMASTER_IDENTITY, label::PARENT_PORT_IDENTITY], "", "ptp", "The grandmaster's clock identity and the master port this clock follows (PARENT_DATA_SET), as pmc prints them.");
+    CLOCKWATCH_PTP_GRANDMASTER_CLOCK_CLASS = ("clockwatch_ptp_grandmaster_clock_class", Gauge, PTP, "", "ptp", "The grandmaster's clockClass: 6 locked to a primary reference, 7 in holdover, 52/58/187/193 degraded, 248 default (free-running), 255 slave-only.");
+    CLOCKWATCH_PTP_GRANDMASTER_CLOCK_ACCURACY_SECONDS = ("clockwatch_ptp_grandmaster_clock_accuracy_seconds", Gauge, PTP, "seconds", "ptp", "The grandmaster's stated clockAccuracy (0x21: 100 ns ... 0x30: 10 s); absent when it states none (0xFE unknown, linuxptp's default; > 10 s; profile-specific).");
+    CLOCKWATCH_PTP_GRANDMASTER_OFFSET_SCALED_LOG_VARIANCE = ("clockwatch_ptp_grandmaster_offset_scaled_log_variance", Gauge, PTP, "", "ptp", "The grandmaster's offsetScaledLogVariance (0xFFFF: not computed).");
+    CLOCKWATCH_PTP_GRANDMASTER_PRIORITY1 = ("clockwatch_ptp_grandmaster_priority1", Gauge, PTP, "", "ptp", "The grandmaster's priority1 (lower wins the best master clock algorithm).");
+    CLOCKWATCH_PTP_GRANDMASTER_PRIORITY2 = ("clockwatch_ptp_grandmaster_priority2", Gauge, PTP, "", "ptp", "The grandmaster's priority2.");
+    CLOCKWATCH_PTP_CURRENT_UTC_OFFSET_SECONDS = ("clockwatch_ptp_current_utc_offset_seconds", Gauge, PTP, "seconds", "ptp", "currentUtcOffset (TIME_PROPERTIES_DATA_SET): TAI - UTC as the grandmaster announces it.");
+    CLOCKWATCH_PTP_CURRENT_UTC_OFFSET_VALID = ("clockwatch_ptp_current_utc_offset_valid", Gauge, PTP, "", "ptp", "1 if the grandmaster says currentUtcOffset is valid.");
+    CLOCKWATCH_PTP_LEAP61 = ("clockwatch_ptp_leap61", Gauge, PTP, "", "ptp", "1 if the last minute of the current UTC day has 61 seconds.");
+    CLOCKWATCH_PTP_LEAP59 = ("clockwatch_ptp_leap59", Gauge, PTP, "", "ptp", "1 if the last minute of the current UTC day has 59 seconds.");
+    CLOCKWATCH_PTP_PTP_TIMESCALE = ("clockwatch_ptp_ptp_timescale", Gauge, PTP, "", "ptp", "1 if the time scale is PTP (TAI), 0 if arbitrary (ptpTimescale).");
+    CLOCKWATCH_PTP_TIME_TRACEABLE = ("clockwatch_ptp_time_traceable", Gauge, PTP, "", "ptp", "1 if the grandmaster says its time is traceable to a primary reference (timeTraceable); 0 is a traceability warning.");
+    CLOCKWATCH_PTP_FREQUENCY_TRACEABLE = ("clockwatch_ptp_frequency_traceable", Gauge, PTP, "", "ptp", "1 if the grandmaster says its frequency is traceable to a primary reference (frequencyTraceable).");
+    CLOCKWATCH_PTP_TIME_SOURCE = ("clockwatch_ptp_time_source", Gauge, PTP, "", "ptp", "The grandmaster's timeSource: 16 atomic clock, 32 GNSS, 48 terrestrial radio, 57 serial time code, 64 PTP, 80 NTP, 96 hand set, 144 other, 160 internal oscillator.");
+    // the PTP hardware clock (--ptp.phc)
+    CLOCKWATCH_PTP_PHC_OFFSET_SECONDS = ("clockwatch_ptp_phc_offset_seconds", Gauge, PHC, "seconds", "phc", "PHC minus system clock at the middle of the narrowest of 9 reads (PTP_SYS_OFFSET_EXTENDED); with a PTP time scale the PHC keeps TAI, so expect currentUtcOffset.");
+    CLOCKWATCH_PTP_PHC_READ_WINDOW_SECONDS = ("clockwatch_ptp_phc_read_window_seconds", Gauge, PHC, "seconds", "phc", "Width of that read's system clock window: the offset is exact to half of it.");
     // chronyd, names of the Go chrony_exporter where they overlap
     CHRONY_UP = ("chrony_up", Gauge, &[], "", "always", "1 if chronyd answered in this scrape, 0 if not (absent in timex-only mode).");
     CHRONY_CLOCK_ERROR_MS = ("chrony_clock_error_ms", Gauge, &[], "milliseconds", "tracking", "Legacy (Azure chrony-tracker): |last offset| + root dispersion + root delay/2 in ms. Not the documented bound; use clockwatch_clock_error_bound_seconds.");

@@ -1,10 +1,12 @@
 //! Collectors: each gathers one part of the node's clock state and can fail
 //! alone. The chrony collectors share one pipelined exchange over one
-//! chronyd session (see [`exchange`]); a collection produces a [`Snapshot`].
+//! chronyd session (see [`exchange`]); the PTP collectors read every ptp4l
+//! instance and the PHC ([`ptp`]); a collection produces a [`Snapshot`].
 
 mod exchange;
 mod gather;
 mod memory;
+pub mod ptp;
 pub mod steps;
 mod timex;
 
@@ -16,6 +18,7 @@ use cmdmon::{NtpData, ServerStats, SourceData, SourceStats, Tracking};
 use crate::chrony::{ChronyClient, Transport};
 use crate::probe::{ProbeResult, Prober};
 use crate::sys::Timex;
+pub use ptp::{Failure, PhcReading, PtpCollector, PtpConfig, PtpInstance, PtpView};
 pub use steps::{StepCounts, StepTracker};
 
 /// The collectors, in the order they run and are reported.
@@ -28,10 +31,14 @@ pub enum CollectorName {
     Serverstats,
     Timex,
     Steps,
+    /// Every ptp4l instance (`--ptp.socket`).
+    Ptp,
+    /// The PTP hardware clock against the system clock (`--ptp.phc`).
+    Phc,
 }
 
 impl CollectorName {
-    pub const ALL: [CollectorName; 7] = [
+    pub const ALL: [CollectorName; 9] = [
         CollectorName::Tracking,
         CollectorName::Sources,
         CollectorName::Sourcestats,
@@ -39,6 +46,8 @@ impl CollectorName {
         CollectorName::Serverstats,
         CollectorName::Timex,
         CollectorName::Steps,
+        CollectorName::Ptp,
+        CollectorName::Phc,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,12 +59,17 @@ impl CollectorName {
             CollectorName::Serverstats => "serverstats",
             CollectorName::Timex => "timex",
             CollectorName::Steps => "steps",
+            CollectorName::Ptp => "ptp",
+            CollectorName::Phc => "phc",
         }
     }
 
     /// Collectors that read chronyd.
     pub fn needs_chrony(self) -> bool {
-        !matches!(self, CollectorName::Timex | CollectorName::Steps)
+        !matches!(
+            self,
+            CollectorName::Timex | CollectorName::Steps | CollectorName::Ptp | CollectorName::Phc
+        )
     }
 }
 
@@ -95,6 +109,9 @@ impl Enabled {
             CollectorName::Serverstats => self.serverstats,
             CollectorName::Timex => self.timex,
             CollectorName::Steps => self.steps,
+            // On when configured (--ptp.socket, --ptp.phc), not by a
+            // --collector flag.
+            CollectorName::Ptp | CollectorName::Phc => false,
         }
     }
 
@@ -154,6 +171,8 @@ pub struct Snapshot {
     /// `--probe.server`): read from the background prober, never probed
     /// by the collection itself.
     pub probes: Vec<ProbeResult>,
+    /// ptp4l and the PHC; None without `--ptp.socket`.
+    pub ptp: Option<PtpView>,
     pub collectors: Vec<CollectorOutcome>,
 }
 
@@ -163,6 +182,7 @@ pub struct Collector {
     enabled: Enabled,
     steps: Option<Arc<StepTracker>>,
     prober: Option<Arc<Prober>>,
+    ptp: Option<PtpCollector>,
     /// The source list and names seen last time, to ask for everything in
     /// one round trip.
     memory: memory::SourceMemory,
@@ -175,8 +195,21 @@ impl Collector {
             enabled,
             steps,
             prober: None,
+            ptp: None,
             memory: Default::default(),
         }
+    }
+
+    /// Reads ptp4l (and the PHC) too; with at least one socket, the
+    /// verdict rests on ptp4l.
+    pub fn with_ptp(mut self, config: PtpConfig) -> Self {
+        self.ptp = (!config.sockets.is_empty()).then(|| PtpCollector::new(config));
+        self
+    }
+
+    /// ptp4l instances are read.
+    pub fn reads_ptp(&self) -> bool {
+        self.ptp.is_some()
     }
 
     /// Reads the probe's latest results into every snapshot.
@@ -197,9 +230,21 @@ impl Collector {
         let mut outcomes = Vec::new();
         let mut chrony = ChronyView::default();
         let chrony_disabled = self.client.is_disabled();
-        if !chrony_disabled && self.enabled.any_chrony() {
-            self.collect_chrony(&mut chrony, &mut outcomes).await;
-        }
+        // chronyd and ptp4l at once: neither waits for the other's timeout.
+        let mut ptp_outcomes = Vec::new();
+        let read_chrony = async {
+            if !chrony_disabled && self.enabled.any_chrony() {
+                self.collect_chrony(&mut chrony, &mut outcomes).await;
+            }
+        };
+        let read_ptp = async {
+            match &self.ptp {
+                Some(ptp) => Some(ptp.collect(&mut ptp_outcomes).await),
+                None => None,
+            }
+        };
+        let ((), ptp) = tokio::join!(read_chrony, read_ptp);
+        outcomes.append(&mut ptp_outcomes);
         let timex = if self.enabled.timex {
             timex::collect(&mut outcomes)
         } else {
@@ -220,6 +265,7 @@ impl Collector {
                 .as_ref()
                 .map(|p| p.results())
                 .unwrap_or_default(),
+            ptp,
             collectors: outcomes,
         }
     }

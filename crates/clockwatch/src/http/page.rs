@@ -1,13 +1,17 @@
 //! The status page a person reads: the state in words and colour, the
-//! bound, chronyd's reference and sources, and the kernel's view. Plain
-//! HTML with inline CSS, refreshed every few seconds; no script.
+//! bound, the reference and its traceability, chronyd's sources or
+//! ptp4l's datasets, and the kernel's view. Plain HTML with inline CSS,
+//! refreshed every few seconds; no script.
 
 use std::fmt::Write as _;
 
 use crate::render::{source_mode_label, source_state_label, BuildInfo};
 use crate::scrape::Scrape;
-use crate::status::{format_seconds, headline, probe_words};
-use crate::verdict::SyncState;
+use crate::status::{
+    daemon_words, format_seconds, headline, phc_words, probe_words, ptp_instance_lines,
+    reference_words, traceability_words,
+};
+use crate::verdict::{Daemon, SyncState};
 
 const REFRESH_SECONDS: u32 = 5;
 
@@ -82,11 +86,15 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
         "bound",
         format_seconds(verdict.bound_seconds),
     );
-    row(
-        "Verdict from",
-        "daemon",
-        verdict.daemon.as_str().to_string(),
-    );
+    row("Verdict from", "daemon", daemon_words(verdict));
+    row("Traceable", "traceable", traceability_words(verdict));
+    if verdict.daemon == Daemon::Ptp4l && !verdict.reference.name.is_empty() {
+        row(
+            "Reference",
+            "reference",
+            format!("{} via {}", reference_words(verdict), verdict.reference.id),
+        );
+    }
     match verdict.reference_age_seconds {
         Some(age) => row("Last update", "age", format!("{} ago", format_seconds(age))),
         None if snap.chrony.tracking.is_some() => row("Last update", "age", "never".into()),
@@ -148,6 +156,19 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
             );
         }
         h.push_str("</table>");
+    }
+
+    if let Some(view) = &snap.ptp {
+        h.push_str("<h2>PTP (ptp4l)</h2><div id=\"ptp\">");
+        for instance in &view.instances {
+            h.push_str("<pre>");
+            h.push_str(&escape(&ptp_instance_lines(instance).join("\n")));
+            h.push_str("</pre>");
+        }
+        if let Some(phc) = &view.phc {
+            let _ = write!(h, "<p id=\"phc\">{}</p>", escape(&phc_words(phc)));
+        }
+        h.push_str("</div>");
     }
 
     if !snap.probes.is_empty() {

@@ -242,29 +242,60 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
 /// chronyd one of its own.
 const READINESS_REUSE: Duration = Duration::from_secs(10);
 
-/// Ready when chronyd answers, or when no chronyd is configured.
+/// Ready when the configured daemons answer (chronyd; every ptp4l
+/// instance), or when none is configured.
 async fn readiness(app: &App, detail: bool) -> Response<Body> {
-    if app.shared.collector().client().is_disabled() {
+    let collector = app.shared.collector();
+    let chrony = !collector.client().is_disabled();
+    if !chrony && !collector.reads_ptp() {
         return plain(
             StatusCode::OK,
             "ready: timex-only mode (no chronyd configured)\n",
         );
     }
     let scrape = app.shared.recent(READINESS_REUSE).await;
-    if scrape.snapshot.chrony.up {
-        plain(StatusCode::OK, "ready: chronyd answers\n")
+    let snap = &scrape.snapshot;
+    let mut answer = Vec::new();
+    let mut why = Vec::new();
+    if chrony {
+        if snap.chrony.up {
+            answer.push("chronyd");
+        } else {
+            why.push(
+                snap.chrony
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "no answer".into()),
+            );
+        }
+    }
+    if let Some(view) = &snap.ptp {
+        let failed: Vec<String> = view
+            .instances
+            .iter()
+            .filter_map(|i| i.report.as_ref().err().map(|f| f.message.clone()))
+            .collect();
+        if failed.is_empty() {
+            answer.push("ptp4l");
+        }
+        why.extend(failed);
+    }
+    if why.is_empty() {
+        let verb = if answer.len() == 1 {
+            "answers"
+        } else {
+            "answer"
+        };
+        plain(
+            StatusCode::OK,
+            &format!("ready: {} {verb}\n", answer.join(" and ")),
+        )
     } else if !detail {
         plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     } else {
-        let why = scrape
-            .snapshot
-            .chrony
-            .error
-            .clone()
-            .unwrap_or_else(|| "no answer".into());
         plain(
             StatusCode::SERVICE_UNAVAILABLE,
-            &format!("not ready: {why}\n"),
+            &format!("not ready: {}\n", why.join("; ")),
         )
     }
 }

@@ -239,9 +239,11 @@ pub struct PtpAssessment {
     pub covers_system_clock: bool,
 }
 
-/// What one assessment leaves for the next: the last good sample (for
-/// holdover) and the last ingress time seen (to tell a repeated
-/// measurement). One per ptp4l instance.
+/// What earlier collections of one ptp4l instance leave for the next
+/// assessment: the last good sample (for holdover) and the last ingress
+/// time seen (to tell a repeated measurement). The collector keeps one per
+/// instance and hands it to the assessment as data ([`PtpMemory::after`]
+/// makes the next one); [`assess`] itself keeps nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PtpMemory {
     last_good: Option<GoodSample>,
@@ -263,18 +265,53 @@ struct IngressSeen {
     first_seen: Duration,
 }
 
+impl PtpMemory {
+    /// The memory after this collection (`None`: ptp4l did not answer,
+    /// which changes nothing), for the next assessment. Assessing the same
+    /// collection with the memory before or after it gives the same result:
+    /// the last good sample is only replaced by a good one, which does not
+    /// read it, and a repeated ingress time keeps its first sighting.
+    pub fn after(
+        &self,
+        report: Option<&PtpReport>,
+        phc: Option<&PhcOffset>,
+        now: Now,
+        config: &BoundConfig,
+    ) -> PtpMemory {
+        evaluate(report, phc, now, self, config).1
+    }
+
+    /// Seconds since the last good sample at `now`, if there was one.
+    pub fn since_last_good(&self, now: Duration) -> Option<f64> {
+        self.last_good
+            .map(|g| now.saturating_sub(g.at).as_secs_f64())
+    }
+}
+
 /// Assesses one collection of one ptp4l instance (`None`: it did not
 /// answer), with the system-clock-to-PHC offset if the PHC was read, at
-/// `now`. Updates `memory` for the next assessment.
+/// `now`, given what earlier collections left in `memory`.
 pub fn assess(
     report: Option<&PtpReport>,
     phc: Option<&PhcOffset>,
     now: Now,
-    memory: &mut PtpMemory,
+    memory: &PtpMemory,
     config: &BoundConfig,
 ) -> PtpAssessment {
+    evaluate(report, phc, now, memory, config).0
+}
+
+/// The rules, once: the assessment and the memory it leaves.
+fn evaluate(
+    report: Option<&PtpReport>,
+    phc: Option<&PhcOffset>,
+    now: Now,
+    before: &PtpMemory,
+    config: &BoundConfig,
+) -> (PtpAssessment, PtpMemory) {
+    let mut memory = before.clone();
     let Some(report) = report else {
-        return PtpAssessment {
+        let assessment = PtpAssessment {
             state: PtpState::Unknown,
             reason: Some(UnsyncReason::NoAnswer),
             bound_seconds: f64::INFINITY,
@@ -285,6 +322,7 @@ pub fn assess(
             holdover_seconds: None,
             covers_system_clock: false,
         };
+        return (assessment, memory);
     };
     let slave = report.slave_port();
     let timestamping = slave
@@ -295,7 +333,7 @@ pub fn assess(
     let phc_term = phc.map(|p| phc_term(p, &report.time_properties_ds));
 
     let ingress = report.time_status.ingress_time;
-    let repeated_for = remember_ingress(memory, ingress, now.monotonic);
+    let repeated_for = remember_ingress(&mut memory, ingress, now.monotonic);
     let log_sync = slave.map_or(0, |p| p.data_set.log_sync_interval);
     let fresh_limit = fresh_limit(log_sync, config.fresh_intervals);
     let measured_age = measurement_age(ingress, software, phc, now.realtime_ns, fresh_limit);
@@ -357,7 +395,7 @@ pub fn assess(
             ..terms
         };
         assessment.bound_seconds = assessment.terms.sum();
-        return assessment;
+        return (assessment, memory);
     }
 
     // Holdover while the last good sample is recent; unsynchronised (with
@@ -376,7 +414,7 @@ pub fn assess(
         }
         _ => assessment.state = PtpState::Unsynchronized,
     }
-    assessment
+    (assessment, memory)
 }
 
 /// Records the ingress time; returns how long the same value has been seen
@@ -480,115 +518,8 @@ fn most_telling_state(report: &PtpReport) -> Option<PortState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ptp::report::PortReport;
-    use ptpmgmt::{
-        ClockQuality, CurrentDataSet, DefaultDataSet, ParentDataSet, PortDataSet, PortIdentity,
-        PortPropertiesNp, TimeInterval, TimeStatusNp,
-    };
-
-    const ME: ClockIdentity = ClockIdentity([1; 8]);
-    const GM: ClockIdentity = ClockIdentity([9; 8]);
-    const T0: i128 = 1_700_000_000_000_000_000;
-    const NS: i128 = 1_000_000_000;
-
-    fn ti(ns: i64) -> TimeInterval {
-        TimeInterval(ns << 16)
-    }
-
-    fn port(number: u16, state: PortState, timestamping: Timestamping) -> PortReport {
-        let identity = PortIdentity {
-            clock_identity: ME,
-            port_number: number,
-        };
-        PortReport {
-            data_set: PortDataSet {
-                port_identity: identity,
-                port_state: state,
-                log_min_delay_req_interval: 0,
-                peer_mean_path_delay: ti(0),
-                log_announce_interval: 1,
-                announce_receipt_timeout: 3,
-                log_sync_interval: 0,
-                delay_mechanism: DelayMechanism::E2e,
-                log_min_pdelay_req_interval: 0,
-                version_number: 2,
-                minor_version_number: 0,
-            },
-            properties: Some(PortPropertiesNp {
-                port_identity: identity,
-                port_state: state,
-                timestamping,
-                interface: format!("eth{number}"),
-            }),
-        }
-    }
-
-    /// A slave one step from a GNSS grandmaster stating 100 ns (0x21):
-    /// offset -300 ns, mean path delay 2 µs, last sync at T0, software
-    /// timestamping.
-    fn report(state: PortState) -> PtpReport {
-        PtpReport {
-            socket: "/var/run/ptp4l".into(),
-            default_ds: DefaultDataSet {
-                two_step: true,
-                slave_only: true,
-                number_ports: 1,
-                priority1: 128,
-                clock_quality: ClockQuality {
-                    clock_class: 255,
-                    clock_accuracy: ClockAccuracy::UNKNOWN,
-                    offset_scaled_log_variance: 0xffff,
-                },
-                priority2: 128,
-                clock_identity: ME,
-                domain_number: 0,
-            },
-            current_ds: CurrentDataSet {
-                steps_removed: 1,
-                offset_from_master: ti(-300),
-                mean_path_delay: ti(2000),
-            },
-            parent_ds: ParentDataSet {
-                parent_port_identity: PortIdentity {
-                    clock_identity: GM,
-                    port_number: 1,
-                },
-                parent_stats: false,
-                observed_parent_offset_scaled_log_variance: 0xffff,
-                observed_parent_clock_phase_change_rate: 0x7fff_ffff,
-                grandmaster_priority1: 10,
-                grandmaster_clock_quality: ClockQuality {
-                    clock_class: 6,
-                    clock_accuracy: ClockAccuracy(0x21),
-                    offset_scaled_log_variance: 0x4e5d,
-                },
-                grandmaster_priority2: 128,
-                grandmaster_identity: GM,
-            },
-            time_properties_ds: TimePropertiesDataSet {
-                current_utc_offset: 37,
-                leap61: false,
-                leap59: false,
-                current_utc_offset_valid: true,
-                ptp_timescale: true,
-                time_traceable: true,
-                frequency_traceable: true,
-                time_source: TimeSource::Gnss,
-            },
-            time_status: TimeStatusNp {
-                master_offset: -300,
-                ingress_time: T0 as i64,
-                cumulative_scaled_rate_offset: 0,
-                scaled_last_gm_phase_change: 0,
-                gm_time_base_indicator: 0,
-                last_gm_phase_change: Default::default(),
-                gm_present: true,
-                gm_identity: GM,
-            },
-            ports: vec![port(1, state, Timestamping::Software)],
-            discarded: 0,
-        }
-    }
+    use crate::ptp::sample::{port, report, ti, GM, ME, NS, T0};
+    use ptpmgmt::TimeInterval;
 
     /// `secs` after T0 on both clocks (the monotonic clock started at T0).
     fn at(secs: f64) -> Now {
@@ -598,8 +529,28 @@ mod tests {
         }
     }
 
+    /// One collection: the assessment, and the memory it leaves for the
+    /// next (as the collector keeps it).
+    fn step(
+        r: Option<&PtpReport>,
+        phc: Option<&PhcOffset>,
+        now: Now,
+        memory: &mut PtpMemory,
+        config: &BoundConfig,
+    ) -> PtpAssessment {
+        let a = assess(r, phc, now, memory, config);
+        let next = memory.after(r, phc, now, config);
+        assert_eq!(
+            assess(r, phc, now, &next, config),
+            a,
+            "the memory after a collection assesses it the same"
+        );
+        *memory = next;
+        a
+    }
+
     fn run(r: Option<&PtpReport>, now: Now, memory: &mut PtpMemory) -> PtpAssessment {
-        assess(r, None, now, memory, &BoundConfig::default())
+        step(r, None, now, memory, &BoundConfig::default())
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -650,7 +601,7 @@ mod tests {
         let mut memory = PtpMemory::default();
         // The ingress time is PHC time (TAI): 37 s ahead of the system clock.
         r.time_status.ingress_time = (T0 + 37 * NS) as i64;
-        let a = assess(
+        let a = step(
             Some(&r),
             Some(&phc),
             at(0.25),
@@ -667,7 +618,7 @@ mod tests {
         // An arbitrary time scale: phc2sys steers the system clock to the
         // PHC itself, so the whole 37 s are error.
         r.time_properties_ds.ptp_timescale = false;
-        let a = assess(
+        let a = step(
             Some(&r),
             Some(&phc),
             at(0.25),
@@ -702,7 +653,7 @@ mod tests {
             assumed_grandmaster_accuracy: Some(1e-6),
             ..BoundConfig::default()
         };
-        let a = assess(Some(&r), None, at(0.1), &mut PtpMemory::default(), &config);
+        let a = step(Some(&r), None, at(0.1), &mut PtpMemory::default(), &config);
         assert!(close(a.bound_seconds, 3300e-9), "{}", a.bound_seconds);
     }
 
@@ -869,7 +820,7 @@ mod tests {
         let config = BoundConfig::default();
         let mut lost = report(PortState::Listening);
         lost.time_status.gm_present = false;
-        let a = assess(Some(&lost), None, at(100.0), &mut memory, &config);
+        let a = step(Some(&lost), None, at(100.0), &mut memory, &config);
         assert_eq!(a.state, PtpState::Holdover);
         assert!(a.state.bound_holds());
         assert_eq!(
@@ -889,9 +840,9 @@ mod tests {
 
         // ptp4l not answering is unknown, and keeps the memory.
         assert_eq!(run(None, at(200.0), &mut memory).state, PtpState::Unknown);
-        let a = assess(Some(&lost), None, at(300.0), &mut memory, &config);
+        let a = step(Some(&lost), None, at(300.0), &mut memory, &config);
         assert_eq!(a.state, PtpState::Holdover, "the limit is inclusive");
-        let a = assess(Some(&lost), None, at(300.1), &mut memory, &config);
+        let a = step(Some(&lost), None, at(300.1), &mut memory, &config);
         assert_eq!(a.state, PtpState::Unsynchronized);
         assert_eq!(a.bound_seconds, f64::INFINITY);
         assert_eq!(a.holdover_seconds, None);
@@ -908,9 +859,9 @@ mod tests {
             window_ns: 0,
         };
         let config = BoundConfig::default();
-        assess(Some(&r), Some(&phc(100)), at(0.0), &mut memory, &config);
+        step(Some(&r), Some(&phc(100)), at(0.0), &mut memory, &config);
         r.ports[0].data_set.port_state = PortState::Listening;
-        let a = assess(Some(&r), Some(&phc(5000)), at(10.0), &mut memory, &config);
+        let a = step(Some(&r), Some(&phc(5000)), at(10.0), &mut memory, &config);
         assert_eq!(a.state, PtpState::Holdover);
         assert!(close(a.terms.phc.unwrap_or(0.0), 5000e-9));
         assert!(close(a.bound_seconds, 2400e-9 + 10.0 * 1e-6 + 5000e-9));

@@ -12,6 +12,8 @@ pub mod client;
 pub mod error;
 pub mod phc;
 pub mod report;
+#[doc(hidden)]
+pub mod sample;
 mod socket;
 
 pub use bound::{

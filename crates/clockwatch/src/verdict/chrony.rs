@@ -8,7 +8,9 @@
 
 use cmdmon::{Address, LeapStatus, RefId, Tracking};
 
-use super::{unknown, Daemon, Reference, ReferenceKind, Settings, SyncState, Verdict};
+use super::{
+    unknown, Daemon, Reference, ReferenceKind, Settings, SyncState, Traceability, Verdict,
+};
 use crate::collect::ChronyView;
 
 /// Reference ID chronyd reports while it serves its own clock (`local`):
@@ -83,16 +85,42 @@ pub(super) fn assess(
     } else {
         f64::INFINITY
     };
+    // Unsynchronised, chronyd follows nothing, whatever it last referred to.
+    let traceability = if state == SyncState::Unsynchronized {
+        Traceability::default()
+    } else {
+        traceability(&reference)
+    };
     Verdict {
         daemon: Daemon::Chrony,
+        instance: None,
         state,
         bound_seconds,
         reference_age_seconds: age,
         reference_time,
         reference,
+        traceability,
         reason,
         legacy_clock_error_ms: Some(legacy_clock_error_ms(t)),
         probes: Vec::new(),
+    }
+}
+
+/// As far as chronyd knows: a real source (a server, a peer, a reference
+/// clock) is traceable, its own local clock is not, and with no reference
+/// there is nothing to trace. chronyd cannot see whether its sources are
+/// traceable themselves.
+fn traceability(reference: &Reference) -> Traceability {
+    match reference.kind {
+        ReferenceKind::Remote | ReferenceKind::Refclock => Traceability {
+            traceable: Some(true),
+            warnings: Vec::new(),
+        },
+        ReferenceKind::Local => Traceability {
+            traceable: Some(false),
+            warnings: vec!["chronyd serves its local clock, not a source traceable to UTC".into()],
+        },
+        ReferenceKind::None | ReferenceKind::Unknown => Traceability::default(),
     }
 }
 
@@ -216,6 +244,8 @@ mod tests {
         assert_eq!(v.reference.kind, ReferenceKind::Remote);
         assert_eq!(v.reference.name, "192.0.2.1");
         assert_eq!(v.reference.id, "C0000201");
+        assert_eq!(v.traceability.traceable, Some(true));
+        assert!(v.traceability.warnings.is_empty());
     }
 
     #[test]
@@ -321,6 +351,8 @@ mod tests {
             assert_eq!(v.state, SyncState::Local);
             assert_eq!(v.bound_seconds, f64::INFINITY);
             assert_eq!(v.reference.kind, ReferenceKind::Local);
+            assert_eq!(v.traceability.traceable, Some(false));
+            assert_eq!(v.traceability.warnings.len(), 1);
         }
         // chronyc drops the unprintable bytes of 7F7F0101: an empty name,
         // not "????" and not "[UNSPEC]".
@@ -389,6 +421,7 @@ mod tests {
         assert_eq!(v.reference.name, "");
         assert_eq!(v.reference.id, "00000000");
         assert_eq!(v.reference.stratum, None);
+        assert_eq!(v.traceability.traceable, None, "nothing to trace");
         // The legacy figure is computed as it always was: 0 + 1 + 0.5 s.
         assert_eq!(v.legacy_clock_error_ms, Some(1500.0));
     }

@@ -9,7 +9,7 @@
 //! still has to slew). systemd-timesyncd writes 0 at every adjustment, so on
 //! its nodes the kernel's maximum error is no bound: read timesyncd instead.
 
-use super::{unknown, Daemon, Reference, Verdict};
+use super::{unknown, Daemon, Reference, Traceability, Verdict};
 use crate::sys::Timex;
 use clockwatch_vocab::SyncState;
 
@@ -35,11 +35,14 @@ pub(super) fn assess(timex: Option<&Timex>) -> Verdict {
     };
     Verdict {
         daemon: Daemon::Kernel,
+        instance: None,
         state,
         bound_seconds,
         reference_age_seconds: None,
         reference_time: None,
         reference: Reference::unknown(),
+        // The kernel knows nothing of references.
+        traceability: Traceability::unknown(),
         reason,
         legacy_clock_error_ms: None,
         probes: Vec::new(),

@@ -5,12 +5,15 @@
 //! names of `clockwatch_vocab`.
 //!
 //! Pure: the time of the collection comes in with the snapshot, nothing here
-//! reads a clock or a socket. One module per daemon holds that daemon's
-//! rules; [`assess`] picks the daemon the node is read through.
+//! reads a clock or a socket, and nothing is kept between collections (what
+//! a daemon's rules need from earlier collections, the collector delivers
+//! in the snapshot). One module per daemon holds that daemon's rules;
+//! [`deciding_daemon`] picks the daemon the verdict rests on.
 
 mod chrony;
 mod crosscheck;
 mod kernel;
+mod ptp;
 
 pub use crosscheck::contradicts;
 
@@ -25,6 +28,8 @@ use crate::collect::{CollectorName, Snapshot};
 #[serde(rename_all = "lowercase")]
 pub enum Daemon {
     Chrony,
+    /// linuxptp's ptp4l (`--ptp.socket`).
+    Ptp4l,
     /// The kernel's own view (adjtimex) when no daemon is read.
     Kernel,
     /// Nothing could be read at all.
@@ -36,6 +41,7 @@ impl Daemon {
     pub fn as_str(self) -> &'static str {
         match self {
             Daemon::Chrony => "chrony",
+            Daemon::Ptp4l => "ptp4l",
             Daemon::Kernel => "kernel",
             Daemon::None => "none",
         }
@@ -76,11 +82,18 @@ impl ReferenceKind {
 pub struct Reference {
     pub kind: ReferenceKind,
     /// As the daemon's own client prints it: an IP address, a reference
-    /// clock's name ("PHC0"), or "" (local clock, none, unknown).
+    /// clock's name ("PHC0"), a PTP grandmaster's clock identity
+    /// ("02af4d.fffe.8c52e8", as pmc prints it), or "" (chrony's local
+    /// clock, none, unknown).
     pub name: String,
-    /// Reference ID, as 8 upper-case hex digits ("" when there is none).
+    /// chrony: the reference ID, as 8 upper-case hex digits; ptp4l: the
+    /// parent port identity, the master port this clock follows
+    /// ("02af4d.fffe.8c52e8-1", a boundary clock's when stepsRemoved > 1);
+    /// "" when there is none.
     pub id: String,
-    /// Stratum of the system clock, when the daemon reports one.
+    /// Stratum of the system clock, when the daemon reports one (ptp4l
+    /// reports none: its stepsRemoved counts paths to the grandmaster, not
+    /// strata, and is exported as clockwatch_ptp_steps_removed).
     pub stratum: Option<u16>,
 }
 
@@ -101,10 +114,32 @@ impl Reference {
     }
 }
 
+/// Is the time traceable to UTC, as far as the daemon can tell?
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Traceability {
+    /// true: traceable as far as the daemon knows (chrony follows a real
+    /// source; a PTP grandmaster announces timeTraceable); false: the
+    /// daemon says it is not (chrony's local clock; timeTraceable false);
+    /// None: nothing tells (the kernel only, no reference).
+    pub traceable: Option<bool>,
+    /// Why the time may not be traceable, in a few words each; a warning in
+    /// every output (`check` is at least WARNING). Empty when none.
+    pub warnings: Vec<String>,
+}
+
+impl Traceability {
+    fn unknown() -> Self {
+        Self::default()
+    }
+}
+
 /// The verdict on one collection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub daemon: Daemon,
+    /// The instance of the daemon the verdict rests on, where clockwatch
+    /// reads several (ptp4l: its management socket); None otherwise.
+    pub instance: Option<String>,
     pub state: SyncState,
     /// Seconds; +Inf unless the state is synchronized or stale.
     pub bound_seconds: f64,
@@ -115,8 +150,11 @@ pub struct Verdict {
     /// has none (chronyd reports 0 then).
     pub reference_time: Option<f64>,
     pub reference: Reference,
-    /// Why the state is not synchronized, in a few words (the daemon's
-    /// error, "leap status not synchronised", …); None when synchronized.
+    pub traceability: Traceability,
+    /// Why the state is not synchronized, or why a synchronized clock has
+    /// no finite bound, in a few words (the daemon's error, "leap status
+    /// not synchronised", "the grandmaster states no clock accuracy", …);
+    /// None when synchronized with a bound.
     pub reason: Option<String>,
     /// Azure chrony-tracker's figure, kept for existing dashboards (chrony
     /// only): |last offset| + root dispersion + root delay/2, in ms.
@@ -153,29 +191,48 @@ pub struct Settings {
     pub phc_error_seconds: f64,
 }
 
+/// The daemon the verdict rests on, the first of:
+///
+/// 1. ptp4l, when `--ptp.socket` names at least one instance: a node told
+///    to read ptp4l is a PTP node (chronyd, if also read, is shown beside
+///    it; the chart's PTP mode does not read chronyd at all);
+/// 2. chronyd, unless `--chrony.address none`;
+/// 3. the kernel's view (adjtimex).
+///
+/// Whatever is read but does not decide is shown beside the verdict, never
+/// mixed into its bound. A new daemon is one more line here and one more
+/// arm in [`assess`].
+pub fn deciding_daemon(snapshot: &Snapshot) -> Daemon {
+    if snapshot.ptp.is_some() {
+        Daemon::Ptp4l
+    } else if !snapshot.chrony_disabled {
+        Daemon::Chrony
+    } else {
+        Daemon::Kernel
+    }
+}
+
 /// The one place that decides. `snapshot.system_time` is the time of the
-/// collection.
+/// collection (the PTP view carries its own, on two clocks).
 ///
-/// - chronyd configured: its tracking report decides (the kernel's view is
-///   shown beside it, never mixed into the bound);
-/// - no chronyd (`--chrony.address none`): the kernel's view decides;
-/// - nothing read: unknown.
-///
+/// The daemon [`deciding_daemon`] names decides; nothing read is unknown.
 /// Then every probed server's measurement is checked against the bound.
 pub fn assess(snapshot: &Snapshot, settings: &Settings) -> Verdict {
-    let mut verdict = if !snapshot.chrony_disabled {
-        let tracking_asked = snapshot
-            .collectors
-            .iter()
-            .any(|c| c.name == CollectorName::Tracking);
-        chrony::assess(
-            &snapshot.chrony,
-            tracking_asked,
-            snapshot.system_time,
-            settings,
-        )
-    } else {
-        kernel::assess(snapshot.timex.as_ref())
+    let mut verdict = match (deciding_daemon(snapshot), &snapshot.ptp) {
+        (Daemon::Ptp4l, Some(view)) => ptp::assess(view),
+        (Daemon::Chrony, _) => {
+            let tracking_asked = snapshot
+                .collectors
+                .iter()
+                .any(|c| c.name == CollectorName::Tracking);
+            chrony::assess(
+                &snapshot.chrony,
+                tracking_asked,
+                snapshot.system_time,
+                settings,
+            )
+        }
+        _ => kernel::assess(snapshot.timex.as_ref()),
     };
     verdict.probes = crosscheck::cross_check(&verdict, &snapshot.probes);
     verdict
@@ -184,13 +241,102 @@ pub fn assess(snapshot: &Snapshot, settings: &Settings) -> Verdict {
 fn unknown(daemon: Daemon, reason: String) -> Verdict {
     Verdict {
         daemon,
+        instance: None,
         state: SyncState::Unknown,
         bound_seconds: f64::INFINITY,
         reference_age_seconds: None,
         reference_time: None,
         reference: Reference::unknown(),
+        traceability: Traceability::unknown(),
         reason: Some(reason),
         legacy_clock_error_ms: None,
         probes: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::{ChronyView, PtpView};
+    use crate::ptp::{BoundConfig, Now};
+
+    fn snapshot(chrony_disabled: bool, ptp: bool) -> Snapshot {
+        Snapshot {
+            system_time: 1_800_000_000.0,
+            chrony_disabled,
+            chrony: ChronyView::default(),
+            timex: None,
+            steps: None,
+            probes: Vec::new(),
+            ptp: ptp.then(|| PtpView {
+                instances: Vec::new(),
+                phc: None,
+                now: Now {
+                    monotonic: std::time::Duration::ZERO,
+                    realtime_ns: 0,
+                },
+                config: BoundConfig::default(),
+            }),
+            collectors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ptp4l_decides_when_named_then_chrony_then_the_kernel() {
+        assert_eq!(deciding_daemon(&snapshot(false, true)), Daemon::Ptp4l);
+        assert_eq!(deciding_daemon(&snapshot(true, true)), Daemon::Ptp4l);
+        assert_eq!(deciding_daemon(&snapshot(false, false)), Daemon::Chrony);
+        assert_eq!(deciding_daemon(&snapshot(true, false)), Daemon::Kernel);
+        // The verdict says whose it is, even when nothing answered.
+        let v = assess(&snapshot(false, true), &Settings::default());
+        assert_eq!((v.daemon, v.state), (Daemon::Ptp4l, SyncState::Unknown));
+        let v = assess(&snapshot(false, false), &Settings::default());
+        assert_eq!((v.daemon, v.state), (Daemon::Chrony, SyncState::Unknown));
+    }
+
+    /// The probe checks a PTP bound as it checks chrony's.
+    #[test]
+    fn the_probe_cross_checks_the_ptp_bound() {
+        use crate::collect::PtpInstance;
+        use crate::probe::{ProbeResult, ProbeSample};
+        use crate::ptp::sample::{report, T0};
+        use crate::ptp::PtpMemory;
+
+        let mut snap = snapshot(true, true);
+        if let Some(view) = snap.ptp.as_mut() {
+            view.now.realtime_ns = T0 + 500_000_000;
+            view.instances.push(PtpInstance {
+                socket: "/var/run/ptp4l".into(),
+                report: Ok(report(ptpmgmt::PortState::Slave)),
+                memory: PtpMemory::default(),
+            });
+        }
+        let probe = |offset: f64| ProbeResult {
+            server: format!("ntp{offset}"),
+            address: None,
+            sample: Some(ProbeSample {
+                offset,
+                delay: 1e-4,
+                stratum: 1,
+                root_distance: 1e-5,
+                uncertainty: 6e-5,
+                valid: 4,
+                completed: 4,
+            }),
+            failure: None,
+            last_success: None,
+            rounds: 1,
+            interval: std::time::Duration::from_secs(64),
+            stopped: false,
+        };
+        // The bound is 2.4 µs: 1 µs ± 60 µs agrees, 1 ms ± 60 µs does not.
+        snap.probes = vec![probe(1e-6), probe(1e-3)];
+        let v = assess(&snap, &Settings::default());
+        assert_eq!(
+            (v.daemon, v.state),
+            (Daemon::Ptp4l, SyncState::Synchronized)
+        );
+        let checks: Vec<Option<bool>> = v.probes.iter().map(|p| p.contradicted).collect();
+        assert_eq!(checks, [Some(false), Some(true)]);
     }
 }

@@ -491,6 +491,11 @@ impl Bench {
         }
     }
 
+    /// The slave's network namespace (to run a process where ptp4l is).
+    pub fn slave_netns(&self) -> &Netns {
+        &self._pair.slave
+    }
+
     /// A client of `p` replying through a socket file in the test's
     /// directory: ptp4l runs in another network namespace, where an
     /// abstract name of ours does not exist.

@@ -119,6 +119,8 @@ in the schema's chrony.access enum (a test checks that the two agree).
   socketDir      hostPath directory, mounted read-write at the same path
   socketUser     run as chrony.socketUser (chronyd's uid/gid); required
   chronyTimeout  pass --chrony.timeout
+  ptpSockets     read these ptp4l sockets (--ptp.socket); the verdict rests on ptp4l
+  ptpDirs        hostPath directories holding them, mounted read-only at the same path
   podSecurity    the Pod Security level the namespace must allow
   needs          what the pod takes from the node, for NOTES.txt
 */}}
@@ -141,6 +143,27 @@ timex:
   address: none
   podSecurity: restricted
   needs: nothing
+ptp:
+  address: none
+  hostNetwork: true
+  ptpSockets: {{ .Values.ptp.sockets | toJson }}
+  ptpDirs: {{ include "clockwatch.ptpDirs" . }}
+  podSecurity: privileged
+  needs: {{ printf "hostNetwork and read-only hostPath volumes (%s)" (include "clockwatch.ptpDirs" . | fromJsonArray | join ", ") | quote }}
+{{- end }}
+
+{{/*
+The directories of ptp.sockets, each once, as a JSON list: mounted
+read-only, they let clockwatch reach the sockets (a unix socket is reached
+on a read-only mount) and follow ptp4l when it restarts and makes its
+socket anew (a mount of the socket file itself would keep the old one).
+*/}}
+{{- define "clockwatch.ptpDirs" -}}
+{{- $dirs := list -}}
+{{- range (.Values.ptp | default dict).sockets | default list -}}
+{{- $dirs = append $dirs (dir .) -}}
+{{- end -}}
+{{- $dirs | uniq | toJson -}}
 {{- end }}
 
 {{/* The selected mode (a YAML map), or a clear failure. */}}
