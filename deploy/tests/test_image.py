@@ -82,8 +82,23 @@ def buildkit_only(text):
     return found
 
 
-def test_dockerfile_needs_no_buildkit():
-    assert buildkit_only((REPO / "Dockerfile").read_text()) == []
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.report"])
+def test_dockerfile_needs_no_buildkit(name):
+    assert buildkit_only((REPO / name).read_text()) == []
+
+
+def test_report_image_carries_the_report_and_its_roots():
+    """The report's own image (the node image has no report): its binary,
+    the CA roots it verifies https:// Prometheus URLs with, no shell."""
+    text = (REPO / "Dockerfile.report").read_text()
+    runtime = text[text.rindex("\nFROM scratch"):]
+    assert "--bin clockwatch-report" in text and "--locked" in text
+    assert 'ENTRYPOINT ["/clockwatch-report"]' in runtime
+    assert "COPY --from=build /etc/ssl/certs/ca-certificates.crt" in runtime
+    assert "USER 65534:65534" in runtime
+    assert not re.search(r"^(RUN|SHELL)\b", runtime, re.M), "no shell in the runtime image"
+    # The node image builds the node binary only.
+    assert "--bin clockwatch " in (REPO / "Dockerfile").read_text()
 
 
 @pytest.mark.parametrize("line", [
