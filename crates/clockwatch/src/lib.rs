@@ -17,6 +17,7 @@ pub mod nodefacts;
 pub mod probe;
 pub mod ptp;
 pub mod render;
+mod replysocket;
 pub mod report;
 pub mod scrape;
 pub mod status;

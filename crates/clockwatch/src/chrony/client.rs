@@ -17,7 +17,8 @@ use super::address::{ChronyAddress, DEFAULT_SOCKET};
 use super::auto::{AutoChoice, Plan, SOCKET_RETRY};
 use super::error::{refusal_hint, ChronyError};
 use super::resolve::Resolver;
-use super::socket::{random_u32, Endpoint, FileId, Socket};
+use super::socket::{Endpoint, FileId, Socket};
+use crate::replysocket::random_u32;
 
 /// How many requests may be outstanding at once in one session over UDP.
 /// Keeps the replies well inside a default socket receive buffer.

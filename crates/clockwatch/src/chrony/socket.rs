@@ -2,18 +2,18 @@
 //! command port, or a unix datagram socket bound next to chronyd's socket
 //! (chronyd replies to the sender's address, so the client needs a name of
 //! its own, writable by chronyd, and must remove it when done; its name
-//! carries 128 random bits, see [`reply_socket_name`]). A socket is
+//! carries 128 random bits, see [`crate::replysocket`]). A socket is
 //! kept from one session to the next while it works: binding a named socket
 //! costs more than the queries of a small scrape.
 
-use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use tokio::net::{UdpSocket, UnixDatagram};
+
+use crate::replysocket::{self, RemoveOnDrop};
 
 use super::error::{permission_detail, ChronyError};
 
@@ -125,8 +125,8 @@ impl Socket {
                 },
             });
         }
-        remove_dead_reply_sockets(dir);
-        let own = dir.join(reply_socket_name());
+        replysocket::sweep_dead(dir, REPLY_SOCKET_PREFIX);
+        let own = dir.join(replysocket::name(REPLY_SOCKET_PREFIX));
         let socket = UnixDatagram::bind(&own).map_err(|e| match e.kind() {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 ChronyError::Permission {
@@ -215,105 +215,4 @@ impl Socket {
             Socket::Unix { socket, .. } => socket.recv(buf).await,
         }
     }
-}
-
-/// Removes the client's own socket file when the query is done, whatever
-/// way it ends (including a cancelled future).
-pub(crate) struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Removes the reply sockets in `dir` that are provably dead, once per
-/// directory and process: a socket file with our prefix that nobody has
-/// bound any more (a connect to it is refused), left by a process killed
-/// before it could clean up. A name says nothing about liveness: in a
-/// container every process is pid 1, and two clockwatch processes in
-/// different pid namespaces (a surge rollout, a debug pod) may share
-/// /run/chrony. A live socket, of this process or another, is never touched:
-/// a connect to it succeeds, or fails with EPERM when it is connected to
-/// chronyd. Files that are not sockets are left alone too.
-fn remove_dead_reply_sockets(dir: &Path) {
-    static SWEPT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
-    {
-        let mut swept = SWEPT.lock().unwrap_or_else(|p| p.into_inner());
-        if !swept
-            .get_or_insert_with(HashSet::new)
-            .insert(dir.to_path_buf())
-        {
-            return;
-        }
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let ours = name
-            .to_str()
-            .is_some_and(|n| n.starts_with(REPLY_SOCKET_PREFIX) && n.ends_with(".sock"));
-        let is_socket = entry.file_type().is_ok_and(|t| t.is_socket());
-        if ours && is_socket && nobody_bound(&entry.path()) {
-            tracing::debug!(path = %entry.path().display(), "removed a dead reply socket");
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// True only when a datagram connect to `path` is refused: the file is a
-/// socket nobody is bound to. Any other answer (connected, EPERM from a
-/// socket connected elsewhere, EACCES, ...) leaves it in doubt.
-fn nobody_bound(path: &Path) -> bool {
-    let Ok(probe) = std::os::unix::net::UnixDatagram::unbound() else {
-        return false;
-    };
-    matches!(probe.connect(path), Err(e) if e.kind() == io::ErrorKind::ConnectionRefused)
-}
-
-/// A reply socket's file name: the prefix and 128 random bits. No pid: pids
-/// repeat across pid namespaces (every container's first process is 1), 128
-/// random bits do not.
-fn reply_socket_name() -> String {
-    use std::fmt::Write;
-    let mut name = String::with_capacity(REPLY_SOCKET_PREFIX.len() + 32 + 5);
-    name.push_str(REPLY_SOCKET_PREFIX);
-    for byte in random_bytes::<16>() {
-        let _ = write!(name, "{byte:02x}");
-    }
-    name.push_str(".sock");
-    name
-}
-
-pub(crate) fn random_u32() -> u32 {
-    u32::from_ne_bytes(random_bytes())
-}
-
-/// Bytes from the OS's random source. getrandom fails only where the OS has
-/// no entropy source at all; the fallback (the clock, the pid, a counter,
-/// mixed) still keeps names and sequences of this process distinct.
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    if getrandom::fill(&mut bytes).is_ok() {
-        return bytes;
-    }
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    for (k, chunk) in bytes.chunks_mut(8).enumerate() {
-        // RandomState is seeded per process (from the OS when it can).
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(nanos);
-        h.write_u32(std::process::id());
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_usize(k);
-        chunk.copy_from_slice(&h.finish().to_ne_bytes()[..chunk.len()]);
-    }
-    bytes
 }

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::error::PtpError;
 use super::report::{PortReport, PtpReport};
 use super::socket::{self, ReplySocket};
+use crate::replysocket::{self, random_u32};
 
 /// ptp4l's management socket when its configuration sets no uds_address.
 pub const DEFAULT_SOCKET: &str = "/var/run/ptp4l";
@@ -67,7 +68,7 @@ impl PtpClient {
     /// swept of reply sockets left by killed processes.
     pub fn with_reply_socket(mut self, reply: ReplySocket) -> Self {
         if let ReplySocket::Directory(dir) = &reply {
-            socket::sweep_stale(dir);
+            replysocket::sweep_dead(dir, socket::PREFIX);
         }
         self.reply = reply;
         self
@@ -153,14 +154,6 @@ impl PtpClient {
             },
         }
     }
-}
-
-fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    if getrandom::fill(&mut bytes).is_err() {
-        return std::process::id().rotate_left(16);
-    }
-    u32::from_ne_bytes(bytes)
 }
 
 /// The answers of one collection so far: no I/O, so every rule about

@@ -10,25 +10,25 @@
 //!   a directory shared with it, such as the one that holds ptp4l's own
 //!   socket): works across network namespaces. The file is removed when the
 //!   collection ends, however it ends; files left by a killed process are
-//!   swept when the next client for that directory is made.
+//!   swept, once provably dead ([`crate::replysocket`]), when the next
+//!   client for that directory is made.
 //!
 //! Either way the socket is connected to ptp4l's: the kernel then delivers
 //! to it only ptp4l's datagrams, and ptp4l's answers are not held to the
 //! small unix datagram queue limit (`net.unix.max_dgram_qlen`), which only
 //! applies to a receiver not connected back to its sender.
 
-use std::collections::HashSet;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use tokio::net::UnixDatagram;
 
 use super::error::PtpError;
+use crate::replysocket::{self, RemoveOnDrop};
 
 /// Prefix of the reply sockets' names (abstract and file).
-const PREFIX: &str = "clockwatch-ptp-";
+pub(crate) const PREFIX: &str = "clockwatch-ptp-";
 
 /// Where the client's reply socket lives.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -42,48 +42,10 @@ pub enum ReplySocket {
     Directory(PathBuf),
 }
 
-/// Reply socket files this process has bound and not yet removed: the sweep
-/// must not take them for a dead process's.
-static LIVE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
-
-fn live() -> std::sync::MutexGuard<'static, Option<HashSet<PathBuf>>> {
-    LIVE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// A bound reply socket connected to ptp4l's socket.
 pub(crate) struct Connected {
     pub(crate) socket: UnixDatagram,
     _file: Option<RemoveOnDrop>,
-}
-
-/// Removes the reply socket file when the collection ends, whatever way it
-/// ends (including a cancelled future).
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        if let Some(set) = live().as_mut() {
-            set.remove(&self.0);
-        }
-    }
-}
-
-fn unique_name() -> String {
-    let mut tag = [0u8; 4];
-    // Without entropy the pid and the time still keep names apart.
-    if getrandom::fill(&mut tag).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        tag = nanos.to_ne_bytes();
-    }
-    format!(
-        "{PREFIX}{}-{:08x}.sock",
-        std::process::id(),
-        u32::from_ne_bytes(tag)
-    )
 }
 
 /// Binds a reply socket as `reply` says and connects it to `peer`.
@@ -95,18 +57,18 @@ pub(crate) fn connect(reply: &ReplySocket, peer: &Path) -> Result<Connected, Ptp
     let (std_socket, file) = match reply {
         ReplySocket::Abstract => {
             use std::os::linux::net::SocketAddrExt;
-            let addr = std::os::unix::net::SocketAddr::from_abstract_name(unique_name())
-                .map_err(bind_err)?;
+            let addr =
+                std::os::unix::net::SocketAddr::from_abstract_name(replysocket::name(PREFIX))
+                    .map_err(bind_err)?;
             let s = std::os::unix::net::UnixDatagram::bind_addr(&addr).map_err(bind_err)?;
             (s, None)
         }
         ReplySocket::Directory(dir) => {
-            let own = dir.join(unique_name());
+            let own = dir.join(replysocket::name(PREFIX));
             let s = std::os::unix::net::UnixDatagram::bind(&own).map_err(|e| PtpError::Bind {
                 path: peer.to_path_buf(),
                 source: io::Error::new(e.kind(), format!("{}: {e}", own.display())),
             })?;
-            live().get_or_insert_with(HashSet::new).insert(own.clone());
             (s, Some(RemoveOnDrop(own)))
         }
     };
@@ -151,33 +113,4 @@ fn permission_detail(peer: &Path) -> String {
          Run clockwatch in the socket's group, or (linuxptp 4.x) use ptp4l's read-only socket \
          (uds_ro_address, default /var/run/ptp4lro, mode uds_ro_file_mode 0666), which answers GET"
     )
-}
-
-/// Removes reply socket files in `dir` left by processes that were killed
-/// before they could remove them: the pid in the name is not running, or
-/// is ours (in a container the pid is often 1 at every start) but the file
-/// is not one this process has bound.
-pub(crate) fn sweep_stale(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let me = std::process::id();
-    let live = live();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
-        let ours = live.as_ref().is_some_and(|set| set.contains(&path));
-        let running = pid != me && Path::new(&format!("/proc/{pid}")).exists();
-        if !running && !ours {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
 }
