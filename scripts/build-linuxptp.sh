@@ -19,7 +19,9 @@ if [ -x "$PREFIX/sbin/ptp4l" ] && "$PREFIX/sbin/ptp4l" -v 2>&1 | grep -q '^4\.';
 fi
 
 have_trixie_source() {
-    apt-cache showsrc linuxptp 2>/dev/null | grep -q '^Version: 4\.'
+    # Not grep -q: it exits at the first match, apt-cache then dies of
+    # SIGPIPE on its next write and pipefail turns the match into a failure.
+    apt-cache showsrc linuxptp 2>/dev/null | grep '^Version: 4\.' >/dev/null
 }
 
 if ! have_trixie_source; then
@@ -44,24 +46,31 @@ fi
 command -v curl >/dev/null || apt-get install -y -q --no-install-recommends curl >/dev/null
 
 # By version: `linuxptp/trixie` resolves through the installed binary
-# package's release and fails when bookworm's 3.1.1 is installed.
-version="$(apt-cache showsrc linuxptp | sed -n 's/^Version: \(4\..*\)/\1/p' | sort -V | tail -n1)"
-# Only the upstream tarball (.orig.tar.*), checked against the SHA-256 in
-# trixie's signed Sources index: the mirror has been seen to lack the .dsc
-# and Debian's patch tarball while it still serves the upstream one, and
-# Debian's patches (packaging, man pages) change nothing the tests read.
-line="$(apt-get source -q --print-uris "linuxptp=$version" | grep -E "^'[^']*\.orig\.tar\.[a-z0-9]+' " | head -n1)"
-[ -n "$line" ] || { echo "apt-get source --print-uris linuxptp=$version lists no upstream tarball" >&2; exit 1; }
-read -r uri file _size checksum <<<"$line"
-uri="${uri//\'/}"
-sha256="${checksum#SHA256:}"
-
+# package's release and fails when bookworm's 3.1.1 is installed. Every 4.x
+# the indexes list (trixie's, and sid's when another script added sid) is
+# tried, newest first: a mirror has been seen to list sid's 4.4 and serve a
+# 404 for its tarball.
+# Only the upstream tarball (.orig.tar.*), checked against the SHA-256 in the
+# signed Sources index: the mirror has also been seen to lack the .dsc and
+# Debian's patch tarball while it still serves the upstream one, and Debian's
+# patches (packaging, man pages) change nothing the tests read.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-echo "== fetching $file (linuxptp $version, $SUITE)"
-curl -fsS -o "$file" "$uri"
-echo "$sha256  $file" | sha256sum -c --quiet
+file=
+for version in $(apt-cache showsrc linuxptp | sed -n 's/^Version: \(4\..*\)/\1/p' | sort -Vr); do
+    line="$(apt-get source -q --print-uris "linuxptp=$version" | grep -E "^'[^']*\.orig\.tar\.[a-z0-9]+' " | head -n1)" || true
+    [ -n "$line" ] || { echo "apt-get source --print-uris linuxptp=$version lists no upstream tarball" >&2; continue; }
+    read -r uri candidate _size checksum <<<"$line"
+    uri="${uri//\'/}"
+    echo "== fetching $candidate (linuxptp $version)"
+    if curl -fsS -o "$candidate" "$uri" && echo "${checksum#SHA256:}  $candidate" | sha256sum -c --quiet; then
+        file=$candidate
+        break
+    fi
+    rm -f "$candidate"
+done
+[ -n "$file" ] || { echo "no linuxptp 4.x upstream tarball could be fetched" >&2; exit 1; }
 tar -xf "$file"
 src="$(find . -maxdepth 1 -type d -name 'linuxptp-*' | head -n1)"
 [ -n "$src" ] || { echo "$file has no linuxptp-* directory" >&2; exit 1; }

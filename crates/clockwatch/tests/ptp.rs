@@ -1741,7 +1741,7 @@ fn fake_peer_without_port_properties_still_reports() {
 }
 
 #[test]
-fn directory_reply_sockets_are_removed_and_stale_ones_swept() {
+fn directory_reply_sockets_are_removed_and_dead_ones_swept() {
     let peer = FakePeer::start(|request| vec![good_answer(request)]);
     let dir = tempfile::tempdir().expect("tempdir");
     let names = || -> Vec<String> {
@@ -1751,16 +1751,19 @@ fn directory_reply_sockets_are_removed_and_stale_ones_swept() {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect()
     };
-    // Left by a process that is gone, and one named for a running process
-    // (pid 1).
-    let mut gone = std::process::Command::new("true").spawn().expect("spawn");
-    let gone_pid = gone.id();
-    gone.wait().expect("wait");
-    let stale = format!("clockwatch-ptp-{gone_pid}-0badf00d.sock");
-    let live = "clockwatch-ptp-1-0badf00d.sock";
-    for name in [stale.as_str(), live, "unrelated.sock"] {
-        std::fs::write(dir.path().join(name), b"").expect("write");
-    }
+    // A socket nobody is bound to any more (its process died before it could
+    // remove it), a live one of another process (even one whose pid would
+    // read as dead or as ours: names carry no pid), a plain file with our
+    // prefix and another program's socket. Only the first is provably dead.
+    use std::os::unix::net::UnixDatagram;
+    let stale = "clockwatch-ptp-00000000000000000000000000000dead.sock";
+    drop(UnixDatagram::bind(dir.path().join(stale)).expect("bind"));
+    let live = "clockwatch-ptp-0000000000000000000000000000011fe.sock";
+    let _live = UnixDatagram::bind(dir.path().join(live)).expect("bind");
+    let plain = "clockwatch-ptp-0000000000000000000000000000f11e.sock";
+    std::fs::write(dir.path().join(plain), b"").expect("write");
+    drop(UnixDatagram::bind(dir.path().join("unrelated.sock")).expect("bind"));
+    assert!(dir.path().join(stale).exists());
     let client = peer
         .client(TIMEOUT)
         .with_reply_socket(ReplySocket::Directory(dir.path().to_path_buf()));
@@ -1768,15 +1771,15 @@ fn directory_reply_sockets_are_removed_and_stale_ones_swept() {
     left.sort();
     assert_eq!(
         left,
-        [live, "unrelated.sock"],
-        "only the dead process's is swept"
+        [live, plain, "unrelated.sock"],
+        "only the dead socket is swept"
     );
     collect(&client).expect("collect through a socket file");
     let mut left = names();
     left.sort();
     assert_eq!(
         left,
-        [live, "unrelated.sock"],
+        [live, plain, "unrelated.sock"],
         "ours is removed after the collection"
     );
 
@@ -1786,7 +1789,7 @@ fn directory_reply_sockets_are_removed_and_stale_ones_swept() {
         .client(Duration::from_millis(100))
         .with_reply_socket(ReplySocket::Directory(dir.path().to_path_buf()));
     collect(&client).expect_err("silence");
-    assert_eq!(names().len(), 2);
+    assert_eq!(names().len(), 3);
 
     // A directory that is not there: a bind error naming it.
     let client = peer
