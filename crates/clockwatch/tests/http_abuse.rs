@@ -257,7 +257,11 @@ fn ten_thousand_concurrent_scrapes_share_chronyd_queries() {
     assert!(requests >= 9_900, "only {requests} requests done:\n{text}");
     assert_eq!(errors, 0, "socket errors:\n{text}");
     assert_eq!(non2xx, 0, "non-2xx answers:\n{text}");
-    let bound = requests / 10 * per_collection;
+    // Unshared, every request is a collection (70,000 packets). Shared, 100
+    // connections join the one in flight: about 10 requests per collection
+    // on a quiet machine, fewer when wrk itself is starved of CPU (seen:
+    // 9.9 with other builds running), so the line is drawn at 4, far from 1.
+    let bound = requests / 4 * per_collection;
     assert!(
         packets <= bound,
         "{packets} command packets for {requests} requests: more than {bound}, the shared query is not shared"

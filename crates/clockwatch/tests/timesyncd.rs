@@ -438,8 +438,17 @@ fn no_reply_since_start_is_unsynchronized() {
     // clears a parent-death signal: its pid namespace ends it instead).
     let pid = t.daemon_pid().expect("timesyncd's pid");
     t.stop();
-    // Gone, or exited and waiting to be reaped by PID 1.
-    let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    // Gone, or exited and waiting to be reaped by PID 1. The namespace's end
+    // kills it asynchronously: under load it is seen exiting (state D) for a
+    // moment, so wait a bounded while for it to finish.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let state = loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if state.is_empty() || state.contains("State:\tZ") || std::time::Instant::now() > deadline {
+            break state;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(
         state.is_empty() || state.contains("State:\tZ"),
         "timesyncd {pid} still runs: {state}"
