@@ -14,6 +14,7 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod compact;
 pub mod fetch;
 pub mod profile;
 pub mod prom;
@@ -572,7 +573,11 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
     let nodes: Vec<NodeReport> = assembly
         .nodes
         .into_iter()
-        .map(|(name, cells)| analysis::analyze_node(&name, &plan.grid, &cells, tol))
+        .map(|(name, cells)| {
+            let mut n = analysis::analyze_node(&name, &plan.grid, &cells, tol);
+            compact::compact(&mut n);
+            n
+        })
         .collect();
     let summary = analysis::summarize(&nodes, plan.allowed_unmeasured);
     let mut queries = vec![bound_q];
