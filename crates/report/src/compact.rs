@@ -11,6 +11,11 @@
 
 use super::analysis::{CellClass, CellOutcome, NodeReport, Reasons};
 
+/// Above this many nodes the HTML draws timelines for the non-compliant
+/// nodes only (every node stays in its table; Markdown, CSV and JSON are
+/// complete at any size).
+pub const LARGE_FLEET: usize = 50;
+
 /// Columns of a timeline (the plot width of `render_html`: 960 − 56).
 pub const TIMELINE_COLUMNS: usize = 904;
 
