@@ -45,6 +45,10 @@ pub struct FleetArgs {
     /// Queries in flight at once (1 = strictly one after the other).
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub prometheus_concurrency: usize,
+    /// Skip the cheap first pass (one `synchronized` series per node) and
+    /// run the sync-state query over every node and chunk.
+    #[arg(long)]
+    pub no_first_pass: bool,
     /// Memory the report may use (e.g. 512MiB, 4GiB). A run estimated
     /// above it is refused up front with exit 2.
     #[arg(long, default_value = crate::budget::DEFAULT_MAX_MEMORY)]
@@ -93,6 +97,80 @@ pub struct Stats {
     pub queries: usize,
     /// Chunks split after the engine refused them as too large.
     pub splits: usize,
+    /// The first-pass query, when one ran.
+    pub first_pass: Option<String>,
+}
+
+/// `min_over_time(clockwatch_sync_state{SEL,state="synchronized"}[STEP]) < 1`:
+/// the cells where some series of a node was not `synchronized` at every
+/// sample. The exporter writes all five states at every scrape, exactly one
+/// of them 1, so a cell it does not return has no other state set in it,
+/// and the detailed state query is needed only for the nodes and chunks it
+/// returns.
+pub fn first_pass_query(matchers: &str, step_ms: i64) -> String {
+    format!(
+        "min_over_time({}{}) < 1",
+        source::vector(
+            CLOCKWATCH_SYNC_STATE.name,
+            matchers,
+            &[format!(
+                "{}=\"{}\"",
+                label::STATE,
+                SyncState::Synchronized.as_str()
+            )]
+        ),
+        source::range(step_ms)
+    )
+}
+
+/// Above this many flagged nodes the detailed state query runs for every
+/// node (over the flagged chunks only) instead of a `node=~` matcher.
+pub const MAX_FLAGGED_NODES: usize = 500;
+
+/// What the first pass found.
+#[derive(Debug, Default)]
+struct Flagged {
+    nodes: BTreeSet<String>,
+    /// A flagged series without a `node` label: no node matcher.
+    unlabelled: bool,
+    cells: BTreeSet<usize>,
+}
+
+impl Flagged {
+    fn add(&mut self, grid: &Grid, series: &[Series]) {
+        for s in series {
+            match s.labels.get(label::NODE).filter(|v| !v.is_empty()) {
+                Some(n) => {
+                    self.nodes.insert(n.clone());
+                }
+                None => self.unlabelled = true,
+            }
+            // Points off the grid are counted by the detailed query.
+            self.cells
+                .extend(s.points.iter().filter_map(|p| grid.cell_at_eval(p.0)));
+        }
+    }
+
+    /// The user's matchers, plus `node=~"…"` when that is exact and short.
+    fn matchers(&self, matchers: &str) -> String {
+        if self.unlabelled || self.nodes.len() > MAX_FLAGGED_NODES {
+            return matchers.to_string();
+        }
+        let set: BTreeSet<String> = self.nodes.iter().cloned().collect();
+        let q = source::down_query("m", "", &set, 1000);
+        // `min_over_time(m{job=~"a|b"}[1000ms]) < 1` -> `"a|b"`, escaped.
+        let alternatives = q
+            .split_once("=~")
+            .and_then(|(_, r)| r.rsplit_once('}'))
+            .map(|(m, _)| m.to_string())
+            .unwrap_or_default();
+        let node = format!("{}=~{alternatives}", label::NODE);
+        if matchers.is_empty() {
+            node
+        } else {
+            format!("{matchers},{node}")
+        }
+    }
 }
 
 /// Cells per chunk for a query touching `series` series.
@@ -148,11 +226,10 @@ pub async fn fetch(
         &queries,
         jobs,
         args,
-        &mut asm,
+        &mut |_, kind, series| asm.add(grid, kind, series),
         &mut stats,
         progress,
         &mut progress_state,
-        notes,
     )
     .await?;
     if asm.jobs.is_empty() {
@@ -162,9 +239,22 @@ pub async fn fetch(
         check_memory(asm.nodes.len())?;
     }
     let problems = source::problem_queries(matchers, &asm.jobs, grid.step_ms);
+    let first_pass = survey.known && !args.no_first_pass;
     let mut queries = Vec::new();
     let mut jobs = Vec::new();
     for (i, (kind, q)) in problems.iter().enumerate() {
+        if first_pass && *kind == Kind::State {
+            // One series per node instead of four: the cells where
+            // `synchronized` was not 1 at every sample.
+            let per = cells_per_chunk(survey.bound_series, args.max_samples_per_query, max_points);
+            queries.push(first_pass_query(matchers, grid.step_ms));
+            jobs.extend(source::chunks(grid, per).into_iter().map(|chunk| Job {
+                kind: *kind,
+                query: i,
+                chunk,
+            }));
+            continue;
+        }
         let per = if survey.known {
             let series = client
                 .series_count(
@@ -184,19 +274,67 @@ pub async fn fetch(
             chunk,
         }));
     }
+    let mut flagged = Flagged::default();
     run_jobs(
         client,
         grid,
         &queries,
         jobs,
         args,
-        &mut asm,
+        &mut |q, kind, series| {
+            if first_pass && q == 0 {
+                flagged.add(grid, series);
+            } else {
+                asm.add(grid, kind, series);
+            }
+        },
         &mut stats,
         progress,
         &mut progress_state,
-        notes,
     )
     .await?;
+    if first_pass {
+        stats.first_pass = Some(queries[0].clone());
+        if !flagged.cells.is_empty() {
+            let state_matchers = flagged.matchers(matchers);
+            let series = client
+                .series_count(
+                    &inner_selector(Kind::State, &state_matchers, &asm.jobs),
+                    grid.start_ms,
+                    grid.end_ms(),
+                )
+                .await?;
+            let per = cells_per_chunk(series, args.max_samples_per_query, max_points);
+            let detail = vec![source::state_query(&state_matchers, grid.step_ms)];
+            let jobs: Vec<Job> = source::chunks(grid, per)
+                .into_iter()
+                .filter(|c| {
+                    flagged
+                        .cells
+                        .range(c.first_cell..c.first_cell + c.cells)
+                        .next()
+                        .is_some()
+                })
+                .map(|chunk| Job {
+                    kind: Kind::State,
+                    query: 0,
+                    chunk,
+                })
+                .collect();
+            run_jobs(
+                client,
+                grid,
+                &detail,
+                jobs,
+                args,
+                &mut |_, kind, series| asm.add(grid, kind, series),
+                &mut stats,
+                progress,
+                &mut progress_state,
+            )
+            .await?;
+        }
+    }
     asm.finish();
     if asm.off_grid > 0 {
         notes.push(format!(
@@ -254,11 +392,10 @@ async fn run_jobs(
     queries: &[String],
     jobs: Vec<Job>,
     args: &FleetArgs,
-    asm: &mut Assembly,
+    sink: &mut dyn FnMut(usize, Kind, &[Series]),
     stats: &mut Stats,
     progress: source::Progress<'_>,
     (done, total): &mut (usize, usize),
-    _notes: &mut Vec<String>,
 ) -> Result<(), ReportError> {
     let concurrency = args.prometheus_concurrency.max(1);
     let mut queue: VecDeque<Job> = jobs.into();
@@ -287,7 +424,7 @@ async fn run_jobs(
         let (job, result) = joined.map_err(|e| ReportError::Render(format!("query task: {e}")))?;
         match result {
             Ok(series) => {
-                asm.add(grid, job.kind, &series);
+                sink(job.query, job.kind, &series);
                 *done += 1;
                 progress(*done, *total);
             }

@@ -586,6 +586,10 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             .into_iter()
             .map(|(_, query)| query),
     );
+    if let Some(first) = &stats.first_pass {
+        // Run before the state query, which then covers only what it flags.
+        queries.insert(1, first.clone());
+    }
     let report = Report {
         generated_ms: now,
         prometheus: client.display_url().to_string(),
