@@ -7,8 +7,10 @@
 #   wall time, peak RSS of clockwatch-report and of Prometheus,
 #   requests sent, Prometheus' own evaluation time (query log) and the ratio.
 #
-#   bench/report_fleet.py NODES HOURS [STEP_SECONDS] [-- extra report flags]
-#   e.g. bench/report_fleet.py 1000 24 60
+#   bench/report_fleet.py NODES HOURS [STEP_SECONDS] [-- report flags [-- flags ...]]
+#   e.g. bench/report_fleet.py 1000 24 60 -- -- --no-first-pass
+# Each `--` starts one more run against the same import (the first after
+# it may be empty: the defaults). Prometheus' peak RSS is cumulative.
 #
 # Every node has one bound series, five sync-state series, chrony_up and up;
 # 1 % of the nodes have a 10-minute breach and 1 % a 10-minute outage, and
@@ -91,10 +93,16 @@ def vmhwm_kib(pid):
 
 def main():
     args = sys.argv[1:]
-    extra = []
+    runs = [[]]
     if "--" in args:
         i = args.index("--")
-        args, extra = args[:i], args[i + 1:]
+        args, rest = args[:i], args[i + 1:]
+        runs = [[]]
+        for a in rest:
+            if a == "--":
+                runs.append([])
+            else:
+                runs[-1].append(a)
     nodes, hours = int(args[0]), float(args[1])
     step = int(args[2]) if len(args) > 2 else 60
     scrapes = int(hours * 3600 // step)
@@ -109,6 +117,7 @@ def main():
                         os.path.join(d, "data")], check=True, stdout=subprocess.DEVNULL)
         os.unlink(om)
         t2 = time.time()
+        print(f"{nodes} nodes x {hours:g} h: generate {t1 - t0:.0f} s, promtool {t2 - t1:.0f} s", flush=True)
         qlog = os.path.join(d, "query.log")
         with open(os.path.join(d, "prometheus.yml"), "w") as f:
             f.write(f"global:\n  scrape_interval: {step}s\n  query_log_file: {qlog}\n")
@@ -128,43 +137,51 @@ def main():
                     pass
                 time.sleep(0.5)
             hwm_before = vmhwm_kib(prom.pid)
-            start = time.time()
-            rep = subprocess.Popen(
-                [BIN, "--prometheus", f"http://127.0.0.1:{port}", "--from", str(base),
-                 "--to", str(base + scrapes * step), "--step", f"{step}s",
-                 "--tolerance", "mifid2-hft", "--format", "json", "-o", os.path.join(d, "r.json")]
-                + extra, stderr=subprocess.PIPE, text=True)
-            err = rep.stderr.read()
-            _, status, ru = os.wait4(rep.pid, 0)
-            wall = time.time() - start
-            prom_hwm = vmhwm_kib(prom.pid)
+            for extra in runs:
+                run_once(d, port, prom, base, scrapes, step, nodes, extra, qlog, hwm_before)
         finally:
             prom.terminate()
             prom.wait()
-        code = os.waitstatus_to_exitcode(status)
-        evals, n_q = 0.0, 0
-        if os.path.exists(qlog):
-            for line in open(qlog):
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                n_q += 1
-                evals += e.get("stats", {}).get("timings", {}).get("execTotalTime", 0.0)
-        sent = [l for l in err.splitlines() if "range requests sent" in l]
-        ok = "?"
-        if code in (0, 1):
-            r = json.load(open(os.path.join(d, "r.json")))
-            bad = [n["node"] for n in r["nodes"] if not n["compliant"]]
-            want = [f"n{i:05d}" for i in range(nodes) if kind(i, nodes) != "ok"]
-            ok = "exact" if sorted(bad) == sorted(want) and len(r["nodes"]) == nodes else f"WRONG ({len(bad)} non-compliant, want {len(want)})"
-        print(f"| {nodes} × {hours:g} h @ {step} s | {nodes * scrapes * 8 / 1e6:.1f} M | {wall:.1f} s | "
-              f"{ru.ru_maxrss / 1024:.0f} MiB | {prom_hwm / 1024:.0f} MiB (before: {hwm_before / 1024:.0f}) | "
-              f"{sent[0].split(': ', 1)[1] if sent else '?'}; query log {n_q} | {evals:.1f} s | "
-              f"{wall / evals if evals else float('nan'):.2f} | exit {code}, {ok} |")
-        print(f"  (generate {t1 - t0:.0f} s, promtool {t2 - t1:.0f} s; flags: {' '.join(extra) or 'defaults'})")
-        if code not in (0, 1):
-            print(err)
+
+
+def run_once(d, port, prom, base, scrapes, step, nodes, extra, qlog, hwm_before):
+    offset = os.path.getsize(qlog) if os.path.exists(qlog) else 0
+    start = time.time()
+    rep = subprocess.Popen(
+        [BIN, "--prometheus", f"http://127.0.0.1:{port}", "--from", str(base),
+         "--to", str(base + scrapes * step), "--step", f"{step}s",
+         "--tolerance", "mifid2-hft", "--format", "json", "-o", os.path.join(d, "r.json")]
+        + extra, stderr=subprocess.PIPE, text=True)
+    err = rep.stderr.read()
+    _, status, ru = os.wait4(rep.pid, 0)
+    wall = time.time() - start
+    prom_hwm = vmhwm_kib(prom.pid)
+    code = os.waitstatus_to_exitcode(status)
+    evals, n_q = 0.0, 0
+    if os.path.exists(qlog):
+        f = open(qlog, "rb")
+        f.seek(offset)
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            n_q += 1
+            evals += e.get("stats", {}).get("timings", {}).get("execTotalTime", 0.0)
+    sent = [l for l in err.splitlines() if "range requests sent" in l]
+    ok = "?"
+    if code in (0, 1):
+        r = json.load(open(os.path.join(d, "r.json")))
+        bad = [n["node"] for n in r["nodes"] if not n["compliant"]]
+        want = [f"n{i:05d}" for i in range(nodes) if kind(i, nodes) != "ok"]
+        ok = "exact" if sorted(bad) == sorted(want) and len(r["nodes"]) == nodes else f"WRONG ({len(bad)} non-compliant, want {len(want)})"
+    print(f"| {nodes} × {scrapes * step / 3600:g} h @ {step} s | {nodes * scrapes * 8 / 1e6:.1f} M | {wall:.1f} s | "
+          f"{ru.ru_maxrss / 1024:.0f} MiB | {prom_hwm / 1024:.0f} MiB (before: {hwm_before / 1024:.0f}) | "
+          f"{sent[0].split(': ', 1)[1] if sent else '?'}; query log {n_q} | {evals:.1f} s | "
+          f"{wall / evals if evals else float('nan'):.2f} | exit {code}, {ok} |")
+    print(f"  (flags: {' '.join(extra) or 'defaults'})", flush=True)
+    if code not in (0, 1):
+        print(err)
 
 
 if __name__ == "__main__":
