@@ -12,12 +12,14 @@ use super::ReportError;
 pub const DEFAULT_MAX_MEMORY: &str = "4GiB";
 /// Resident bytes per node and cell: the cell while the answers are merged
 /// and the scrape-target bits of the rollout rule. Once a node is analysed
-/// its cells are freed and only [`BYTES_PER_NODE`] stay.
+/// its cells are freed and only [`node_bytes`] stay.
 pub const BYTES_PER_CELL: u64 = (size_of::<CellInput>() + 2) as u64;
-/// What stays of an analysed node: the timeline columns (see
-/// [`crate::compact`]) and its name, intervals and counts, roughly.
-pub const BYTES_PER_NODE: u64 =
-    (2 * crate::compact::TIMELINE_COLUMNS * size_of::<CellOutcome>() + 1024) as u64;
+/// What stays of an analysed node over `cells` cells: its outcomes, at most
+/// the timeline columns (see [`crate::compact`]), and its name, intervals
+/// and counts, roughly.
+pub fn node_bytes(cells: usize) -> u64 {
+    (cells.min(2 * crate::compact::TIMELINE_COLUMNS) * size_of::<CellOutcome>() + 1024) as u64
+}
 /// Bytes per sample of one answer in flight: its JSON text (about 28 B)
 /// and the parsed point (16 B), rounded up.
 pub const BYTES_PER_SAMPLE_IN_FLIGHT: u64 = 48;
@@ -58,7 +60,7 @@ pub fn estimate(nodes: usize, cells: usize, concurrency: usize, samples_per_quer
     let grid = (nodes as u64)
         .saturating_mul(cells as u64)
         .saturating_mul(BYTES_PER_CELL)
-        .saturating_add((nodes as u64).saturating_mul(BYTES_PER_NODE))
+        .saturating_add((nodes as u64).saturating_mul(node_bytes(cells)))
         // The one node being analysed: its full outcomes.
         .saturating_add((cells as u64).saturating_mul(size_of::<CellOutcome>() as u64 + 8));
     let largest_answer = samples_per_query.min((nodes as u64).saturating_mul(cells as u64).max(1));
