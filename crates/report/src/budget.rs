@@ -122,3 +122,66 @@ mod tests {
         assert!(check(8, 480, 3, 5_000_000, "256MiB").is_ok());
     }
 }
+
+/// How many nodes one group may hold so that the run stays within
+/// `limit_text`: every node's kept result, plus one group's cells being
+/// merged and the answers in flight. `Err` when not even one node fits.
+pub fn group_size(
+    nodes: usize,
+    cells: usize,
+    concurrency: usize,
+    samples_per_query: u64,
+    limit_text: &str,
+) -> Result<usize, ReportError> {
+    let limit = parse_size(limit_text)?;
+    let fixed = BASE_BYTES
+        .saturating_add((nodes as u64).saturating_mul(node_bytes(cells)))
+        .saturating_add((cells as u64).saturating_mul(size_of::<CellOutcome>() as u64 + 8));
+    let per_node = (cells as u64).saturating_mul(BYTES_PER_CELL);
+    let fits = |g: u64| {
+        let flight = (concurrency.max(1) as u64)
+            .saturating_mul(samples_per_query.min(g.saturating_mul(cells as u64)).max(1))
+            .saturating_mul(BYTES_PER_SAMPLE_IN_FLIGHT);
+        fixed
+            .saturating_add(g.saturating_mul(per_node))
+            .saturating_add(flight)
+            <= limit
+    };
+    if !fits(1) {
+        return Err(ReportError::Memory {
+            need: mib(estimate(nodes, cells, concurrency, samples_per_query).min(
+                fixed
+                    .saturating_add(per_node)
+                    .saturating_add(BYTES_PER_SAMPLE_IN_FLIGHT * cells as u64),
+            )),
+            limit: limit_text.trim().to_string(),
+            nodes,
+            cells,
+        });
+    }
+    // Largest g in [1, nodes] that fits (fits is monotonic).
+    let (mut lo, mut hi) = (1u64, nodes.max(1) as u64);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(lo as usize)
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    #[test]
+    fn groups_fit_the_budget() {
+        // 10,000 nodes × 30 days at 60 s in 4 GiB: groups, not a refusal.
+        let g = group_size(10_000, 43_200, 3, 5_000_000, "4GiB").expect("fits");
+        assert!(g > 100 && g < 10_000, "{g}");
+        assert_eq!(group_size(8, 480, 3, 5_000_000, "4GiB").expect("fits"), 8);
+        assert!(group_size(8, 480, 3, 5_000_000, "16MiB").is_err());
+    }
+}

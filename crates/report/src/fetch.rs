@@ -66,6 +66,13 @@ pub struct Survey {
     /// to `--max-points` and halving, and the memory check runs on the
     /// nodes the bound query found).
     pub known: bool,
+    /// The `node` label values of the bound series and of the `up` series
+    /// of their jobs (sorted).
+    pub labelled: BTreeSet<String>,
+    /// Whether some of those series have no `node` label.
+    pub unlabelled: bool,
+    /// Jobs of the bound series.
+    pub jobs: BTreeSet<String>,
 }
 
 /// Counts the bound series and the nodes they belong to.
@@ -82,12 +89,76 @@ pub async fn survey(client: &Client, grid: &Grid, matchers: &str) -> Result<Surv
         }
         Err(e) => return Err(e),
     };
-    let nodes: BTreeSet<String> = labels.iter().filter_map(source::node_of).collect();
+    let mut nodes: BTreeSet<String> = labels.iter().filter_map(source::node_of).collect();
+    let jobs: BTreeSet<String> = labels
+        .iter()
+        .filter_map(|l| l.get(label::JOB).cloned())
+        .collect();
+    let mut all = labels;
+    if !jobs.is_empty() {
+        // Nodes that were never scraped successfully have `up` only.
+        let up = source::vector(prometheus::UP, matchers, &[job_matcher(&jobs)]);
+        let up = client
+            .series_labels(&up, grid.start_ms, grid.end_ms())
+            .await?;
+        nodes.extend(up.iter().filter_map(source::node_of));
+        all.extend(up);
+    }
+    let mut labelled = BTreeSet::new();
+    let mut unlabelled = false;
+    for l in &all {
+        match l.get(label::NODE).filter(|v| !v.is_empty()) {
+            Some(n) => {
+                labelled.insert(n.clone());
+            }
+            None => unlabelled = true,
+        }
+    }
     Ok(Survey {
-        bound_series: labels.len(),
-        nodes: nodes.len().max(usize::from(!labels.is_empty())),
+        bound_series: all
+            .iter()
+            .filter(|l| {
+                l.get("__name__").map(String::as_str)
+                    == Some(CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS.name)
+            })
+            .count()
+            .max(1),
+        nodes: nodes.len().max(1),
         known: true,
+        labelled,
+        unlabelled,
+        jobs,
     })
+}
+
+/// `job=~"a|b"` for a set of jobs (escaped).
+fn job_matcher(jobs: &BTreeSet<String>) -> String {
+    let q = source::down_query("m", "", jobs, 1000);
+    q.split_once('{')
+        .and_then(|(_, r)| r.rsplit_once('}'))
+        .map(|(m, _)| m.to_string())
+        .unwrap_or_default()
+}
+
+/// The user's matchers plus `node=~"a|b|…"` (exact names, escaped), or
+/// `node=""` (series without the label) for `None`.
+pub fn with_nodes(matchers: &str, nodes: Option<&BTreeSet<String>>) -> String {
+    let node = match nodes {
+        Some(set) => {
+            let m = job_matcher(set);
+            format!(
+                "{}{}",
+                label::NODE,
+                m.strip_prefix(label::JOB).unwrap_or(&m)
+            )
+        }
+        None => format!("{}=\"\"", label::NODE),
+    };
+    if matchers.is_empty() {
+        node
+    } else {
+        format!("{matchers},{node}")
+    }
 }
 
 /// Counters of one fetch, for the user and the bench.
@@ -156,20 +227,7 @@ impl Flagged {
         if self.unlabelled || self.nodes.len() > MAX_FLAGGED_NODES {
             return matchers.to_string();
         }
-        let set: BTreeSet<String> = self.nodes.iter().cloned().collect();
-        let q = source::down_query("m", "", &set, 1000);
-        // `min_over_time(m{job=~"a|b"}[1000ms]) < 1` -> `"a|b"`, escaped.
-        let alternatives = q
-            .split_once("=~")
-            .and_then(|(_, r)| r.rsplit_once('}'))
-            .map(|(m, _)| m.to_string())
-            .unwrap_or_default();
-        let node = format!("{}=~{alternatives}", label::NODE);
-        if matchers.is_empty() {
-            node
-        } else {
-            format!("{matchers},{node}")
-        }
+        with_nodes(matchers, Some(&self.nodes))
     }
 }
 
@@ -201,6 +259,7 @@ pub async fn fetch(
     progress: source::Progress<'_>,
     notes: &mut Vec<String>,
     check_memory: &dyn Fn(usize) -> Result<(), ReportError>,
+    group: bool,
 ) -> Result<(Assembly, Stats), ReportError> {
     let mut asm = Assembly::default();
     let mut stats = Stats::default();
@@ -232,6 +291,10 @@ pub async fn fetch(
         &mut progress_state,
     )
     .await?;
+    if group {
+        // A group's nodes may have `up` only (never scraped successfully).
+        asm.jobs.extend(survey.jobs.iter().cloned());
+    }
     if asm.jobs.is_empty() {
         return Ok((asm, stats));
     }

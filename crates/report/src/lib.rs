@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod budget;
 pub mod compact;
 pub mod fetch;
+pub mod groups;
 pub mod profile;
 pub mod prom;
 pub mod render_csv;
@@ -532,21 +533,21 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         )
         .map(|_| ())
     };
-    if survey.known {
-        check_memory(survey.nodes)?;
-    }
     let mut notes = Vec::new();
-    let (assembly, stats) = runtime.block_on(fetch::fetch(
+    let tol = plan.tolerance.seconds();
+    let fetched = runtime.block_on(groups::fetch_all(
         &client,
         &plan.grid,
         &plan.matchers,
         &survey,
         &args.fleet,
         args.max_points,
+        tol,
         &mut progress,
         &mut notes,
         &check_memory,
     ))?;
+    let stats = &fetched.stats;
     for n in &notes {
         eprintln!("clockwatch report: {n}");
     }
@@ -555,7 +556,7 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         stats.queries, stats.splits
     );
     let bound_q = source::bound_query(&plan.matchers, plan.grid.step_ms);
-    if assembly.jobs.is_empty() {
+    if fetched.jobs.is_empty() {
         return Err(ReportError::NoSeries {
             selector: if args.selector.trim().is_empty() {
                 "{}".to_string()
@@ -567,18 +568,8 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             query: bound_q,
         });
     }
-    let tol = plan.tolerance.seconds();
-    // Consumed node by node: each node's cells are freed once analysed.
-    let jobs = assembly.jobs;
-    let nodes: Vec<NodeReport> = assembly
-        .nodes
-        .into_iter()
-        .map(|(name, cells)| {
-            let mut n = analysis::analyze_node(&name, &plan.grid, &cells, tol);
-            compact::compact(&mut n);
-            n
-        })
-        .collect();
+    let jobs = fetched.jobs;
+    let nodes: Vec<NodeReport> = fetched.nodes;
     let summary = analysis::summarize(&nodes, plan.allowed_unmeasured);
     let mut queries = vec![bound_q];
     queries.extend(

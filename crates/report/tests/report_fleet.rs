@@ -306,7 +306,15 @@ fn fleet_within_engine_limits() {
         ],
     );
     assert_eq!(tiny.status.code(), Some(1), "{}", stderr(&tiny));
-    for other in [json(&sized), json(&tiny)] {
+    // A budget that holds a few nodes' cells at a time: fetched in groups.
+    let grouped = report(prom.port, from, to, &["--max-memory", "65MiB"]);
+    assert_eq!(grouped.status.code(), Some(1), "{}", stderr(&grouped));
+    assert!(
+        stderr(&grouped).contains("groups of at most"),
+        "{}",
+        stderr(&grouped)
+    );
+    for other in [json(&sized), json(&tiny), json(&grouped)] {
         assert_eq!(
             d["nodes"], other["nodes"],
             "same result whatever the chunks"
