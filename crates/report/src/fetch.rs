@@ -28,6 +28,9 @@ use super::prom::{Client, Series};
 use super::source::{self, Assembly, Chunk, Kind};
 use super::ReportError;
 
+/// Whether the split note was printed (once per process).
+static SAID_SPLIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Default of `--max-samples-per-query`: a tenth of Prometheus' default
 /// `--query.max-samples` (50,000,000).
 pub const DEFAULT_MAX_SAMPLES: u64 = 5_000_000;
@@ -492,8 +495,8 @@ async fn run_jobs(
                 progress(*done, *total);
             }
             Err(ReportError::TooLarge { query, error }) if job.chunk.cells > 1 => {
-                if stats.splits == 0 {
-                    // Said once, as it happens.
+                if !SAID_SPLIT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    // Said once per run (whatever the groups), as it happens.
                     eprintln!(
                         "clockwatch report: note: the query engine refused a chunk of {} cells of {query} as too large ({error}); splitting such chunks in half and retrying (--max-samples-per-query {} sets the starting size)",
                         job.chunk.cells, args.max_samples_per_query
