@@ -13,6 +13,10 @@
 //! [`run`] reads the clock, the environment and the network.
 
 pub mod analysis;
+pub mod budget;
+pub mod compact;
+pub mod fetch;
+pub mod groups;
 pub mod profile;
 pub mod prom;
 pub mod render_csv;
@@ -114,6 +118,50 @@ pub enum ReportError {
     /// Rendering failed.
     #[error("cannot render the report: {0}")]
     Render(String),
+    /// A query did not finish within the timeout.
+    #[error("Prometheus at {url} did not answer within --prometheus-timeout {timeout}: timeout of {query} over {from} .. {to}; raise --prometheus-timeout or lower --max-samples-per-query")]
+    Timeout {
+        /// Base URL.
+        url: String,
+        /// The timeout.
+        timeout: String,
+        /// PromQL (or series selector).
+        query: String,
+        /// First evaluation of the chunk.
+        from: String,
+        /// Last evaluation of the chunk.
+        to: String,
+    },
+    /// The engine refused a query as too large (split and retried).
+    #[error("the query engine refused {query} as too large: {error}")]
+    TooLarge {
+        /// PromQL.
+        query: String,
+        /// Its error.
+        error: String,
+    },
+    /// The engine refused even a one-cell chunk.
+    #[error("the query engine refused {query} at {at} even for a single evaluation step: {error}; the engine's sample limit (Prometheus --query.max-samples) is below the number of series this query touches: raise that limit, or narrow --selector")]
+    TooLargeUnsplittable {
+        /// PromQL.
+        query: String,
+        /// The one evaluation instant.
+        at: String,
+        /// Its error.
+        error: String,
+    },
+    /// The estimated memory is over `--max-memory`.
+    #[error("this report needs about {need} ({nodes} nodes x {cells} cells), over --max-memory {limit}; raise --max-memory, use a larger --step, a shorter period (--from/--to) or a narrower --selector")]
+    Memory {
+        /// Estimate.
+        need: String,
+        /// The limit as given.
+        limit: String,
+        /// Nodes found.
+        nodes: usize,
+        /// Cells per node.
+        cells: usize,
+    },
 }
 
 /// Output format.
@@ -179,6 +227,9 @@ pub struct ReportArgs {
     /// than 11000 per series).
     #[arg(long, default_value_t = 10_000)]
     pub max_points: usize,
+    /// Fleet-scale fetching: cost-sized chunks, concurrency, memory budget.
+    #[command(flatten)]
+    pub fleet: fetch::FleetArgs,
 }
 
 /// Connection options of the report.
@@ -296,6 +347,12 @@ impl Plan {
             return Err(ReportError::Argument(format!(
                 "{cells} grid cells per node is too many (limit {MAX_CELLS}); use a larger --step or a shorter period"
             )));
+        }
+        if args.fleet.max_samples_per_query == 0 || args.fleet.prometheus_concurrency == 0 {
+            return Err(ReportError::Argument(
+                "--max-samples-per-query and --prometheus-concurrency must be at least 1"
+                    .to_string(),
+            ));
         }
         if args.max_points == 0 || args.max_points > 11_000 {
             return Err(ReportError::Argument(
@@ -465,15 +522,41 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             let _ = std::io::stderr().flush();
         }
     };
-    let assembly = runtime.block_on(source::fetch(
+    let survey = runtime.block_on(fetch::survey(&client, &plan.grid, &plan.matchers))?;
+    let check_memory = |nodes: usize| {
+        budget::check(
+            nodes,
+            plan.grid.cells,
+            args.fleet.prometheus_concurrency,
+            args.fleet.max_samples_per_query,
+            &args.fleet.max_memory,
+        )
+        .map(|_| ())
+    };
+    let mut notes = Vec::new();
+    let tol = plan.tolerance.seconds();
+    let fetched = runtime.block_on(groups::fetch_all(
         &client,
         &plan.grid,
         &plan.matchers,
+        &survey,
+        &args.fleet,
         args.max_points,
+        tol,
         &mut progress,
+        &mut notes,
+        &check_memory,
     ))?;
+    let stats = &fetched.stats;
+    for n in &notes {
+        eprintln!("clockwatch report: {n}");
+    }
+    eprintln!(
+        "clockwatch report: {} range requests sent, {} chunk(s) split after the engine refused them",
+        stats.queries, stats.splits
+    );
     let bound_q = source::bound_query(&plan.matchers, plan.grid.step_ms);
-    if assembly.jobs.is_empty() {
+    if fetched.jobs.is_empty() {
         return Err(ReportError::NoSeries {
             selector: if args.selector.trim().is_empty() {
                 "{}".to_string()
@@ -485,19 +568,19 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             query: bound_q,
         });
     }
-    let tol = plan.tolerance.seconds();
-    let nodes: Vec<NodeReport> = assembly
-        .nodes
-        .iter()
-        .map(|(name, cells)| analysis::analyze_node(name, &plan.grid, cells, tol))
-        .collect();
+    let jobs = fetched.jobs;
+    let nodes: Vec<NodeReport> = fetched.nodes;
     let summary = analysis::summarize(&nodes, plan.allowed_unmeasured);
     let mut queries = vec![bound_q];
     queries.extend(
-        source::problem_queries(&plan.matchers, &assembly.jobs, plan.grid.step_ms)
+        source::problem_queries(&plan.matchers, &jobs, plan.grid.step_ms)
             .into_iter()
             .map(|(_, query)| query),
     );
+    if let Some(first) = &stats.first_pass {
+        // Run before the state query, which then covers only what it flags.
+        queries.insert(1, first.clone());
+    }
     let report = Report {
         generated_ms: now,
         prometheus: client.display_url().to_string(),

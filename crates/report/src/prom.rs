@@ -38,11 +38,13 @@ pub struct Series {
     pub points: Vec<(i64, f64)>,
 }
 
-/// The query API client.
-#[derive(Debug)]
+/// The query API client (cheap to clone: clones share one connection pool).
+#[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     endpoint: Url,
+    series_endpoint: Url,
+    timeout: Duration,
     display: String,
     bearer_token: Option<String>,
     basic_auth: Option<(String, String)>,
@@ -51,24 +53,32 @@ pub struct Client {
 #[derive(Deserialize)]
 struct Envelope {
     status: Option<String>,
-    data: Option<Data>,
     #[serde(rename = "errorType")]
     error_type: Option<String>,
     error: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Data {
+struct Data<'a> {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Vec<RawSeries>,
+    #[serde(borrow)]
+    result: Vec<RawSeries<'a>>,
+}
+
+// Values are borrowed from the body: no allocation per point.
+#[derive(Deserialize)]
+struct RawSeries<'a> {
+    metric: BTreeMap<String, String>,
+    #[serde(default, borrow)]
+    values: Vec<(f64, &'a str)>,
 }
 
 #[derive(Deserialize)]
-struct RawSeries {
-    metric: BTreeMap<String, String>,
-    #[serde(default)]
-    values: Vec<(f64, String)>,
+struct SeriesEnvelope<T> {
+    status: Option<String>,
+    data: Option<Vec<T>>,
+    error: Option<String>,
 }
 
 impl Client {
@@ -143,9 +153,13 @@ impl Client {
         let http = builder
             .build()
             .map_err(|e| ReportError::Argument(format!("HTTP client: {}", chain(&e))))?;
+        let series_endpoint = Url::parse(&format!("{display}/api/v1/series"))
+            .map_err(|e| ReportError::Argument(format!("--prometheus {:?}: {e}", cfg.url)))?;
         Ok(Client {
             http,
             endpoint,
+            series_endpoint,
+            timeout: cfg.timeout,
             display,
             bearer_token: cfg.bearer_token.clone(),
             basic_auth,
@@ -178,7 +192,11 @@ impl Client {
         if let Some((user, pass)) = &self.basic_auth {
             req = req.basic_auth(user, Some(pass));
         }
-        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let what = || (query, start_ms, end_ms);
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e, what()))?;
         let status = resp.status();
         let content_type = resp
             .headers()
@@ -186,13 +204,18 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e, what()))?;
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(ReportError::Auth {
                 url: self.display.clone(),
                 status: status.to_string(),
             });
         }
+        // The envelope without the data first (an error has none), then
+        // the data borrowing from the body.
         let envelope: Option<Envelope> = serde_json::from_slice(&body).ok();
         let Some(envelope) = envelope.filter(|e| e.status.is_some()) else {
             return Err(ReportError::NotPrometheus {
@@ -205,6 +228,13 @@ impl Client {
             });
         };
         if envelope.status.as_deref() != Some("success") {
+            let error = envelope.error.clone().unwrap_or_default();
+            if is_too_large(status, &error) {
+                return Err(ReportError::TooLarge {
+                    query: query.to_string(),
+                    error: format!("{error} (HTTP {status})"),
+                });
+            }
             return Err(ReportError::Query {
                 query: query.to_string(),
                 error: format!(
@@ -214,7 +244,12 @@ impl Client {
                 ),
             });
         }
-        let data = envelope.data.ok_or_else(|| ReportError::NotPrometheus {
+        let full: WithData =
+            serde_json::from_slice(&body).map_err(|e| ReportError::NotPrometheus {
+                url: self.endpoint.to_string(),
+                detail: format!("cannot parse the answer: {e}"),
+            })?;
+        let data = full.data.ok_or_else(|| ReportError::NotPrometheus {
             url: self.endpoint.to_string(),
             detail: "status success without data".to_string(),
         })?;
@@ -232,23 +267,132 @@ impl Client {
                 points: s
                     .values
                     .into_iter()
-                    .map(|(t, v)| ((t * 1000.0).round() as i64, parse_value(&v)))
+                    .map(|(t, v)| ((t * 1000.0).round() as i64, parse_value(v)))
                     .collect(),
             })
             .collect())
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> ReportError {
-        let what = if e.is_timeout() {
-            "timed out (see --prometheus-timeout)".to_string()
-        } else {
-            chain(e)
-        };
-        ReportError::Connect {
-            url: self.display.clone(),
-            detail: what,
+    /// How many series `selector` matches between `start_ms` and `end_ms`
+    /// (`/api/v1/series`: the index only, no sample is loaded).
+    pub async fn series_count(
+        &self,
+        selector: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<usize, ReportError> {
+        Ok(self
+            .series::<serde::de::IgnoredAny>(selector, start_ms, end_ms)
+            .await?
+            .len())
+    }
+
+    /// The label sets of the series `selector` matches (`/api/v1/series`).
+    pub async fn series_labels(
+        &self,
+        selector: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<BTreeMap<String, String>>, ReportError> {
+        self.series(selector, start_ms, end_ms).await
+    }
+
+    async fn series<T: serde::de::DeserializeOwned>(
+        &self,
+        selector: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<T>, ReportError> {
+        let form = [
+            ("match[]", selector.to_string()),
+            ("start", secs(start_ms)),
+            ("end", secs(end_ms)),
+        ];
+        let mut req = self.http.post(self.series_endpoint.clone()).form(&form);
+        if let Some(token) = &self.bearer_token {
+            req = req.bearer_auth(token);
+        }
+        if let Some((user, pass)) = &self.basic_auth {
+            req = req.basic_auth(user, Some(pass));
+        }
+        let what = || (selector, start_ms, end_ms);
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e, what()))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e, what()))?;
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(ReportError::Auth {
+                url: self.display.clone(),
+                status: status.to_string(),
+            });
+        }
+        match serde_json::from_slice::<SeriesEnvelope<T>>(&body) {
+            Ok(SeriesEnvelope {
+                status: Some(st),
+                data: Some(d),
+                ..
+            }) if st == "success" => Ok(d),
+            Ok(SeriesEnvelope {
+                status: Some(_),
+                error,
+                ..
+            }) => Err(ReportError::Query {
+                query: format!("series {selector}"),
+                error: format!("{} (HTTP {status})", error.unwrap_or_default()),
+            }),
+            _ => Err(ReportError::NotPrometheus {
+                url: self.series_endpoint.to_string(),
+                detail: format!(
+                    "HTTP {status}, body starts {:?}",
+                    String::from_utf8_lossy(&body[..body.len().min(60)])
+                ),
+            }),
         }
     }
+
+    fn transport_error(
+        &self,
+        e: &reqwest::Error,
+        (query, start_ms, end_ms): (&str, i64, i64),
+    ) -> ReportError {
+        if e.is_timeout() {
+            return ReportError::Timeout {
+                url: self.display.clone(),
+                timeout: humantime::format_duration(self.timeout).to_string(),
+                query: query.to_string(),
+                from: super::timeparse::format_ms(start_ms),
+                to: super::timeparse::format_ms(end_ms),
+            };
+        }
+        ReportError::Connect {
+            url: self.display.clone(),
+            detail: chain(e),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WithData<'a> {
+    #[serde(borrow)]
+    data: Option<Data<'a>>,
+}
+
+/// Whether an error answer means "this query is too big" (Prometheus:
+/// HTTP 422 `query processing would load too many samples into memory`;
+/// Thanos, Mimir and VictoriaMetrics use 422 or 400 with similar words).
+pub fn is_too_large(status: StatusCode, error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    let words = e.contains("too many samples")
+        || e.contains("maximum number of samples")
+        || e.contains("max samples")
+        || e.contains("exceeded the limit")
+        || (e.contains("limit") && (e.contains("sample") || e.contains("series")));
+    (status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST) && words
 }
 
 /// Prometheus sample values: decimal, `+Inf`, `-Inf`, `NaN`.

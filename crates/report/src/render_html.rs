@@ -345,7 +345,18 @@ pub fn render(r: &Report) -> String {
         o,
         "<h2>Timelines</h2>\n<p class=\"legend\">Bars: peak clock error bound per column (log scale), dashed line: tolerance. Strip:<span style=\"background:{GREEN}\"></span>within tolerance<span style=\"background:{RED}\"></span>out of tolerance<span style=\"background:{GREY}\"></span>unmeasured</p>"
     );
+    let large = r.nodes.len() > crate::compact::LARGE_FLEET;
+    if large {
+        let _ = writeln!(
+            o,
+            "<p class=\"legend\">{} nodes: timelines are drawn for the non-compliant nodes only; every node is in the table above, and the Markdown, CSV and JSON reports are complete.</p>",
+            r.nodes.len()
+        );
+    }
     for n in &r.nodes {
+        if large && n.compliant(r.allowed_unmeasured) {
+            continue;
+        }
         let _ = writeln!(o, "<div class=\"node\">\n<h3>{}</h3>", esc(&n.node));
         let _ = writeln!(o, "{}", timeline(r, n));
         if !n.breaches.is_empty() {

@@ -190,14 +190,53 @@ pub struct Assembly {
     pub jobs: BTreeSet<String>,
     /// Points that fell off the grid (should be 0).
     pub off_grid: usize,
+    /// Series without a `node` label (named by their labels; at most
+    /// [`UNLABELLED_KEPT`] kept), and how many there were.
+    pub unlabelled: BTreeSet<String>,
+    /// Number of series without a `node` label.
+    pub unlabelled_count: usize,
+    /// node -> which scrape targets had a bound sample / a failed scrape
+    /// in each cell (see [`Assembly::finish`]).
+    pub targets: BTreeMap<String, crate::fetch::Targets>,
 }
+
+/// How many series without `node` are named in the warning.
+pub const UNLABELLED_KEPT: usize = 20;
 
 impl Assembly {
     /// Adds one query's answer. Series without `node`/`instance` are kept
     /// under `(unlabelled)`.
     pub fn add(&mut self, grid: &Grid, kind: Kind, series: &[Series]) {
         for s in series {
+            if s.labels.get(label::NODE).is_none_or(|v| v.is_empty()) {
+                self.unlabelled_count += 1;
+                if self.unlabelled.len() < UNLABELLED_KEPT {
+                    self.unlabelled
+                        .insert(crate::fetch::describe(kind, &s.labels));
+                }
+            }
             let node = node_of(&s.labels).unwrap_or_else(|| "(unlabelled)".to_string());
+            let target = s
+                .labels
+                .get(label::INSTANCE)
+                .map(String::as_str)
+                .unwrap_or("");
+            if matches!(kind, Kind::Bound | Kind::ExporterDown) {
+                let t = self.targets.entry(node.clone()).or_default();
+                t.record(grid, kind, target, &s.points);
+                if kind == Kind::ExporterDown {
+                    // Applied by finish(), once every series is in.
+                    self.nodes
+                        .entry(node.clone())
+                        .or_insert_with(|| vec![CellInput::default(); grid.cells]);
+                    self.off_grid += s
+                        .points
+                        .iter()
+                        .filter(|p| grid.cell_at_eval(p.0).is_none())
+                        .count();
+                    continue;
+                }
+            }
             if kind == Kind::Bound {
                 if let Some(job) = s.labels.get(label::JOB) {
                     self.jobs.insert(job.clone());
@@ -225,6 +264,19 @@ impl Assembly {
                 }
             }
         }
+    }
+
+    /// Applies the rule for failed scrapes (rollouts, replicas): a cell is
+    /// "exporter down" when a scrape of the node failed in it and no scrape
+    /// target of the node that had a bound sample in the cell was free of
+    /// failed scrapes in it. Targets are told apart by `instance`.
+    pub fn finish(&mut self) {
+        for (node, t) in &self.targets {
+            if let Some(cells) = self.nodes.get_mut(node) {
+                t.apply(cells);
+            }
+        }
+        self.targets.clear();
     }
 }
 
@@ -378,6 +430,7 @@ mod tests {
                 points: vec![(60_000, 0.0)],
             }],
         );
+        a.finish();
         let n1 = &a.nodes["n1"];
         assert_eq!(n1[0].bound_peak, Some(0.1));
         assert_eq!(n1[1].bound_peak, Some(0.3));

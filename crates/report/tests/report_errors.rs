@@ -202,7 +202,11 @@ fn bearer_token_from_env_and_file_and_basic_auth_are_sent() {
     );
     assert_error(&o, "no clockwatch series matched {cluster=\"prod\"}");
     let reqs = seen.lock().expect("lock").clone();
-    let first = reqs.first().expect("a request");
+    // The survey of the series index comes first, then the range queries.
+    let first = reqs
+        .iter()
+        .find(|r| !r.line.starts_with("POST /api/v1/series "))
+        .expect("a request");
     assert!(
         first.line.starts_with("POST /api/v1/query_range "),
         "{first:?}"
@@ -364,4 +368,42 @@ fn bad_flags_exit_2_and_help_exits_0() {
     ] {
         assert!(help.contains(flag), "help lacks {flag}: {help}");
     }
+}
+
+#[test]
+fn timeout_says_timeout_and_names_the_query_and_chunk() {
+    let (port, _) = serve(Box::new(|req: &Request| {
+        if req.line.starts_with("POST /api/v1/series ") {
+            return (
+                200,
+                "application/json",
+                r#"{"status":"success","data":[]}"#.to_string(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        (200, "application/json", EMPTY_MATRIX.to_string())
+    }));
+    let o = report(port, &["--prometheus-timeout", "300ms"], &[]);
+    assert_error(&o, "did not answer within --prometheus-timeout 300ms: timeout of max_over_time(clockwatch_clock_error_bound_seconds[60000ms]) over ");
+    assert!(!err(&o).contains("cannot reach"), "{}", err(&o));
+}
+
+#[test]
+fn too_many_samples_for_one_step_names_the_limit_and_the_flags() {
+    let (port, _) = serve(Box::new(|_| {
+        (
+            422,
+            "application/json",
+            r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory in query execution"}"#
+                .to_string(),
+        )
+    }));
+    let o = report(port, &[], &[]);
+    assert_error(&o, "even for a single evaluation step");
+    let e = err(&o);
+    assert!(
+        e.contains("--query.max-samples") && e.contains("--selector"),
+        "{e}"
+    );
+    assert_eq!(e.matches("splitting such chunks in half").count(), 1, "{e}");
 }

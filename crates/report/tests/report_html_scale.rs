@@ -1,0 +1,98 @@
+//! The HTML of a large fleet: 2000 synthetic nodes × 1 day at 60 s, 20 of
+//! them non-compliant. The HTML must stay small enough for headless
+//! Chromium to print it to PDF (timelines only for the non-compliant nodes,
+//! every node in the table), and the Markdown must stay complete.
+//! Without chromium: loud SKIP (fails under CI=true).
+
+mod common;
+
+use clockwatch_report::analysis::{self, CellInput, Grid};
+use clockwatch_report::{profile, render, Format, Report};
+use common::{skip_unless, test_output_dir};
+
+const NODES: usize = 2000;
+
+fn fleet() -> Report {
+    let grid = Grid {
+        start_ms: 1_714_521_600_000,
+        step_ms: 60_000,
+        cells: 1440,
+    };
+    let tol = profile::parse_tolerance("mifid2-hft").expect("profile");
+    let nodes: Vec<_> = (0..NODES)
+        .map(|i| {
+            let cells: Vec<CellInput> = (0..grid.cells)
+                .map(|k| CellInput {
+                    bound_peak: Some(if i % 100 == 7 && (600..620).contains(&k) {
+                        0.0005
+                    } else {
+                        0.00002 + (k % 9) as f64 * 1e-6
+                    }),
+                    ..CellInput::default()
+                })
+                .collect();
+            let mut n =
+                analysis::analyze_node(&format!("node-{i:04}"), &grid, &cells, tol.seconds());
+            clockwatch_report::compact::compact(&mut n);
+            n
+        })
+        .collect();
+    let summary = analysis::summarize(&nodes, 0.0);
+    Report {
+        generated_ms: grid.end_ms() + 60_000,
+        prometheus: "http://127.0.0.1:9090".into(),
+        selector: String::new(),
+        requested_from_ms: grid.start_ms,
+        requested_to_ms: grid.end_ms(),
+        grid,
+        tolerance: tol,
+        allowed_unmeasured: 0.0,
+        nodes,
+        summary,
+        queries: vec!["q".into()],
+    }
+}
+
+#[test]
+fn large_fleet_html_prints_to_pdf() {
+    let r = fleet();
+    let md = render(&r, Format::Md).expect("md");
+    assert_eq!(
+        (0..NODES)
+            .filter(|i| md.contains(&format!("| node-{i:04} |")))
+            .count(),
+        NODES,
+        "Markdown lists every node"
+    );
+    let html = render(&r, Format::Html).expect("html");
+    assert_eq!(html.matches("<div class=\"node\">").count(), 20);
+    assert_eq!(html.matches("<tr data-node=").count(), NODES);
+    assert!(html.len() < 4 << 20, "HTML is {} bytes", html.len());
+    if skip_unless(&["chromium"], false) {
+        return;
+    }
+    let out = test_output_dir();
+    let page = out.join("large-fleet.html");
+    std::fs::write(&page, &html).expect("write html");
+    let pdf = out.join("large-fleet.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    let profile = tempfile::tempdir().expect("profile");
+    let o = common::chromium(profile.path())
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg("--no-pdf-header-footer")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium --print-to-pdf");
+    let bytes = std::fs::read(&pdf).unwrap_or_else(|e| {
+        panic!(
+            "no PDF ({e}); chromium: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    assert!(bytes.starts_with(b"%PDF"), "not a PDF");
+    println!(
+        "large fleet: HTML {} bytes, PDF {} bytes",
+        html.len(),
+        bytes.len()
+    );
+}
