@@ -131,6 +131,8 @@ pub enum Kind {
     Counter,
     /// A constant 1 whose labels carry strings (`*_info`).
     Info,
+    /// Cumulative `_bucket{le}`, `_count` and `_sum` series.
+    Histogram,
 }
 
 impl Kind {
@@ -139,6 +141,7 @@ impl Kind {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
             Kind::Info => "info",
+            Kind::Histogram => "histogram",
         }
     }
 }
@@ -195,6 +198,10 @@ metrics! {
     CLOCKWATCH_BUILD_INFO = ("clockwatch_build_info", Info, &[label::VERSION, label::REVISION], "", "always", "Build of the running clockwatch.");
     CLOCKWATCH_COLLECTOR_SUCCESS = ("clockwatch_collector_success", Gauge, &[label::COLLECTOR], "", "always", "1 if the collector succeeded in this scrape.");
     CLOCKWATCH_COLLECTOR_DURATION_SECONDS = ("clockwatch_collector_duration_seconds", Gauge, &[label::COLLECTOR], "seconds", "always", "Time the collector took in this scrape. The chrony collectors share one pipelined exchange: theirs is the time until their last reply.");
+    // time accounting, sampled every --sample.interval (not per scrape)
+    CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS = ("clockwatch_clock_error_bound_time_seconds", Histogram, &[], "seconds", "sampler", "Seconds during which the clock was synchronized with the bound at most le (_bucket), seconds synchronized (_count), and the integral of the bound over them (_sum, bound x seconds). Between two samples the larger bound and the worse state count; a gap over 3 sample intervals counts as unknown.");
+    CLOCKWATCH_SYNC_STATE_SECONDS_TOTAL = ("clockwatch_sync_state_seconds_total", Counter, &[label::STATE], "seconds", "sampler", "Seconds clockwatch observed in each sync state since it started; their sum is the time observed.");
+    CLOCKWATCH_CLOCK_ERROR_BOUND_MAX_SECONDS = ("clockwatch_clock_error_bound_max_seconds", Gauge, &[], "seconds", "sampler", "Peak of the bound over the last --sample.window (+Inf if any sample in it was not synchronized or stale).");
     // the independent NTP probe (--probe.server)
     CLOCKWATCH_PROBE_SUCCESS = ("clockwatch_probe_success", Gauge, PROBE, "", "probe", "1 if the last probe round to the server gave a valid sample, else 0.");
     CLOCKWATCH_PROBE_OFFSET_SECONDS = ("clockwatch_probe_offset_seconds", Gauge, PROBE, "seconds", "probe", "The node's clock minus the server's, from the last good round's lowest-delay sample: positive when the node is ahead.");
