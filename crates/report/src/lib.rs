@@ -13,9 +13,11 @@
 //! [`run`] reads the clock, the environment and the network.
 
 pub mod analysis;
+pub mod counters;
 pub mod profile;
 pub mod prom;
 pub mod render_csv;
+pub mod render_evidence;
 pub mod render_html;
 pub mod render_json;
 pub mod render_md;
@@ -165,6 +167,11 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
+    /// How time in tolerance is measured: the exporter's time counters
+    /// (exact between scrapes), the grid of scrapes, or auto (counters for
+    /// each node that has them for the whole period, else the grid).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub method: counters::Method,
     /// Write the report here instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
@@ -486,10 +493,22 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         });
     }
     let tol = plan.tolerance.seconds();
+    let counted = if args.method == counters::Method::Grid {
+        Default::default()
+    } else {
+        runtime.block_on(counters::fetch(
+            &client,
+            &plan.grid,
+            &plan.matchers,
+            args.max_points,
+        ))?
+    };
     let nodes: Vec<NodeReport> = assembly
         .nodes
         .iter()
-        .map(|(name, cells)| analysis::analyze_node(name, &plan.grid, cells, tol))
+        .map(|(name, cells)| {
+            analyze_with_method(name, &plan.grid, cells, counted.get(name), tol, args.method)
+        })
         .collect();
     let summary = analysis::summarize(&nodes, plan.allowed_unmeasured);
     let mut queries = vec![bound_q];
@@ -498,6 +517,9 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             .into_iter()
             .map(|(_, query)| query),
     );
+    if args.method != counters::Method::Grid {
+        queries.extend(counters::queries(&plan.matchers, plan.grid.step_ms));
+    }
     let report = Report {
         generated_ms: now,
         prometheus: client.display_url().to_string(),
@@ -529,6 +551,57 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
     }
     eprintln!("clockwatch report: {}", verdict_line(&report));
     Ok(report.summary.compliant)
+}
+
+/// One node by the method `--method` asks for: the counters where they
+/// serve (auto: they cover the whole period), else the grid; the node says
+/// which and why.
+pub fn analyze_with_method(
+    name: &str,
+    grid: &Grid,
+    cells: &[analysis::CellInput],
+    counted: Option<&counters::NodeCounters>,
+    tol: f64,
+    method: counters::Method,
+) -> NodeReport {
+    use counters::Method;
+    let grid_why = |why: String| {
+        let mut n = analysis::analyze_node(name, grid, cells, tol);
+        n.method.why = why;
+        n
+    };
+    if method == Method::Grid {
+        return grid_why("--method grid".to_string());
+    }
+    let Some(nc) = counted else {
+        return grid_why(format!(
+            "no {} series for this node",
+            clockwatch_vocab::CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS.name
+        ));
+    };
+    if method == Method::Auto {
+        if let Err(why) = counters::covers_period(nc) {
+            return grid_why(format!("counters do not cover the period: {why}"));
+        }
+    }
+    match counters::count(nc, grid, tol) {
+        Ok(c) => {
+            let mut n = analysis::analyze_node(name, grid, &c.cells, tol);
+            counters::real_peaks(&mut n, nc, grid);
+            let mut why = vec![if method == Method::Auto {
+                "counters cover the whole period".to_string()
+            } else {
+                "--method counters".to_string()
+            }];
+            why.extend(c.notes);
+            n.method = analysis::MethodUsed {
+                counters: Some(c.account),
+                why: why.join("; "),
+            };
+            n
+        }
+        Err(why) => grid_why(format!("counters not usable: {why}")),
+    }
 }
 
 /// Renders `report` in `format`.
@@ -599,6 +672,9 @@ pub fn method_notes(r: &Report) -> Vec<String> {
         ),
         "The bound is relative to chronyd's reference; traceability of that reference to UTC must be documented by the operator.".to_string(),
     ];
+    if r.nodes.iter().any(|n| n.method.counters.is_some()) {
+        notes.push("Nodes measured by the counters method: time in tolerance is the increase of the exporter's clockwatch_clock_error_bound_time_seconds_bucket at the tolerance (the next lower bucket when the tolerance is not a bucket boundary) between the counter readings scraped last in each cell; the exporter counts every sample interval, so a breach or a Prometheus outage between scrapes is counted exactly as long as the exporter ran. Unmeasured = wall time − seconds synchronized; a counter reset (exporter restart) makes the time back to the previous reading unmeasured. A cell is marked out of tolerance when its bucket increase shows time above the tolerance or a windowed peak (clockwatch_clock_error_bound_max_seconds) above it was scraped in it; across cells without readings the totals stay exact and every cell of the stretch carries what happened in it.".to_string());
+    }
     if r.grid.end_ms() != r.requested_to_ms {
         notes.push(format!(
             "The requested end {} is not a whole number of steps after the start; the report covers up to {}.",
@@ -615,6 +691,27 @@ pub fn method_notes(r: &Report) -> Vec<String> {
         notes.push("Verdict rule: a node is compliant only when nothing is out of tolerance and nothing is unmeasured.".to_string());
     }
     notes
+}
+
+/// Seconds within, out of tolerance and unmeasured: exact from the
+/// counters, else cells × step.
+pub fn node_seconds(r: &Report, n: &NodeReport) -> (f64, f64, f64) {
+    match &n.method.counters {
+        Some(a) => (a.within_s, a.out_s(), a.unmeasured_s()),
+        None => {
+            let step = r.grid.step_ms as f64 / 1000.0;
+            (
+                n.cells_within as f64 * step,
+                n.cells_out as f64 * step,
+                n.cells_unmeasured as f64 * step,
+            )
+        }
+    }
+}
+
+/// `counters: why` / `grid: why`, for every format.
+pub fn method_line(n: &NodeReport) -> String {
+    format!("{}: {}", n.method.name(), n.method.why)
 }
 
 /// A ratio as a percentage with 4 decimals.
@@ -729,8 +826,8 @@ mod tests {
         let rows: Vec<csv::StringRecord> = rd.records().map(|x| x.expect("row")).collect();
         assert_eq!(
             rows.len(),
-            1 + 2 + 1 + 1,
-            "cluster, 2 nodes, 1 breach, 1 gap"
+            1 + 2 + 1 + 1 + 2,
+            "cluster, 2 nodes, 1 breach, 1 gap, 2 method rows"
         );
         assert_eq!(&rows[1][1], "a,\"weird\" <node>|x");
         assert_eq!(&rows[3][0], "breach");
