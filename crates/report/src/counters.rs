@@ -346,9 +346,9 @@ pub fn count(nc: &NodeCounters, grid: &Grid, tolerance: f64) -> Result<Counted, 
             cell.bound_peak = Some(*le);
         }
         if let Some(p) = nc.peak.get(i).copied().flatten() {
-            if p.is_finite() && p > tolerance {
-                cell.bound_peak = Some(p);
-            } else if p.is_finite() && cell.bound_peak.is_some_and(|b| b <= tolerance) {
+            // A windowed peak above the tolerance marks the cell; below it,
+            // it replaces the bucket edge unless the buckets saw a breach.
+            if p.is_finite() && (p > tolerance || cell.bound_peak.is_some_and(|b| b <= tolerance)) {
                 cell.bound_peak = Some(p);
             }
         }
