@@ -21,9 +21,11 @@
 //!
 //! Per cell the same increases say where a breach or a gap lies; across
 //! cells without readings (a Prometheus gap) the totals stay exact and the
-//! whole stretch carries what happened in it. `max_over_time` of
-//! `clockwatch_clock_error_bound_max_seconds` marks a cell out of tolerance
-//! whenever a windowed peak above the tolerance was scraped in it.
+//! whole stretch carries what happened in it. The bound shown for a breach
+//! is `max_over_time` of `clockwatch_clock_error_bound_max_seconds` over its
+//! cells (the peak of the exporter's window, so a breach between scrapes
+//! has its size); the window reaches back before the cell, so that peak
+//! locates nothing on its own: the bucket increase does.
 //!
 //! Nothing here decides a clock's state: the exporter did; this only sums.
 
@@ -340,17 +342,10 @@ pub fn count(nc: &NodeCounters, grid: &Grid, tolerance: f64) -> Result<Counted, 
         }
     }
     // Cells before the first or after the last reading were not observed.
-    for (i, cell) in cells.iter_mut().enumerate() {
+    for cell in &mut cells {
         if cell.bound_peak.is_none() {
             cell.states.insert(Reasons::NOT_OBSERVED);
             cell.bound_peak = Some(*le);
-        }
-        if let Some(p) = nc.peak.get(i).copied().flatten() {
-            // A windowed peak above the tolerance marks the cell; below it,
-            // it replaces the bucket edge unless the buckets saw a breach.
-            if p.is_finite() && (p > tolerance || cell.bound_peak.is_some_and(|b| b <= tolerance)) {
-                cell.bound_peak = Some(p);
-            }
         }
     }
     if account.resets > 0 {
