@@ -23,6 +23,7 @@ pub mod render_json;
 pub mod render_md;
 pub mod source;
 pub mod timeparse;
+pub mod traceability;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -244,6 +245,8 @@ pub struct Report {
     pub summary: Summary,
     /// The PromQL that was run.
     pub queries: Vec<String>,
+    /// Per node: the references followed, leap status, probe agreement.
+    pub traceability: std::collections::BTreeMap<String, traceability::NodeTrace>,
 }
 
 /// The validated plan of a report (no I/O).
@@ -520,6 +523,13 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
     if args.method != counters::Method::Grid {
         queries.extend(counters::queries(&plan.matchers, plan.grid.step_ms));
     }
+    let traces = runtime.block_on(traceability::fetch(
+        &client,
+        &plan.grid,
+        &plan.matchers,
+        args.max_points,
+    ))?;
+    queries.extend(traceability::queries(&plan.matchers, plan.grid.step_ms));
     let report = Report {
         generated_ms: now,
         prometheus: client.display_url().to_string(),
@@ -532,6 +542,7 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         nodes,
         summary,
         queries,
+        traceability: traces,
     };
     let text = render(&report, args.format)?;
     match &args.output {
@@ -815,6 +826,7 @@ mod tests {
             nodes,
             summary,
             queries: vec!["q".to_string()],
+            traceability: Default::default(),
         }
     }
 
@@ -826,8 +838,8 @@ mod tests {
         let rows: Vec<csv::StringRecord> = rd.records().map(|x| x.expect("row")).collect();
         assert_eq!(
             rows.len(),
-            1 + 2 + 1 + 1 + 2,
-            "cluster, 2 nodes, 1 breach, 1 gap, 2 method rows"
+            1 + 2 + 1 + 1 + 2 + 2,
+            "cluster, 2 nodes, 1 breach, 1 gap, 2 method rows, 2 reference rows"
         );
         assert_eq!(&rows[1][1], "a,\"weird\" <node>|x");
         assert_eq!(&rows[3][0], "breach");

@@ -7,7 +7,9 @@
 use std::fmt::Write;
 
 use super::render_html::esc;
-use super::{node_seconds, Report};
+use super::timeparse::{format_ms, format_span};
+use super::traceability::{leap_name, NO_INFO};
+use super::{node_seconds, opt_seconds, pct, Report};
 
 /// One table.
 pub struct Section {
@@ -48,7 +50,7 @@ pub fn sections(r: &Report) -> Vec<Section> {
             ]
         })
         .collect();
-    vec![Section {
+    let mut out = vec![Section {
         title: "Measurement method per node",
         record: "method",
         header: vec![
@@ -62,7 +64,103 @@ pub fn sections(r: &Report) -> Vec<Section> {
             "Why",
         ],
         rows,
-    }]
+    }];
+    out.extend(traceability(r));
+    out
+}
+
+fn share_and_time(r: &Report, cells: usize) -> (String, String) {
+    let total = r.grid.cells.max(1);
+    (
+        pct(cells as f64 / total as f64),
+        format_span(cells as i64 * r.grid.step_ms),
+    )
+}
+
+/// The traceability tables: references (time share), changes, leap
+/// status, and agreement with the independent server.
+fn traceability(r: &Report) -> Vec<Section> {
+    let mut refs = Vec::new();
+    let mut changes = Vec::new();
+    let mut leap = Vec::new();
+    let mut probes = Vec::new();
+    for n in &r.nodes {
+        let Some(t) = r.traceability.get(&n.node) else {
+            refs.push(vec![
+                n.node.clone(),
+                NO_INFO.to_string(),
+                pct(1.0),
+                format_span(r.grid.span_ms()),
+            ]);
+            continue;
+        };
+        for s in &t.references {
+            let (share, time) = share_and_time(r, s.cells);
+            refs.push(vec![n.node.clone(), s.reference.clone(), share, time]);
+        }
+        for c in &t.changes {
+            changes.push(vec![
+                n.node.clone(),
+                format_ms(c.at_ms),
+                c.from.clone(),
+                c.to.clone(),
+            ]);
+        }
+        for (v, cells) in &t.leap {
+            let (share, time) = share_and_time(r, *cells);
+            leap.push(vec![
+                n.node.clone(),
+                format!("{v} ({})", leap_name(*v)),
+                share,
+                time,
+            ]);
+        }
+        for p in &t.probes {
+            let (probed, _) = share_and_time(r, p.cells_probed);
+            let (_, contra) = share_and_time(r, p.cells_contradicted);
+            probes.push(vec![
+                n.node.clone(),
+                p.server.clone(),
+                opt_seconds(p.worst_abs_offset),
+                probed,
+                contra,
+                p.contradictions.to_string(),
+            ]);
+        }
+    }
+    vec![
+        Section {
+            title: "Traceability: references followed",
+            record: "reference",
+            header: vec!["Node", "Reference", "Share of the period", "Time"],
+            rows: refs,
+        },
+        Section {
+            title: "Traceability: reference changes",
+            record: "reference_change",
+            header: vec!["Node", "Seen in the cell ending", "From", "To"],
+            rows: changes,
+        },
+        Section {
+            title: "Traceability: leap status (chrony_tracking_leap_status)",
+            record: "leap",
+            header: vec!["Node", "Leap status", "Share of the period", "Time"],
+            rows: leap,
+        },
+        Section {
+            title: "Traceability: agreement with the independent server (probe)",
+            record: "probe",
+            header: vec![
+                "Node",
+                "Server",
+                "Worst |offset|",
+                "Share of the period probed",
+                "Time contradicting the bound",
+                "Contradictions",
+            ],
+            rows: probes,
+        },
+    ]
 }
 
 fn md_cell(s: &str) -> String {
@@ -76,6 +174,10 @@ pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
     for s in sections(r) {
         let _ = writeln!(o, "## {}\n", s.title);
+        if s.rows.is_empty() {
+            let _ = writeln!(o, "None in the period.\n");
+            continue;
+        }
         let _ = writeln!(o, "| {} |", s.header.join(" | "));
         let _ = writeln!(o, "|{}", "---|".repeat(s.header.len()));
         for row in &s.rows {

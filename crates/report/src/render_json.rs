@@ -84,6 +84,7 @@ struct Node<'a> {
     breaches: Vec<Iv>,
     gaps: Vec<Iv>,
     method: MethodJ,
+    traceability: Option<&'a super::traceability::NodeTrace>,
 }
 
 #[derive(Serialize)]
@@ -124,7 +125,7 @@ fn iv(i: &Interval, with_peak: bool) -> Iv {
     }
 }
 
-fn node<'a>(r: &Report, n: &'a NodeReport) -> Node<'a> {
+fn node<'a>(r: &'a Report, n: &'a NodeReport) -> Node<'a> {
     let (within_s, out_s, unmeasured_s) = super::node_seconds(r, n);
     Node {
         node: &n.node,
@@ -143,6 +144,7 @@ fn node<'a>(r: &Report, n: &'a NodeReport) -> Node<'a> {
         last_sample_cell_end: n.last_sample_ms.map(format_ms),
         breaches: n.breaches.iter().map(|b| iv(b, true)).collect(),
         gaps: n.gaps.iter().map(|g| iv(g, false)).collect(),
+        traceability: r.traceability.get(&n.node),
         method: MethodJ {
             name: n.method.name(),
             why: n.method.why.clone(),
