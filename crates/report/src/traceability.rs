@@ -128,6 +128,9 @@ pub fn leap_name(v: i64) -> &'static str {
     }
 }
 
+/// One cell of a probe: max offset, min offset, contradicted.
+type ProbeCell = (Option<f64>, Option<f64>, Option<f64>);
+
 #[derive(Default)]
 struct Raw {
     /// cell -> descriptions seen (reference info, tracking).
@@ -136,7 +139,7 @@ struct Raw {
     stratum: Vec<Option<f64>>,
     leap: Vec<Option<f64>>,
     /// server -> per cell (max, min, contradicted).
-    probes: BTreeMap<String, Vec<(Option<f64>, Option<f64>, Option<f64>)>>,
+    probes: BTreeMap<String, Vec<ProbeCell>>,
 }
 
 /// Reads and summarises every node's traceability.
