@@ -160,6 +160,72 @@ fn openmetrics(base: i64) -> String {
             .map(|_| format!("chrony_up{{{}}} 1", labels(n)))
             .collect()
     });
+    // Traceability: breach-short follows an NTP server, then from 900 s a
+    // PHC refclock; its probe disagrees once (1500..1530 s).
+    fam(&mut o, "clockwatch_reference_info", "gauge", &|n, t, at| {
+        let (kind, reference, id) = if n == "breach-short" && t >= 900 {
+            ("refclock", "PHC0", "PHC0")
+        } else {
+            ("remote", "127.0.0.11", "7F00000B")
+        };
+        at.values
+            .iter()
+            .map(|_| {
+                format!(
+                    "clockwatch_reference_info{{{},daemon=\"chrony\",kind=\"{kind}\",reference=\"{reference}\",reference_id=\"{id}\"}} 1",
+                    labels(n)
+                )
+            })
+            .collect()
+    });
+    fam(
+        &mut o,
+        "chrony_tracking_leap_status",
+        "gauge",
+        &|n, _, at| {
+            at.values
+                .iter()
+                .map(|_| format!("chrony_tracking_leap_status{{{}}} 0", labels(n)))
+                .collect()
+        },
+    );
+    let bad_probe = |t: i64| (1500..1530).contains(&t);
+    fam(
+        &mut o,
+        "clockwatch_probe_offset_seconds",
+        "gauge",
+        &|n, t, at| {
+            at.values
+                .iter()
+                .filter(|_| n == "breach-short")
+                .map(|_| {
+                    let v = if bad_probe(t) { -3e-4 } else { 2e-6 };
+                    format!(
+                        "clockwatch_probe_offset_seconds{{{},server=\"ntp1\"}} {v}",
+                        labels(n)
+                    )
+                })
+                .collect()
+        },
+    );
+    fam(
+        &mut o,
+        "clockwatch_probe_bound_contradicted",
+        "gauge",
+        &|n, t, at| {
+            at.values
+                .iter()
+                .filter(|_| n == "breach-short")
+                .map(|_| {
+                    format!(
+                        "clockwatch_probe_bound_contradicted{{{},server=\"ntp1\"}} {}",
+                        labels(n),
+                        u8::from(bad_probe(t))
+                    )
+                })
+                .collect()
+        },
+    );
     let with_counters = |n: &str| n != "old";
     fam(
         &mut o,
@@ -331,6 +397,30 @@ fn counters_see_what_the_grid_misses() {
         b["start"].as_str().is_some_and(|s| s.ends_with(":06:00Z")),
         "{b}"
     );
+
+    // Traceability: two references, half the period each, one change; the
+    // probe's worst |offset| and its one contradiction (one 60 s cell).
+    let t = &node(&auto, "breach-short")["traceability"];
+    let refs = t["references"].as_array().expect("references");
+    assert_eq!(refs.len(), 2, "{t}");
+    assert_eq!(
+        refs[0]["reference"],
+        "chrony remote 127.0.0.11 refid 7F00000B"
+    );
+    assert_eq!(refs[0]["cells"], 15);
+    assert_eq!(refs[1]["reference"], "chrony refclock PHC0 refid PHC0");
+    assert_eq!(refs[1]["cells"], 15);
+    assert_eq!(t["changes"].as_array().map(Vec::len), Some(1));
+    assert!(
+        t["changes"][0]["at_ms"].as_i64() == Some((base + 960) * 1000),
+        "{t}"
+    );
+    assert_eq!(t["leap"]["0"], 30);
+    let p = &t["probes"][0];
+    assert_eq!(p["server"], "ntp1");
+    assert_eq!(p["worst_abs_offset"], 3e-4);
+    assert_eq!(p["cells_contradicted"], 1);
+    assert_eq!(p["contradictions"], 1);
 
     // A Prometheus outage: a gap for the grid, nothing for the counters.
     let g = node(&grid, "prom-gap");
