@@ -13,6 +13,7 @@
 //! [`run`] reads the clock, the environment and the network.
 
 pub mod analysis;
+pub mod bundle;
 pub mod counters;
 pub mod profile;
 pub mod prom;
@@ -180,6 +181,16 @@ pub struct ReportArgs {
     /// (0 = none; "0.1%" or "0.001").
     #[arg(long, default_value = "0")]
     pub max_unmeasured: String,
+    /// Also write an evidence bundle into this new (or empty) directory: the
+    /// report in every format, the raw answer of every query, and a
+    /// MANIFEST of SHA-256 hashes (see docs/compliance.md).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8
+    /// PEM, as `openssl genpkey -algorithm ed25519` or `clockwatch report
+    /// keygen` writes it).
+    #[arg(long, requires = "bundle")]
+    pub sign_key: Option<PathBuf>,
     /// How to reach and authenticate to the query API.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -351,6 +362,23 @@ pub fn parse_ratio(text: &str) -> Result<f64, ReportError> {
 /// The binary's entry point: bad arguments exit 2 (as in every clockwatch
 /// command), `--help` and `--version` 0, and the report itself as [`run`].
 pub fn main() -> ExitCode {
+    // `verify` and `keygen` are tools of their own, not reports.
+    if matches!(
+        std::env::args().nth(1).as_deref(),
+        Some("verify" | "keygen")
+    ) {
+        return match <bundle::ToolCli as clap::Parser>::try_parse() {
+            Ok(cli) => bundle::run_tool(cli.cmd),
+            Err(err) => {
+                let _ = err.print();
+                if err.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+        };
+    }
     match <Cli as clap::Parser>::try_parse() {
         Ok(cli) => run(cli.args),
         Err(err) => {
@@ -442,7 +470,21 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             "use either a bearer token or basic auth, not both".to_string(),
         ));
     }
-    let client = prom::Client::new(&prom::ClientConfig {
+    if let Some(dir) = &args.bundle {
+        if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(ReportError::Argument(
+                bundle::BundleError::NotEmpty(dir.display().to_string()).to_string(),
+            ));
+        }
+    }
+    let sign_key = match &args.sign_key {
+        Some(p) => Some(
+            bundle::read_signing_key(p)
+                .map_err(|e| ReportError::Argument(format!("--sign-key {e}")))?,
+        ),
+        None => None,
+    };
+    let mut client = prom::Client::new(&prom::ClientConfig {
         url: args.connection.prometheus.clone(),
         bearer_token,
         basic_auth,
@@ -454,6 +496,9 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             .zip(args.connection.key_file.clone()),
         timeout,
     })?;
+    if args.bundle.is_some() {
+        client.record();
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -559,6 +604,28 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
                     source: e,
                 })?;
         }
+    }
+    if let Some(dir) = &args.bundle {
+        let mut files = Vec::new();
+        for (name, format) in [
+            ("report.md", Format::Md),
+            ("report.html", Format::Html),
+            ("report.csv", Format::Csv),
+            ("report.json", Format::Json),
+        ] {
+            files.push((name, render(&report, format)?));
+        }
+        bundle::write(dir, &files, &client.recorded(), sign_key.as_ref()).map_err(|e| {
+            ReportError::Output {
+                path: dir.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        eprintln!(
+            "clockwatch report: evidence bundle in {}{}",
+            dir.display(),
+            if sign_key.is_some() { " (signed)" } else { "" }
+        );
     }
     eprintln!("clockwatch report: {}", verdict_line(&report));
     Ok(report.summary.compliant)
