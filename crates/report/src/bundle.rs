@@ -108,7 +108,13 @@ pub fn fingerprint(key: &VerifyingKey) -> String {
 /// created with mode 0600.
 pub fn keygen(private: &Path, public: &Path) -> Result<String, BundleError> {
     let key = SigningKey::generate(&mut rand_core::OsRng);
-    let pem = key
+    // PKCS#8 v1 (the private key alone), as openssl writes it: openssl
+    // refuses the v2 form with the public key inside.
+    let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let pem = v1
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| BundleError::Key {
             path: private.display().to_string(),

@@ -456,3 +456,277 @@ fn counters_see_what_the_grid_misses() {
     );
     assert_eq!(c["compliant"], true);
 }
+
+fn tool(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run clockwatch-report")
+}
+
+fn openssl(args: &[&str]) -> std::process::Output {
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn verify_fails(dir: &Path, key: &Path, want: &str) {
+    let o = tool(&[
+        "verify",
+        &dir.to_string_lossy(),
+        "--key",
+        &key.to_string_lossy(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(want), "want {want:?} in: {err}");
+}
+
+/// A signed bundle from the real report: openssl's keys sign and verify
+/// it both ways; each kind of tampering makes verify fail with its message.
+#[test]
+fn signed_bundle_verifies_and_tampering_fails() {
+    if skip_unless(&["prometheus", "promtool", "openssl"], false) {
+        return;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock");
+    let base = now / 3600 * 3600 - 3 * 3600;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prometheus = start_prometheus(dir.path(), base);
+    let d = |n: &str| dir.path().join(n);
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    // A key from openssl, used by the report.
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        &s(&d("ossl.key")),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        &s(&d("ossl.key")),
+        "-pubout",
+        "-out",
+        &s(&d("ossl.pub")),
+    ]);
+    let bundle = d("bundle");
+    let out = Command::new(BIN)
+        .arg("--prometheus")
+        .arg(format!("http://127.0.0.1:{}", prometheus.port))
+        .args([
+            "--from",
+            &base.to_string(),
+            "--to",
+            &(base + PERIOD).to_string(),
+        ])
+        .args([
+            "--tolerance",
+            "mifid2-hft",
+            "--step",
+            "60s",
+            "--format",
+            "json",
+        ])
+        .args(["--bundle", &s(&bundle), "--sign-key", &s(&d("ossl.key"))])
+        .output()
+        .expect("report");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "report.md",
+        "report.html",
+        "report.csv",
+        "report.json",
+        "queries/index.json",
+        "MANIFEST",
+        "MANIFEST.sig",
+        "signer.pub.pem",
+    ] {
+        assert!(bundle.join(f).is_file(), "{f} missing");
+    }
+    // One raw answer per query run, byte for byte what Prometheus sent.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("queries/index.json")).expect("index"))
+            .expect("index json");
+    let entries = index.as_array().expect("array");
+    assert!(entries.len() >= 15, "{}", entries.len());
+    let first: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("queries/0001.json")).expect("0001"))
+            .expect("raw answer");
+    assert_eq!(first["status"], "success");
+    assert_eq!(entries[0]["http_status"], 200);
+    // sha256sum agrees with the manifest.
+    if let Ok(o) = Command::new("sha256sum")
+        .args(["-c", "MANIFEST"])
+        .current_dir(&bundle)
+        .output()
+    {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+    // openssl verifies our signature with its own public key.
+    openssl(&[
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        &s(&d("ossl.pub")),
+        "-rawin",
+        "-in",
+        &s(&bundle.join("MANIFEST")),
+        "-sigfile",
+        &s(&bundle.join("MANIFEST.sig")),
+    ]);
+    // We verify with openssl's public key.
+    let o = tool(&["verify", &s(&bundle), "--key", &s(&d("ossl.pub"))]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("signature valid for the given key"));
+
+    // keygen's keys: openssl reads them and signs; we verify openssl's
+    // signature over a manifest.
+    let o = tool(&[
+        "keygen",
+        "--private",
+        &s(&d("cw.key")),
+        "--public",
+        &s(&d("cw.pub")),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = tool(&[
+        "keygen",
+        "--private",
+        &s(&d("cw.key")),
+        "--public",
+        &s(&d("cw2.pub")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "keygen must not overwrite");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d("cw.key"))
+        .expect("key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let copy = |name: &str| {
+        let to = d(name);
+        let o = Command::new("cp")
+            .args(["-r", &s(&bundle), &s(&to)])
+            .output()
+            .expect("cp");
+        assert!(o.status.success());
+        to
+    };
+    let by_openssl = copy("by-openssl");
+    openssl(&[
+        "pkeyutl",
+        "-sign",
+        "-inkey",
+        &s(&d("cw.key")),
+        "-rawin",
+        "-in",
+        &s(&by_openssl.join("MANIFEST")),
+        "-out",
+        &s(&by_openssl.join("MANIFEST.sig")),
+    ]);
+    let o = tool(&["verify", &s(&by_openssl), "--key", &s(&d("cw.pub"))]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Tampering, one kind each.
+    let t = copy("t-file");
+    let mut csv = std::fs::read(t.join("report.csv")).expect("csv");
+    csv[40] ^= 1;
+    std::fs::write(t.join("report.csv"), csv).expect("write");
+    verify_fails(&t, &d("ossl.pub"), "report.csv: SHA-256");
+
+    let t = copy("t-manifest");
+    let m = std::fs::read_to_string(t.join("MANIFEST")).expect("manifest");
+    let changed: String = m
+        .lines()
+        .filter(|l| !l.ends_with("queries/0001.json"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(t.join("MANIFEST"), changed).expect("write");
+    verify_fails(
+        &t,
+        &d("ossl.pub"),
+        "the signature does not verify over MANIFEST",
+    );
+    verify_fails(
+        &t,
+        &d("ossl.pub"),
+        "queries/0001.json: present but not listed in MANIFEST",
+    );
+
+    let t = copy("t-key");
+    verify_fails(
+        &t,
+        &d("cw.pub"),
+        "the signature does not verify over MANIFEST with the key",
+    );
+
+    let t = copy("t-sig");
+    let mut sig = std::fs::read(t.join("MANIFEST.sig")).expect("sig");
+    sig[10] ^= 0x40;
+    std::fs::write(t.join("MANIFEST.sig"), sig).expect("write");
+    verify_fails(
+        &t,
+        &d("ossl.pub"),
+        "MANIFEST.sig: the signature does not verify",
+    );
+
+    let t = copy("t-unsigned");
+    std::fs::remove_file(t.join("MANIFEST.sig")).expect("rm");
+    verify_fails(&t, &d("ossl.pub"), "the bundle is not signed");
+
+    // A bundle is never written over an existing one.
+    let o = Command::new(BIN)
+        .arg("--prometheus")
+        .arg(format!("http://127.0.0.1:{}", prometheus.port))
+        .args([
+            "--from",
+            &base.to_string(),
+            "--to",
+            &(base + PERIOD).to_string(),
+        ])
+        .args([
+            "--tolerance",
+            "mifid2-hft",
+            "--step",
+            "60s",
+            "--bundle",
+            &s(&bundle),
+        ])
+        .output()
+        .expect("report");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
+}
