@@ -178,7 +178,8 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(o, "None in the period.\n");
             continue;
         }
-        let _ = writeln!(o, "| {} |", s.header.join(" | "));
+        let header: Vec<String> = s.header.iter().map(|h| md_cell(h)).collect();
+        let _ = writeln!(o, "| {} |", header.join(" | "));
         let _ = writeln!(o, "|{}", "---|".repeat(s.header.len()));
         for row in &s.rows {
             let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();

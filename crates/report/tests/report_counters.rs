@@ -455,6 +455,48 @@ fn counters_see_what_the_grid_misses() {
         "{c}"
     );
     assert_eq!(c["compliant"], true);
+
+    // Markdown and HTML of the same run carry the method and traceability
+    // sections; with CLOCKWATCH_UPDATE_SAMPLES=1 they become the samples.
+    let out_dir = common::test_output_dir();
+    for format in ["md", "html"] {
+        let path = out_dir.join(format!("report-counters.{format}"));
+        let o = Command::new(BIN)
+            .arg("--prometheus")
+            .arg(format!("http://127.0.0.1:{port}"))
+            .args([
+                "--from",
+                &base.to_string(),
+                "--to",
+                &(base + PERIOD).to_string(),
+            ])
+            .args(["--tolerance", "250us", "--step", "60s", "--format", format])
+            .arg("--output")
+            .arg(&path)
+            .output()
+            .expect("report");
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        for want in [
+            "Measurement method per node",
+            "next lower bucket",
+            "Traceability: references followed",
+            "chrony refclock PHC0 refid PHC0",
+            "Traceability: agreement with the independent server",
+        ] {
+            assert!(text.contains(want), "{format} lacks {want:?}");
+        }
+        if std::env::var_os("CLOCKWATCH_UPDATE_SAMPLES").is_some() {
+            let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/samples");
+            std::fs::copy(&path, samples.join(format!("report-counters.{format}")))
+                .expect("copy sample");
+        }
+    }
 }
 
 fn tool(args: &[&str]) -> std::process::Output {
