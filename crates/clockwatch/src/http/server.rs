@@ -224,7 +224,8 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
         match path {
             "/" => {
                 let scrape = app.shared.scrape().await;
-                let html = page::render_page(&scrape, &app.build, &app.telemetry_path);
+                let history = app.shared.history();
+                let html = page::render_page(&scrape, &app.build, &app.telemetry_path, &history);
                 respond(StatusCode::OK, "text/html; charset=utf-8", html)
             }
             "/healthz" => plain(StatusCode::OK, "ok\n"),
