@@ -131,7 +131,8 @@ pub enum Kind {
     Counter,
     /// A constant 1 whose labels carry strings (`*_info`).
     Info,
-    /// Cumulative `_bucket{le}`, `_count` and `_sum` series.
+    /// `_bucket{le}` (cumulative), `_sum` and `_count` series under one
+    /// family name.
     Histogram,
 }
 
@@ -372,6 +373,13 @@ mod tests {
                 "{}",
                 m.name
             );
+            // A histogram's series add these suffixes to its name.
+            if m.kind == Kind::Histogram {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    assert!(!m.name.ends_with(suffix), "{}", m.name);
+                }
+                assert!(m.labels.iter().all(|l| *l != "le"), "{}", m.name);
+            }
         }
     }
 
