@@ -328,6 +328,12 @@ pub struct TimeAccount {
     pub bucket_le: f64,
     /// Exporter restarts (counter resets) seen.
     pub resets: usize,
+    /// Seconds not synchronized or not observed: per stretch between two
+    /// readings, the time between their scrapes minus the synchronized
+    /// seconds counted; plus every cell without readings around it.
+    pub lost_s: f64,
+    /// Of that, the seconds not observed at all.
+    pub not_observed_acc_s: f64,
 }
 
 impl TimeAccount {
@@ -337,11 +343,11 @@ impl TimeAccount {
     }
     /// Seconds not synchronized or not observed at all.
     pub fn unmeasured_s(&self) -> f64 {
-        (self.wall_s - self.synchronized_s).max(0.0)
+        self.lost_s.min(self.wall_s)
     }
     /// Seconds the exporter did not observe (not running, restarted).
     pub fn not_observed_s(&self) -> f64 {
-        (self.wall_s - self.observed_s).max(0.0)
+        self.not_observed_acc_s.min(self.wall_s)
     }
 }
 

@@ -43,6 +43,10 @@ use super::ReportError;
 
 /// Below this many seconds a difference of float counters is rounding.
 const EPS: f64 = 1e-6;
+/// A stretch between two readings whose counters fall short of the time
+/// between their scrapes by at most this (+ 0.1 % of the stretch) is whole:
+/// scrape-time jitter and the sampler's own rounding, not lost time.
+pub const ROUNDING_S: f64 = 0.05;
 
 /// `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +62,7 @@ pub enum Method {
 /// Which series a reading query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
+    Stamp,
     Bucket,
     Count,
     State,
@@ -76,6 +81,8 @@ pub struct NodeCounters {
     pub buckets: Vec<(f64, Vec<Option<f64>>)>,
     /// Readings of `_count`.
     pub count: Vec<Option<f64>>,
+    /// Scrape time (unix s) of the latest `_count` sample at each instant.
+    pub stamp: Vec<Option<f64>>,
     /// Readings of the sum over states of the state counters.
     pub observed: Vec<Option<f64>>,
     /// Per cell: largest windowed peak bound scraped inside it.
@@ -84,15 +91,30 @@ pub struct NodeCounters {
 
 /// The queries the counters method runs (for the report's list).
 pub fn queries(matchers: &str, step_ms: i64) -> Vec<String> {
-    [Part::Bucket, Part::Count, Part::State, Part::Peak]
-        .iter()
-        .map(|p| query(*p, matchers, step_ms))
-        .collect()
+    [
+        Part::Bucket,
+        Part::Count,
+        Part::Stamp,
+        Part::State,
+        Part::Peak,
+    ]
+    .iter()
+    .map(|p| query(*p, matchers, step_ms))
+    .collect()
 }
 
 fn query(part: Part, matchers: &str, step_ms: i64) -> String {
     let h = CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS.name;
+    if part == Part::Stamp {
+        // The scrape time of the reading (the latest sample at the instant
+        // is the one last_over_time found inside the cell).
+        return format!(
+            "timestamp({})",
+            vector(&format!("{h}_count"), matchers, &[])
+        );
+    }
     let (f, m) = match part {
+        Part::Stamp => ("", String::new()),
         Part::Bucket => ("last_over_time", format!("{h}_bucket")),
         Part::Count => ("last_over_time", format!("{h}_count")),
         Part::State => (
@@ -118,7 +140,13 @@ pub async fn fetch(
     let mut states: BTreeMap<(String, String), Vec<Vec<Option<f64>>>> = BTreeMap::new();
     let instants = grid.cells + 1;
     let per = max_points.max(1);
-    for part in [Part::Bucket, Part::Count, Part::State, Part::Peak] {
+    for part in [
+        Part::Bucket,
+        Part::Count,
+        Part::Stamp,
+        Part::State,
+        Part::Peak,
+    ] {
         let q = query(part, matchers, grid.step_ms);
         let mut first = 0;
         while first < instants {
@@ -203,6 +231,7 @@ fn add(
                 }
             }
             Part::Count => merge(&mut nc.count, values),
+            Part::Stamp => merge(&mut nc.stamp, values),
             Part::State => states.entry(key).or_default().push(values),
             Part::Peak => {
                 // Per cell: instant i + 1 is the end of cell i.
@@ -294,6 +323,7 @@ pub fn count(nc: &NodeCounters, grid: &Grid, tolerance: f64) -> Result<Counted, 
         ));
     }
     let mut cells = vec![CellInput::default(); grid.cells];
+    let mut covered = vec![false; grid.cells];
     let get = |v: &Vec<Option<f64>>, k: usize| v.get(k).copied().flatten();
     let mut prev: Option<usize> = None;
     for k in 0..=grid.cells {
@@ -321,10 +351,23 @@ pub fn count(nc: &NodeCounters, grid: &Grid, tolerance: f64) -> Result<Counted, 
         account.within_s += db;
         account.observed_s += dobs;
         // The stretch of cells p..k (cells p, …, k-1) carries these seconds.
-        let span = (k - p) as f64 * step_s;
+        // Its length is the time between the two readings' scrapes when
+        // known (the counters count to the scrape, not to the cell end).
+        let span = match (get(&nc.stamp, p), get(&nc.stamp, k)) {
+            (Some(a), Some(b)) if b > a => b - a,
+            _ => (k - p) as f64 * step_s,
+        };
+        let slack = ROUNDING_S + span * 1e-3;
         let out = dc - db > EPS;
-        let unsynced = span - dc > EPS.max(span * 1e-6);
-        let not_observed = reset || span - dobs > EPS.max(span * 1e-6);
+        let unsynced = span - dc > slack;
+        let not_observed = reset || span - dobs > slack;
+        if unsynced || reset {
+            account.lost_s += (span - dc).max(0.0);
+        }
+        if not_observed {
+            account.not_observed_acc_s += (span - dobs).max(0.0);
+        }
+        covered[p..k].iter_mut().for_each(|c| *c = true);
         for cell in cells.iter_mut().take(k).skip(p) {
             if out {
                 cell.bound_peak = Some(next_le.unwrap_or(f64::MAX).max(tolerance * 2.0));
@@ -342,7 +385,11 @@ pub fn count(nc: &NodeCounters, grid: &Grid, tolerance: f64) -> Result<Counted, 
         }
     }
     // Cells before the first or after the last reading were not observed.
-    for cell in &mut cells {
+    for (cell, c) in cells.iter_mut().zip(&covered) {
+        if !c {
+            account.lost_s += step_s;
+            account.not_observed_acc_s += step_s;
+        }
         if cell.bound_peak.is_none() {
             cell.states.insert(Reasons::NOT_OBSERVED);
             cell.bound_peak = Some(*le);
@@ -398,6 +445,7 @@ mod tests {
             ignored_series: 0,
             buckets: vec![(0.0001, within.to_vec()), (0.001, count.to_vec())],
             count: count.to_vec(),
+            stamp: Vec::new(),
             observed: observed.to_vec(),
             peak: vec![None; count.len() - 1],
         }
