@@ -19,5 +19,5 @@ fi
 cargo build -p clockwatch -p clockwatch-report
 cargo test -p clockwatch-report -- --nocapture
 cargo test -p clockwatch --lib report::
-cargo test -p clockwatch --test report_exec
+cargo test -p clockwatch --test report_exec --test report_counters_live
 echo "HTML screenshot: target/test-output/report.png"

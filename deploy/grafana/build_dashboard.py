@@ -334,6 +334,14 @@ def build(values):
         timeseries("Collector duration",
                    [target("max by (cluster, node, collector) (clockwatch_collector_duration_seconds{%s})" % SEL,
                            legend="{{node}} {{collector}}")], 12, 67, 12, 7),
+        row("Time accounting", 74),
+        timeseries("Share of node-time within each bound (exporter counters, 30 d)",
+                   [target("cluster:clockwatch_clock_within_bound_time:ratio_30d{%s}" % CLUSTER,
+                           legend="{{cluster}} le={{le}}")], 0, 75, 24, 8, unit="percentunit",
+                   desc="From the recording cluster:clockwatch_clock_within_bound_time:ratio_30d: seconds "
+                        "synchronized with the bound at most le over seconds observed, summed over the "
+                        "cluster's nodes, from the exporter's sampler (a missed scrape loses nothing). "
+                        "Empty for exporters without the sampler."),
     ]
     return {
         "id": None, "uid": "clockwatch-nodes", "title": "clockwatch / Node clocks",

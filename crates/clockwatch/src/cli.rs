@@ -19,6 +19,7 @@ use crate::http::server::{serve, App, Limits, Security};
 use crate::probe::{ProbeConfig, ProbeConfigError, Prober, ServerSpec};
 use crate::ptp::{BoundConfig, ReplySocket};
 use crate::render::BuildInfo;
+use crate::sampler::{SampleConfig, SampleConfigError};
 use crate::scrape::{collect_once, SharedCollector};
 use crate::verdict::{Settings, SyncState};
 use crate::{logging, report, status};
@@ -304,7 +305,41 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub probe: ProbeFlags,
     #[command(flatten)]
+    pub sample: SampleFlags,
+    #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// The sampler of `serve` (docs/sampling.md): time accounting between
+/// scrapes.
+#[derive(Debug, Clone, Args)]
+pub struct SampleFlags {
+    /// Time between two samples of the verdict (tracking, timex, ptp4l), independent of scrapes (100ms to 60s).
+    #[arg(id = "sample.interval", long = "sample.interval", env = "CLOCKWATCH_SAMPLE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Window of clockwatch_clock_error_bound_max_seconds (at least the interval, at most 1h).
+    #[arg(id = "sample.window", long = "sample.window", env = "CLOCKWATCH_SAMPLE_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    pub window: Duration,
+    /// Upper bounds (seconds, comma-separated, strictly increasing) of the clockwatch_clock_error_bound_time_seconds buckets; +Inf is added.
+    #[arg(id = "sample.bound-buckets", long = "sample.bound-buckets", env = "CLOCKWATCH_SAMPLE_BOUND_BUCKETS", default_value = "1e-6,1e-5,1e-4,1e-3,0.01,0.05,0.1,1", value_parser = parse_buckets)]
+    pub buckets: BucketList,
+}
+
+/// `--sample.bound-buckets`, parsed (a newtype: clap would take a Vec as
+/// repeated values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketList(pub Vec<f64>);
+
+fn parse_buckets(s: &str) -> Result<BucketList, String> {
+    crate::sampler::parse_buckets(s)
+        .map(BucketList)
+        .map_err(|e| e.to_string())
+}
+
+impl SampleFlags {
+    pub fn config(&self) -> Result<SampleConfig, SampleConfigError> {
+        SampleConfig::new(self.interval, self.window, self.buckets.0.clone())
+    }
 }
 
 /// The independent NTP probe of `serve`: off unless servers are named.
@@ -563,12 +598,19 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         eprintln!("clockwatch: {e}");
         return ExitCode::from(2);
     }
+    let sample = match args.sample.config() {
+        Ok(sample) => sample,
+        Err(e) => {
+            eprintln!("clockwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
     logging::init(
         &args.source.log_level,
         &args.source.log_format,
         &args.source.log_level,
     );
-    match serve_main(args, probe) {
+    match serve_main(args, probe, sample) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -578,7 +620,11 @@ fn run_serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-fn serve_main(args: ServeArgs, probe: Option<ProbeConfig>) -> anyhow::Result<()> {
+fn serve_main(
+    args: ServeArgs,
+    probe: Option<ProbeConfig>,
+    sample: SampleConfig,
+) -> anyhow::Result<()> {
     let addresses = parse_listen_address(&args.listen_address)?;
     let security = match &args.web_config_file {
         Some(path) => load_security(path)?,
@@ -600,7 +646,8 @@ fn serve_main(args: ServeArgs, probe: Option<ProbeConfig>) -> anyhow::Result<()>
             collector = collector.with_prober(Prober::start(config)?);
         }
         let app = Arc::new(App {
-            shared: SharedCollector::new(collector, args.source.settings()),
+            shared: SharedCollector::new(collector, args.source.settings())
+                .with_sampling(sample.clone()),
             build: BuildInfo::current(),
             telemetry_path: args.telemetry_path.clone(),
             limits: Limits {
@@ -616,10 +663,14 @@ fn serve_main(args: ServeArgs, probe: Option<ProbeConfig>) -> anyhow::Result<()>
             chrony = %args.source.chrony_address,
             timeout = ?args.source.chrony_timeout,
             ptp = ?args.source.ptp.sockets,
+            sample_interval = ?sample.interval,
             version = env!("CARGO_PKG_VERSION"),
             "clockwatch serving"
         );
+        let sampler = app.clone();
+        let sampling = tokio::spawn(async move { sampler.shared.sample_forever().await });
         serve(listener, app, shutdown_signal()).await;
+        sampling.abort();
         tracing::info!("clockwatch stopped");
         Ok(())
     });

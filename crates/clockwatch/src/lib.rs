@@ -19,6 +19,7 @@ pub mod ptp;
 pub mod render;
 mod replysocket;
 pub mod report;
+pub mod sampler;
 pub mod scrape;
 pub mod status;
 pub mod sys;

@@ -12,6 +12,7 @@ use cmdmon::{SourceMode, SourceState};
 use clockwatch_vocab::{self as metric, label, Kind, Metric};
 
 use crate::collect::{CollectorName, PtpView, Snapshot, Source};
+use crate::sampler::Counters;
 use crate::verdict::{ReferenceKind, SyncState, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +239,18 @@ pub fn source_mode_label(mode: SourceMode) -> &'static str {
 
 /// Renders one scrape and its verdict.
 pub fn render(snap: &Snapshot, verdict: &Verdict, build: &BuildInfo, format: Format) -> String {
+    render_with(snap, verdict, None, build, format)
+}
+
+/// Renders one scrape, its verdict and the sampler's counters (absent
+/// without sampling).
+pub fn render_with(
+    snap: &Snapshot,
+    verdict: &Verdict,
+    counters: Option<&Counters>,
+    build: &BuildInfo,
+    format: Format,
+) -> String {
     // Sized like the last exposition (180 KB with 100 sources), so the
     // buffer is not regrown and copied several times per scrape.
     static LAST_LEN: AtomicUsize = AtomicUsize::new(8 * 1024);
@@ -272,6 +285,9 @@ pub fn render(snap: &Snapshot, verdict: &Verdict, build: &BuildInfo, format: For
             &[(label::COLLECTOR, c.name.as_str())],
             c.duration.as_secs_f64(),
         );
+    }
+    if let Some(c) = counters {
+        render_counters(&mut o, c);
     }
 
     if !snap.chrony_disabled {
@@ -326,6 +342,65 @@ pub fn render(snap: &Snapshot, verdict: &Verdict, build: &BuildInfo, format: For
     }
     LAST_LEN.store(o.buf.len(), Ordering::Relaxed);
     o.buf
+}
+
+/// The sampler's time accounting: the bound histogram (cumulative buckets,
+/// +Inf = _count), the seconds per state, the windowed peak.
+fn render_counters(o: &mut Out, c: &Counters) {
+    let h = &metric::CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS;
+    o.family(h);
+    let bucket = format!("{}_bucket", h.name);
+    for (le, seconds) in c.bucket_bounds.iter().zip(&c.bucket_seconds) {
+        o.buf.push_str(&bucket);
+        o.buf.push_str("{le=\"");
+        o.buf.push_str(&le_label(*le));
+        o.buf.push_str("\"}");
+        o.value(*seconds);
+    }
+    o.buf.push_str(&bucket);
+    o.buf.push_str("{le=\"+Inf\"}");
+    o.value(c.count_seconds);
+    o.buf.push_str(h.name);
+    o.buf.push_str("_sum");
+    o.value(c.sum);
+    o.buf.push_str(h.name);
+    o.buf.push_str("_count");
+    o.value(c.count_seconds);
+    o.family(&metric::CLOCKWATCH_SYNC_STATE_SECONDS_TOTAL);
+    for state in SyncState::ALL {
+        o.sample(
+            &metric::CLOCKWATCH_SYNC_STATE_SECONDS_TOTAL,
+            &[(label::STATE, state.as_str())],
+            c.state(state),
+        );
+    }
+    if let Some(max) = c.window_max {
+        o.single(&metric::CLOCKWATCH_CLOCK_ERROR_BOUND_MAX_SECONDS, max);
+    }
+}
+
+/// A bucket's `le` as Prometheus 3 normalises it (and OpenMetrics spells
+/// it): Go's shortest `%g` (exponent below 1e-4 and from 1e6, two exponent
+/// digits at least), with `.0` on a whole number: 1e-06, 0.0001, 0.05, 1.0.
+/// Written so, the stored label is the same under Prometheus 2 and 3.
+pub fn le_label(v: f64) -> String {
+    if v.is_infinite() && v > 0.0 {
+        return "+Inf".into();
+    }
+    let sci = format!("{v:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let s = if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{v}")
+    };
+    if s.contains(['.', 'e', 'E']) {
+        s
+    } else {
+        s + ".0"
+    }
 }
 
 /// Every node carries the verdict's series, whatever the daemon, so that
@@ -1031,6 +1106,28 @@ mod tests {
                 assert_eq!(f(x).parse::<f64>().ok(), Some(x), "{x:?} -> {}", f(x));
             }
             v *= 10.0;
+        }
+    }
+
+    #[test]
+    fn le_labels_as_prometheus_normalises_them() {
+        let cases = [
+            (1e-6, "1e-06"),
+            (1e-5, "1e-05"),
+            (1e-4, "0.0001"),
+            (1e-3, "0.001"),
+            (0.05, "0.05"),
+            (0.1, "0.1"),
+            (1.0, "1.0"),
+            (2.5e-7, "2.5e-07"),
+            (60.0, "60.0"),
+            (1e21, "1e+21"),
+            (1e6, "1e+06"),
+            (123456.0, "123456.0"),
+            (f64::INFINITY, "+Inf"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(le_label(v), want, "{v}");
         }
     }
 

@@ -4,11 +4,18 @@
 //! flight if there is one, and uses it if it finished after the request
 //! arrived; otherwise it starts a new one. Every answer is therefore fresh,
 //! and chronyd sees at most one collection at a time.
+//!
+//! With sampling on ([`SharedCollector::with_sampling`]), the sampler's
+//! light collections take the same turns, and every collection, a scrape's
+//! or a sample's, feeds the [`Ledger`]; the sampler skips its own when one
+//! was recorded less than half a sample interval ago (docs/sampling.md).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::collect::{ChronyView, Collector, Snapshot};
+use crate::sampler::{Counters, Ledger, Point, SampleConfig};
+use crate::sys;
 use crate::verdict::{assess, Settings, Verdict};
 
 /// A finished collection with its verdict.
@@ -17,6 +24,9 @@ pub struct Scrape {
     pub snapshot: Snapshot,
     pub verdict: Verdict,
     pub finished: Instant,
+    /// The sampler's counters right after this collection was recorded;
+    /// None without sampling (the one-shot commands).
+    pub counters: Option<Counters>,
 }
 
 pub struct SharedCollector {
@@ -27,6 +37,8 @@ pub struct SharedCollector {
     /// Why chronyd could not be read at the last collection: logged when
     /// it changes, not at every scrape.
     last_chrony_error: Mutex<Option<String>>,
+    /// The sampler's counters and history; None without sampling.
+    ledger: Option<Mutex<Ledger>>,
 }
 
 impl SharedCollector {
@@ -37,6 +49,81 @@ impl SharedCollector {
             in_flight: tokio::sync::Mutex::new(()),
             last: Mutex::new(None),
             last_chrony_error: Mutex::new(None),
+            ledger: None,
+        }
+    }
+
+    /// Records every collection in a ledger, and lets [`Self::sample`]
+    /// collect between scrapes.
+    pub fn with_sampling(mut self, config: SampleConfig) -> Self {
+        self.ledger = Some(Mutex::new(Ledger::new(config)));
+        self
+    }
+
+    /// The sample interval, when sampling is on.
+    pub fn sample_interval(&self) -> Option<Duration> {
+        self.ledger.as_ref().map(|l| lock(l).config().interval)
+    }
+
+    /// The history's points, oldest first (empty without sampling).
+    pub fn history(&self) -> Vec<Point> {
+        self.ledger
+            .as_ref()
+            .map(|l| lock(l).history().points().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Heap bytes the ledger holds (0 without sampling).
+    pub fn ledger_bytes(&self) -> usize {
+        self.ledger.as_ref().map_or(0, |l| lock(l).bytes())
+    }
+
+    /// Records a collection; returns the counters after it.
+    fn record(&self, snapshot: &Snapshot, verdict: &Verdict) -> Option<Counters> {
+        let ledger = self.ledger.as_ref()?;
+        let mut ledger = lock(ledger);
+        ledger.record(
+            sys::boottime(),
+            snapshot.system_time,
+            verdict,
+            &snapshot.probes,
+        );
+        Some(ledger.counters())
+    }
+
+    /// One sampler tick: a light collection (tracking, timex, ptp4l) unless
+    /// a collection was recorded less than half an interval ago. Takes its
+    /// turn with scrapes. Returns whether it collected.
+    pub async fn sample(&self) -> bool {
+        let Some(ledger) = &self.ledger else {
+            return false;
+        };
+        let _turn = self.in_flight.lock().await;
+        let (last, interval) = {
+            let l = lock(ledger);
+            (l.last_at(), l.config().interval)
+        };
+        if last.is_some_and(|last| sys::boottime().saturating_sub(last) < interval / 2) {
+            return false;
+        }
+        let snapshot = self.collector.collect_sample().await;
+        let verdict = assess(&snapshot, &self.settings);
+        self.log_chrony_change(&snapshot.chrony);
+        self.record(&snapshot, &verdict);
+        true
+    }
+
+    /// Samples every interval until the process ends. A tick delayed (the
+    /// process stalled) is not made up for: the stall shows as unknown.
+    pub async fn sample_forever(&self) {
+        let Some(interval) = self.sample_interval() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.sample().await;
         }
     }
 
@@ -62,7 +149,9 @@ impl SharedCollector {
                 return last;
             }
         }
-        let scrape = Arc::new(collect_once(&self.collector, &self.settings).await);
+        let mut scrape = collect_once(&self.collector, &self.settings).await;
+        scrape.counters = self.record(&scrape.snapshot, &scrape.verdict);
+        let scrape = Arc::new(scrape);
         self.log_chrony_change(&scrape.snapshot.chrony);
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(scrape.clone());
         scrape
@@ -96,5 +185,10 @@ pub async fn collect_once(collector: &Collector, settings: &Settings) -> Scrape 
         snapshot,
         verdict,
         finished: Instant::now(),
+        counters: None,
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

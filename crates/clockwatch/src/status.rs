@@ -803,6 +803,7 @@ mod tests {
             snapshot,
             verdict,
             finished: Instant::now(),
+            counters: None,
         }
     }
 

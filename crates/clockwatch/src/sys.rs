@@ -84,6 +84,13 @@ fn clock_ns(clock: libc::clockid_t) -> i128 {
     i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
 }
 
+/// CLOCK_BOOTTIME: monotonic, and it keeps counting through suspend, so
+/// the sampler sees a suspended machine as a gap, not as lost time.
+pub fn boottime() -> std::time::Duration {
+    let ns = clock_ns(libc::CLOCK_BOOTTIME);
+    std::time::Duration::from_nanos(u64::try_from(ns).unwrap_or(0))
+}
+
 /// Realtime minus boottime, in nanoseconds: constant while the clock runs
 /// freely, it moves slowly when the clock is slewed (at most 500 ppm) and
 /// jumps when the clock is stepped. Boottime, unlike monotonic, keeps

@@ -53,3 +53,57 @@ fn chromium_shows_state_bound_reference_and_sources() {
     assert!(shot.exists(), "no screenshot written");
     eprintln!("status page screenshot: {}", shot.display());
 }
+
+/// The last hour's plot (issue 18): inline SVG, no script, the bound drawn
+/// on labelled log axes, the state strip, and the sampler's figures.
+#[test]
+fn chromium_shows_the_history_plot() {
+    if skip_unless(&["chronyd", "chronyc", "chromium"], true) {
+        return;
+    }
+    let pair = ChronyPair::start();
+    let cw = Clockwatch::start(&[
+        &format!("--chrony.address={}", pair.unix_address()),
+        "--sample.interval=100ms",
+    ]);
+    // A few samples (a tenth of a second each) before the page is read.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out_dir = common::test_output_dir();
+    let profile = tempfile::tempdir().expect("profile dir");
+    let chromium = |extra: &[&str]| {
+        common::chromium(profile.path())
+            .arg("--window-size=1100,1100")
+            .args(extra)
+            .arg(cw.url("/"))
+            .output()
+            .expect("run chromium")
+    };
+    let dom = String::from_utf8_lossy(&chromium(&["--dump-dom"]).stdout).into_owned();
+    let shot = out_dir.join("status-page-history.png");
+    let _ = chromium(&[&format!("--screenshot={}", shot.display())]);
+    let svg = dom
+        .split("<svg id=\"history\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</svg>").next())
+        .unwrap_or_else(|| panic!("no history plot: {dom}"));
+    assert!(svg.contains("class=\"bound\""), "no bound line: {svg}");
+    assert!(
+        svg.contains("class=\"state-synchronized\""),
+        "no state strip"
+    );
+    assert!(svg.contains("seconds (log)") && svg.contains("time (UTC)"));
+    assert!(
+        svg.contains(" µs<") || svg.contains(" ns<") || svg.contains(" ms<"),
+        "no decade labels: {svg}"
+    );
+    assert!(!dom.contains("<script"), "the page carries a script");
+    // The bound the page shows lies within the plotted decades: its line is
+    // inside the plot area (y 12..200).
+    let accounting = dom
+        .split("id=\"accounting\">")
+        .nth(1)
+        .expect("the sampler's figures");
+    assert!(accounting.contains("observed"), "{accounting}");
+    assert!(shot.exists(), "no screenshot written");
+    eprintln!("history screenshot: {}", shot.display());
+}

@@ -83,8 +83,11 @@ impl Reasons {
     pub const BOUND_NOT_HOLDING: Reasons = Reasons(1 << 7);
     /// The bound was NaN or negative.
     pub const INVALID_VALUE: Reasons = Reasons(1 << 8);
+    /// The exporter's counters did not cover this time (not running,
+    /// restarted): counters method only.
+    pub const NOT_OBSERVED: Reasons = Reasons(1 << 9);
 
-    const NAMES: [(Reasons, &'static str); 9] = [
+    const NAMES: [(Reasons, &'static str); 10] = [
         (Reasons::NO_SAMPLE, "no sample"),
         (Reasons::EXPORTER_DOWN, "exporter down"),
         (Reasons::CHRONY_DOWN, "chronyd unreachable"),
@@ -95,6 +98,7 @@ impl Reasons {
         (Reasons::UNKNOWN, SyncState::Unknown.as_str()),
         (Reasons::BOUND_NOT_HOLDING, "bound not holding"),
         (Reasons::INVALID_VALUE, "invalid value"),
+        (Reasons::NOT_OBSERVED, "not observed by the exporter"),
     ];
 
     /// The empty set.
@@ -285,6 +289,66 @@ pub struct NodeReport {
     pub last_sample_ms: Option<i64>,
     /// Per-cell outcomes (for charts).
     pub outcomes: Vec<CellOutcome>,
+    /// How the node's time was measured (grid unless the counters were used).
+    pub method: MethodUsed,
+}
+
+/// How a node's time was measured, and why that way.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MethodUsed {
+    /// The exporter's time counters (`None`: the grid of scrapes).
+    pub counters: Option<TimeAccount>,
+    /// Why this method, in words.
+    pub why: String,
+}
+
+impl MethodUsed {
+    /// `counters` or `grid`.
+    pub fn name(&self) -> &'static str {
+        if self.counters.is_some() {
+            "counters"
+        } else {
+            "grid"
+        }
+    }
+}
+
+/// Seconds of a node's period from the exporter's time counters.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TimeAccount {
+    /// Length of the period.
+    pub wall_s: f64,
+    /// Seconds the exporter observed (sum of the sync state counters).
+    pub observed_s: f64,
+    /// Seconds synchronized (histogram `_count`).
+    pub synchronized_s: f64,
+    /// Seconds synchronized with the bound at most [`TimeAccount::bucket_le`].
+    pub within_s: f64,
+    /// The bucket used for the tolerance (the largest `le` at or below it).
+    pub bucket_le: f64,
+    /// Exporter restarts (counter resets) seen.
+    pub resets: usize,
+    /// Seconds not synchronized or not observed: per stretch between two
+    /// readings, the time between their scrapes minus the synchronized
+    /// seconds counted; plus every cell without readings around it.
+    pub lost_s: f64,
+    /// Of that, the seconds not observed at all.
+    pub not_observed_acc_s: f64,
+}
+
+impl TimeAccount {
+    /// Synchronized seconds with the bound above the bucket.
+    pub fn out_s(&self) -> f64 {
+        (self.synchronized_s - self.within_s).max(0.0)
+    }
+    /// Seconds not synchronized or not observed at all.
+    pub fn unmeasured_s(&self) -> f64 {
+        self.lost_s.min(self.wall_s)
+    }
+    /// Seconds the exporter did not observe (not running, restarted).
+    pub fn not_observed_s(&self) -> f64 {
+        self.not_observed_acc_s.min(self.wall_s)
+    }
 }
 
 impl NodeReport {
@@ -292,22 +356,40 @@ impl NodeReport {
     pub fn cells(&self) -> usize {
         self.cells_within + self.cells_out + self.cells_unmeasured
     }
-    /// Share of cells within tolerance.
+    /// Share of the period within tolerance (seconds from the counters,
+    /// else cells).
     pub fn within_ratio(&self) -> f64 {
-        ratio(self.cells_within, self.cells())
+        match &self.method.counters {
+            Some(a) => share(a.within_s, a.wall_s),
+            None => ratio(self.cells_within, self.cells()),
+        }
     }
-    /// Share of cells out of tolerance.
+    /// Share of the period out of tolerance.
     pub fn out_ratio(&self) -> f64 {
-        ratio(self.cells_out, self.cells())
+        match &self.method.counters {
+            Some(a) => share(a.out_s(), a.wall_s),
+            None => ratio(self.cells_out, self.cells()),
+        }
     }
-    /// Share of cells unmeasured.
+    /// Share of the period unmeasured.
     pub fn unmeasured_ratio(&self) -> f64 {
-        ratio(self.cells_unmeasured, self.cells())
+        match &self.method.counters {
+            Some(a) => share(a.unmeasured_s(), a.wall_s),
+            None => ratio(self.cells_unmeasured, self.cells()),
+        }
     }
     /// Compliant: nothing out of tolerance, unmeasured share at most
     /// `allowed_unmeasured`.
     pub fn compliant(&self, allowed_unmeasured: f64) -> bool {
         self.cells_out == 0 && self.unmeasured_ratio() <= allowed_unmeasured
+    }
+}
+
+fn share(n: f64, d: f64) -> f64 {
+    if d > 0.0 {
+        (n / d).clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 
@@ -338,6 +420,7 @@ pub fn analyze_node(node: &str, grid: &Grid, cells: &[CellInput], tolerance: f64
         first_sample_ms: None,
         last_sample_ms: None,
         outcomes: Vec::new(),
+        method: MethodUsed::default(),
     };
     let mut measured_peaks = Vec::new();
     let mut open: Option<(CellClass, Interval)> = None;
@@ -449,10 +532,15 @@ pub struct Summary {
 
 /// Summarises the nodes.
 pub fn summarize(nodes: &[NodeReport], allowed_unmeasured: f64) -> Summary {
-    let total: usize = nodes.iter().map(NodeReport::cells).sum();
-    let within: usize = nodes.iter().map(|n| n.cells_within).sum();
-    let out: usize = nodes.iter().map(|n| n.cells_out).sum();
-    let unmeasured: usize = nodes.iter().map(|n| n.cells_unmeasured).sum();
+    // Every node covers the same period: the fleet share is the mean of
+    // the nodes' shares (cells or counter seconds alike).
+    let mean = |f: fn(&NodeReport) -> f64| {
+        if nodes.is_empty() {
+            0.0
+        } else {
+            nodes.iter().map(f).sum::<f64>() / nodes.len() as f64
+        }
+    };
     let mut worst: Option<(f64, &str)> = None;
     for n in nodes {
         if let Some(w) = n.worst_bound {
@@ -474,9 +562,9 @@ pub fn summarize(nodes: &[NodeReport], allowed_unmeasured: f64) -> Summary {
         nodes_compliant,
         nodes_with_breaches: nodes.iter().filter(|n| n.cells_out > 0).count(),
         nodes_with_gaps: nodes.iter().filter(|n| n.cells_unmeasured > 0).count(),
-        within_ratio: ratio(within, total),
-        out_ratio: ratio(out, total),
-        unmeasured_ratio: ratio(unmeasured, total),
+        within_ratio: mean(NodeReport::within_ratio),
+        out_ratio: mean(NodeReport::out_ratio),
+        unmeasured_ratio: mean(NodeReport::unmeasured_ratio),
         worst_bound: worst.map(|(b, _)| b),
         worst_node: worst.map(|(_, n)| n.to_string()),
         breaches: nodes.iter().map(|n| n.breaches.len()).sum(),

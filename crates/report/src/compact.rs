@@ -100,6 +100,7 @@ mod tests {
                 summary: analysis::summarize(&nodes, 0.0),
                 nodes,
                 queries: vec![],
+                traceability: Default::default(),
             }
         };
         let full = crate::render_html::render(&report(node));

@@ -34,7 +34,7 @@ pub async fn fetch_all(
     survey: &Survey,
     args: &FleetArgs,
     max_points: usize,
-    tolerance: f64,
+    analyze: &dyn Fn(&str, &[analysis::CellInput]) -> NodeReport,
     progress: source::Progress<'_>,
     notes: &mut Vec<String>,
     check_memory: &dyn Fn(usize) -> Result<(), ReportError>,
@@ -59,7 +59,7 @@ pub async fn fetch_all(
     let analyse = |asm: source::Assembly, out: &mut Fetched| {
         out.jobs.extend(asm.jobs.iter().cloned());
         out.nodes.extend(asm.nodes.into_iter().map(|(name, cells)| {
-            let mut n = analysis::analyze_node(&name, grid, &cells, tolerance);
+            let mut n = analyze(&name, &cells);
             crate::compact::compact(&mut n);
             n
         }));

@@ -14,17 +14,21 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod bundle;
 pub mod compact;
+pub mod counters;
 pub mod fetch;
 pub mod groups;
 pub mod profile;
 pub mod prom;
 pub mod render_csv;
+pub mod render_evidence;
 pub mod render_html;
 pub mod render_json;
 pub mod render_md;
 pub mod source;
 pub mod timeparse;
+pub mod traceability;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -213,6 +217,11 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
+    /// How time in tolerance is measured: the exporter's time counters
+    /// (exact between scrapes), the grid of scrapes, or auto (counters for
+    /// each node that has them for the whole period, else the grid).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub method: counters::Method,
     /// Write the report here instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
@@ -220,6 +229,16 @@ pub struct ReportArgs {
     /// (0 = none; "0.1%" or "0.001").
     #[arg(long, default_value = "0")]
     pub max_unmeasured: String,
+    /// Also write an evidence bundle into this new (or empty) directory: the
+    /// report in every format, the raw answer of every query, and a
+    /// MANIFEST of SHA-256 hashes (see docs/compliance.md).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8
+    /// PEM, as `openssl genpkey -algorithm ed25519` or `clockwatch report
+    /// keygen` writes it).
+    #[arg(long, requires = "bundle")]
+    pub sign_key: Option<PathBuf>,
     /// How to reach and authenticate to the query API.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -288,6 +307,8 @@ pub struct Report {
     pub summary: Summary,
     /// The PromQL that was run.
     pub queries: Vec<String>,
+    /// Per node: the references followed, leap status, probe agreement.
+    pub traceability: std::collections::BTreeMap<String, traceability::NodeTrace>,
 }
 
 /// The validated plan of a report (no I/O).
@@ -398,6 +419,23 @@ pub fn parse_ratio(text: &str) -> Result<f64, ReportError> {
 /// The binary's entry point: bad arguments exit 2 (as in every clockwatch
 /// command), `--help` and `--version` 0, and the report itself as [`run`].
 pub fn main() -> ExitCode {
+    // `verify` and `keygen` are tools of their own, not reports.
+    if matches!(
+        std::env::args().nth(1).as_deref(),
+        Some("verify" | "keygen")
+    ) {
+        return match <bundle::ToolCli as clap::Parser>::try_parse() {
+            Ok(cli) => bundle::run_tool(cli.cmd),
+            Err(err) => {
+                let _ = err.print();
+                if err.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+        };
+    }
     match <Cli as clap::Parser>::try_parse() {
         Ok(cli) => run(cli.args),
         Err(err) => {
@@ -489,7 +527,21 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             "use either a bearer token or basic auth, not both".to_string(),
         ));
     }
-    let client = prom::Client::new(&prom::ClientConfig {
+    if let Some(dir) = &args.bundle {
+        if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(ReportError::Argument(
+                bundle::BundleError::NotEmpty(dir.display().to_string()).to_string(),
+            ));
+        }
+    }
+    let sign_key = match &args.sign_key {
+        Some(p) => Some(
+            bundle::read_signing_key(p)
+                .map_err(|e| ReportError::Argument(format!("--sign-key {e}")))?,
+        ),
+        None => None,
+    };
+    let mut client = prom::Client::new(&prom::ClientConfig {
         url: args.connection.prometheus.clone(),
         bearer_token,
         basic_auth,
@@ -501,6 +553,9 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             .zip(args.connection.key_file.clone()),
         timeout,
     })?;
+    if args.bundle.is_some() {
+        client.record();
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -535,6 +590,25 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
     };
     let mut notes = Vec::new();
     let tol = plan.tolerance.seconds();
+    // The counters are one reading per node per cell, small next to the
+    // cells: fetched for the whole fleet before the (grouped) cells.
+    // Chunks sized as the grid's are, for a query touching every bucket
+    // series (the widest of the counters' queries). Skipped when the
+    // series index says there is nothing to report.
+    let counted =
+        if args.method == counters::Method::Grid || (survey.known && survey.bound_series == 0) {
+            Default::default()
+        } else {
+            let per = fetch::cells_per_chunk(
+                survey.bound_series.max(1) * counters::SERIES_PER_NODE,
+                args.fleet.max_samples_per_query,
+                args.max_points,
+            );
+            runtime.block_on(counters::fetch(&client, &plan.grid, &plan.matchers, per))?
+        };
+    let analyze = |name: &str, cells: &[analysis::CellInput]| {
+        analyze_with_method(name, &plan.grid, cells, counted.get(name), tol, args.method)
+    };
     let fetched = runtime.block_on(groups::fetch_all(
         &client,
         &plan.grid,
@@ -542,7 +616,7 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         &survey,
         &args.fleet,
         args.max_points,
-        tol,
+        &analyze,
         &mut progress,
         &mut notes,
         &check_memory,
@@ -581,6 +655,16 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         // Run before the state query, which then covers only what it flags.
         queries.insert(1, first.clone());
     }
+    if args.method != counters::Method::Grid {
+        queries.extend(counters::queries(&plan.matchers, plan.grid.step_ms));
+    }
+    let traces = runtime.block_on(traceability::fetch(
+        &client,
+        &plan.grid,
+        &plan.matchers,
+        args.max_points,
+    ))?;
+    queries.extend(traceability::queries(&plan.matchers, plan.grid.step_ms));
     let report = Report {
         generated_ms: now,
         prometheus: client.display_url().to_string(),
@@ -593,6 +677,7 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         nodes,
         summary,
         queries,
+        traceability: traces,
     };
     let text = render(&report, args.format)?;
     match &args.output {
@@ -610,8 +695,81 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
                 })?;
         }
     }
+    if let Some(dir) = &args.bundle {
+        let mut files = Vec::new();
+        for (name, format) in [
+            ("report.md", Format::Md),
+            ("report.html", Format::Html),
+            ("report.csv", Format::Csv),
+            ("report.json", Format::Json),
+        ] {
+            files.push((name, render(&report, format)?));
+        }
+        bundle::write(dir, &files, &client.recorded(), sign_key.as_ref()).map_err(|e| {
+            ReportError::Output {
+                path: dir.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        eprintln!(
+            "clockwatch report: evidence bundle in {}{}",
+            dir.display(),
+            if sign_key.is_some() { " (signed)" } else { "" }
+        );
+    }
     eprintln!("clockwatch report: {}", verdict_line(&report));
     Ok(report.summary.compliant)
+}
+
+/// One node by the method `--method` asks for: the counters where they
+/// serve (auto: they cover the whole period), else the grid; the node says
+/// which and why.
+pub fn analyze_with_method(
+    name: &str,
+    grid: &Grid,
+    cells: &[analysis::CellInput],
+    counted: Option<&counters::NodeCounters>,
+    tol: f64,
+    method: counters::Method,
+) -> NodeReport {
+    use counters::Method;
+    let grid_why = |why: String| {
+        let mut n = analysis::analyze_node(name, grid, cells, tol);
+        n.method.why = why;
+        n
+    };
+    if method == Method::Grid {
+        return grid_why("--method grid".to_string());
+    }
+    let Some(nc) = counted else {
+        return grid_why(format!(
+            "no {} series for this node",
+            clockwatch_vocab::CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS.name
+        ));
+    };
+    if method == Method::Auto {
+        if let Err(why) = counters::covers_period(nc) {
+            return grid_why(format!("counters do not cover the period: {why}"));
+        }
+    }
+    match counters::count(nc, grid, tol) {
+        Ok(c) => {
+            let mut n = analysis::analyze_node(name, grid, &c.cells, tol);
+            counters::real_peaks(&mut n, nc, grid);
+            let mut why = vec![if method == Method::Auto {
+                "counters cover the whole period".to_string()
+            } else {
+                "--method counters".to_string()
+            }];
+            why.extend(c.notes);
+            n.method = analysis::MethodUsed {
+                counters: Some(c.account),
+                why: why.join("; "),
+            };
+            n
+        }
+        Err(why) => grid_why(format!("counters not usable: {why}")),
+    }
 }
 
 /// Renders `report` in `format`.
@@ -682,6 +840,9 @@ pub fn method_notes(r: &Report) -> Vec<String> {
         ),
         "The bound is relative to chronyd's reference; traceability of that reference to UTC must be documented by the operator.".to_string(),
     ];
+    if r.nodes.iter().any(|n| n.method.counters.is_some()) {
+        notes.push("Nodes measured by the counters method: time in tolerance is the increase of the exporter's clockwatch_clock_error_bound_time_seconds_bucket at the tolerance (the next lower bucket when the tolerance is not a bucket boundary) between the counter readings scraped last in each cell; the exporter counts every sample interval, so a breach or a Prometheus outage between scrapes is counted exactly as long as the exporter ran. Unmeasured = wall time − seconds synchronized; a counter reset (exporter restart) makes the time back to the previous reading unmeasured. A cell is out of tolerance when its bucket increase shows synchronized time above the tolerance; the peak bound shown is the largest windowed peak (clockwatch_clock_error_bound_max_seconds) scraped in its cells; across cells without readings the totals stay exact and every cell of the stretch carries what happened in it.".to_string());
+    }
     if r.grid.end_ms() != r.requested_to_ms {
         notes.push(format!(
             "The requested end {} is not a whole number of steps after the start; the report covers up to {}.",
@@ -698,6 +859,27 @@ pub fn method_notes(r: &Report) -> Vec<String> {
         notes.push("Verdict rule: a node is compliant only when nothing is out of tolerance and nothing is unmeasured.".to_string());
     }
     notes
+}
+
+/// Seconds within, out of tolerance and unmeasured: exact from the
+/// counters, else cells × step.
+pub fn node_seconds(r: &Report, n: &NodeReport) -> (f64, f64, f64) {
+    match &n.method.counters {
+        Some(a) => (a.within_s, a.out_s(), a.unmeasured_s()),
+        None => {
+            let step = r.grid.step_ms as f64 / 1000.0;
+            (
+                n.cells_within as f64 * step,
+                n.cells_out as f64 * step,
+                n.cells_unmeasured as f64 * step,
+            )
+        }
+    }
+}
+
+/// `counters: why` / `grid: why`, for every format.
+pub fn method_line(n: &NodeReport) -> String {
+    format!("{}: {}", n.method.name(), n.method.why)
 }
 
 /// A ratio as a percentage with 4 decimals.
@@ -801,6 +983,7 @@ mod tests {
             nodes,
             summary,
             queries: vec!["q".to_string()],
+            traceability: Default::default(),
         }
     }
 
@@ -812,8 +995,8 @@ mod tests {
         let rows: Vec<csv::StringRecord> = rd.records().map(|x| x.expect("row")).collect();
         assert_eq!(
             rows.len(),
-            1 + 2 + 1 + 1,
-            "cluster, 2 nodes, 1 breach, 1 gap"
+            1 + 2 + 1 + 1 + 2 + 2,
+            "cluster, 2 nodes, 1 breach, 1 gap, 2 method rows, 2 reference rows"
         );
         assert_eq!(&rows[1][1], "a,\"weird\" <node>|x");
         assert_eq!(&rows[3][0], "breach");

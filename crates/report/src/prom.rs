@@ -48,6 +48,25 @@ pub struct Client {
     display: String,
     bearer_token: Option<String>,
     basic_auth: Option<(String, String)>,
+    /// Every answer, kept for the evidence bundle when asked for.
+    recorded: Option<std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>>,
+}
+
+/// One query and the raw body Prometheus answered it with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// PromQL.
+    pub query: String,
+    /// Evaluation range and step, unix ms.
+    pub start_ms: i64,
+    /// End.
+    pub end_ms: i64,
+    /// Step.
+    pub step_ms: i64,
+    /// HTTP status.
+    pub status: u16,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -163,7 +182,21 @@ impl Client {
             display,
             bearer_token: cfg.bearer_token.clone(),
             basic_auth,
+            recorded: None,
         })
+    }
+
+    /// Keeps every answer from now on (for `--bundle`).
+    pub fn record(&mut self) {
+        self.recorded = Some(std::sync::Arc::new(std::sync::Mutex::new(Vec::new())));
+    }
+
+    /// The answers kept so far, in order.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.recorded
+            .as_ref()
+            .map(|m| m.lock().map(|v| v.clone()).unwrap_or_default())
+            .unwrap_or_default()
     }
 
     /// The base URL without credentials, for the report.
@@ -208,6 +241,18 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| self.transport_error(&e, what()))?;
+        if let Some(rec) = &self.recorded {
+            if let Ok(mut v) = rec.lock() {
+                v.push(Recorded {
+                    query: query.to_string(),
+                    start_ms,
+                    end_ms,
+                    step_ms,
+                    status: status.as_u16(),
+                    body: body.to_vec(),
+                });
+            }
+        }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(ReportError::Auth {
                 url: self.display.clone(),

@@ -1,6 +1,8 @@
 //! CSV renderer: one header, one table, typed rows (column `record`):
 //! `cluster` (one row), then per node a `node` row followed by its `breach`
-//! and `gap` rows. Columns that do not apply to a record are empty. Numbers
+//! and `gap` rows, then the evidence rows (`method`, … with the facts as
+//! `column=value` pairs in `reasons`; see [`super::render_evidence`]).
+//! Columns that do not apply to a record are empty. Numbers
 //! are plain decimals in seconds or ratios (0..1); times are RFC 3339 UTC.
 
 use super::analysis::Interval;
@@ -99,6 +101,13 @@ pub fn render(r: &Report) -> Result<String, ReportError> {
             w.write_record(interval_row("gap", &n.node, g))
                 .map_err(err)?;
         }
+    }
+    for (record, node, text) in super::render_evidence::csv_rows(r) {
+        let mut row: [String; 17] = Default::default();
+        row[0] = record.to_string();
+        row[1] = node;
+        row[13] = text;
+        w.write_record(&row).map_err(err)?;
     }
     let bytes = w
         .into_inner()

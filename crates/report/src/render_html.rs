@@ -389,6 +389,7 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(o, "</div>");
     }
+    o.push_str(&super::render_evidence::html(r));
     let _ = writeln!(o, "<h2>Queries</h2>\n<ul>");
     for q in &r.queries {
         let _ = writeln!(o, "<li><code>{}</code></li>", esc(q));

@@ -83,6 +83,25 @@ struct Node<'a> {
     last_sample_cell_end: Option<String>,
     breaches: Vec<Iv>,
     gaps: Vec<Iv>,
+    method: MethodJ,
+    traceability: Option<&'a super::traceability::NodeTrace>,
+}
+
+#[derive(Serialize)]
+struct MethodJ {
+    name: &'static str,
+    why: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counters: Option<CountersJ>,
+}
+
+#[derive(Serialize)]
+struct CountersJ {
+    bucket_le_seconds: f64,
+    observed_seconds: f64,
+    synchronized_seconds: f64,
+    not_observed_seconds: f64,
+    resets: usize,
 }
 
 #[derive(Serialize)]
@@ -106,8 +125,8 @@ fn iv(i: &Interval, with_peak: bool) -> Iv {
     }
 }
 
-fn node<'a>(r: &Report, n: &'a NodeReport) -> Node<'a> {
-    let step = r.grid.step_ms as f64 / 1000.0;
+fn node<'a>(r: &'a Report, n: &'a NodeReport) -> Node<'a> {
+    let (within_s, out_s, unmeasured_s) = super::node_seconds(r, n);
     Node {
         node: &n.node,
         compliant: n.compliant(r.allowed_unmeasured),
@@ -116,15 +135,27 @@ fn node<'a>(r: &Report, n: &'a NodeReport) -> Node<'a> {
         within_ratio: n.within_ratio(),
         out_of_tolerance_ratio: n.out_ratio(),
         unmeasured_ratio: n.unmeasured_ratio(),
-        within_seconds: n.cells_within as f64 * step,
-        out_of_tolerance_seconds: n.cells_out as f64 * step,
-        unmeasured_seconds: n.cells_unmeasured as f64 * step,
+        within_seconds: within_s,
+        out_of_tolerance_seconds: out_s,
+        unmeasured_seconds: unmeasured_s,
         worst_bound_seconds: n.worst_bound,
         p99_bound_seconds: n.p99_bound,
         first_sample_cell_end: n.first_sample_ms.map(format_ms),
         last_sample_cell_end: n.last_sample_ms.map(format_ms),
         breaches: n.breaches.iter().map(|b| iv(b, true)).collect(),
         gaps: n.gaps.iter().map(|g| iv(g, false)).collect(),
+        traceability: r.traceability.get(&n.node),
+        method: MethodJ {
+            name: n.method.name(),
+            why: n.method.why.clone(),
+            counters: n.method.counters.map(|a| CountersJ {
+                bucket_le_seconds: a.bucket_le,
+                observed_seconds: a.observed_s,
+                synchronized_seconds: a.synchronized_s,
+                not_observed_seconds: a.not_observed_s(),
+                resets: a.resets,
+            }),
+        },
     }
 }
 

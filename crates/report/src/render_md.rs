@@ -159,6 +159,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(o);
         }
     }
+    o.push_str(&super::render_evidence::markdown(r));
     let _ = writeln!(o, "## Queries\n");
     for q in &r.queries {
         let _ = writeln!(o, "- `{q}`");

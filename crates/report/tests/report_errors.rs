@@ -197,7 +197,8 @@ fn bearer_token_from_env_and_file_and_basic_auth_are_sent() {
     let (port, seen) = serve(authed("Bearer s3cret"));
     let o = report(
         port,
-        &["--selector", "{cluster=\"prod\"}"],
+        // --method grid: the time counters' queries would come first.
+        &["--method", "grid", "--selector", "{cluster=\"prod\"}"],
         &[("CLOCKWATCH_PROMETHEUS_BEARER_TOKEN", "s3cret")],
     );
     assert_error(&o, "no clockwatch series matched {cluster=\"prod\"}");
@@ -383,7 +384,11 @@ fn timeout_says_timeout_and_names_the_query_and_chunk() {
         std::thread::sleep(Duration::from_millis(1500));
         (200, "application/json", EMPTY_MATRIX.to_string())
     }));
-    let o = report(port, &["--prometheus-timeout", "300ms"], &[]);
+    let o = report(
+        port,
+        &["--method", "grid", "--prometheus-timeout", "300ms"],
+        &[],
+    );
     assert_error(&o, "did not answer within --prometheus-timeout 300ms: timeout of max_over_time(clockwatch_clock_error_bound_seconds[60000ms]) over ");
     assert!(!err(&o).contains("cannot reach"), "{}", err(&o));
 }
@@ -398,7 +403,7 @@ fn too_many_samples_for_one_step_names_the_limit_and_the_flags() {
                 .to_string(),
         )
     }));
-    let o = report(port, &[], &[]);
+    let o = report(port, &["--method", "grid"], &[]);
     assert_error(&o, "even for a single evaluation step");
     let e = err(&o);
     assert!(

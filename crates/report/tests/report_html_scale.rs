@@ -50,6 +50,7 @@ fn fleet() -> Report {
         nodes,
         summary,
         queries: vec!["q".into()],
+        traceability: Default::default(),
     }
 }
 

@@ -97,6 +97,11 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts with `config` (prometheus.yml text) and its TSDB in
     /// `dir/data`, and waits until it is ready.
+    /// The server's process id (to SIGSTOP it in an outage test).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start(dir: &Path, config: &str, extra: &[&str]) -> Self {
         let config_file = dir.join("prometheus.yml");
         std::fs::write(&config_file, config).expect("write prometheus.yml");

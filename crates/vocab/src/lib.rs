@@ -131,6 +131,9 @@ pub enum Kind {
     Counter,
     /// A constant 1 whose labels carry strings (`*_info`).
     Info,
+    /// `_bucket{le}` (cumulative), `_sum` and `_count` series under one
+    /// family name.
+    Histogram,
 }
 
 impl Kind {
@@ -139,6 +142,7 @@ impl Kind {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
             Kind::Info => "info",
+            Kind::Histogram => "histogram",
         }
     }
 }
@@ -195,6 +199,10 @@ metrics! {
     CLOCKWATCH_BUILD_INFO = ("clockwatch_build_info", Info, &[label::VERSION, label::REVISION], "", "always", "Build of the running clockwatch.");
     CLOCKWATCH_COLLECTOR_SUCCESS = ("clockwatch_collector_success", Gauge, &[label::COLLECTOR], "", "always", "1 if the collector succeeded in this scrape.");
     CLOCKWATCH_COLLECTOR_DURATION_SECONDS = ("clockwatch_collector_duration_seconds", Gauge, &[label::COLLECTOR], "seconds", "always", "Time the collector took in this scrape. The chrony collectors share one pipelined exchange: theirs is the time until their last reply.");
+    // time accounting, sampled every --sample.interval (not per scrape)
+    CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS = ("clockwatch_clock_error_bound_time_seconds", Histogram, &[], "seconds", "sampler", "Seconds during which the clock was synchronized with the bound at most le (_bucket), seconds synchronized (_count), and the integral of the bound over them (_sum, bound x seconds). Between two samples the larger bound and the worse state count; a gap over 3 sample intervals counts as unknown.");
+    CLOCKWATCH_SYNC_STATE_SECONDS_TOTAL = ("clockwatch_sync_state_seconds_total", Counter, &[label::STATE], "seconds", "sampler", "Seconds clockwatch observed in each sync state since it started; their sum is the time observed.");
+    CLOCKWATCH_CLOCK_ERROR_BOUND_MAX_SECONDS = ("clockwatch_clock_error_bound_max_seconds", Gauge, &[], "seconds", "sampler", "Peak of the bound over the last --sample.window (+Inf if any sample in it was not synchronized or stale).");
     // the independent NTP probe (--probe.server)
     CLOCKWATCH_PROBE_SUCCESS = ("clockwatch_probe_success", Gauge, PROBE, "", "probe", "1 if the last probe round to the server gave a valid sample, else 0.");
     CLOCKWATCH_PROBE_OFFSET_SECONDS = ("clockwatch_probe_offset_seconds", Gauge, PROBE, "seconds", "probe", "The node's clock minus the server's, from the last good round's lowest-delay sample: positive when the node is ahead.");
@@ -365,6 +373,13 @@ mod tests {
                 "{}",
                 m.name
             );
+            // A histogram's series add these suffixes to its name.
+            if m.kind == Kind::Histogram {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    assert!(!m.name.ends_with(suffix), "{}", m.name);
+                }
+                assert!(m.labels.iter().all(|l| *l != "le"), "{}", m.name);
+            }
         }
     }
 

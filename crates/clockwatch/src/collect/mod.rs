@@ -227,14 +227,36 @@ impl Collector {
     }
 
     pub async fn collect(&self) -> Snapshot {
+        self.collect_with(self.enabled).await
+    }
+
+    /// The sampler's light collection: what the verdict needs (chronyd's
+    /// tracking, the kernel's timex, every ptp4l instance and the PHC, the
+    /// probe's latest results), not the per-source records, server
+    /// statistics or steps.
+    pub async fn collect_sample(&self) -> Snapshot {
+        self.collect_with(Enabled {
+            tracking: self.enabled.tracking,
+            sources: false,
+            sourcestats: false,
+            ntpdata: false,
+            serverstats: false,
+            timex: self.enabled.timex,
+            steps: false,
+        })
+        .await
+    }
+
+    async fn collect_with(&self, enabled: Enabled) -> Snapshot {
         let mut outcomes = Vec::new();
         let mut chrony = ChronyView::default();
         let chrony_disabled = self.client.is_disabled();
         // chronyd and ptp4l at once: neither waits for the other's timeout.
         let mut ptp_outcomes = Vec::new();
         let read_chrony = async {
-            if !chrony_disabled && self.enabled.any_chrony() {
-                self.collect_chrony(&mut chrony, &mut outcomes).await;
+            if !chrony_disabled && enabled.any_chrony() {
+                self.collect_chrony(enabled, &mut chrony, &mut outcomes)
+                    .await;
             }
         };
         let read_ptp = async {
@@ -245,12 +267,12 @@ impl Collector {
         };
         let ((), ptp) = tokio::join!(read_chrony, read_ptp);
         outcomes.append(&mut ptp_outcomes);
-        let timex = if self.enabled.timex {
+        let timex = if enabled.timex {
             timex::collect(&mut outcomes)
         } else {
             None
         };
-        let steps = match (&self.steps, self.enabled.steps) {
+        let steps = match (&self.steps, enabled.steps) {
             (Some(tracker), true) => Some(steps::collect(tracker, &mut outcomes)),
             _ => None,
         };
@@ -270,7 +292,12 @@ impl Collector {
         }
     }
 
-    async fn collect_chrony(&self, view: &mut ChronyView, outcomes: &mut Vec<CollectorOutcome>) {
+    async fn collect_chrony(
+        &self,
+        enabled: Enabled,
+        view: &mut ChronyView,
+        outcomes: &mut Vec<CollectorOutcome>,
+    ) {
         let started = Instant::now();
         let session = match self.client.session().await {
             Ok(s) => s,
@@ -279,7 +306,7 @@ impl Collector {
                 let elapsed = started.elapsed();
                 for name in CollectorName::ALL
                     .into_iter()
-                    .filter(|c| c.needs_chrony() && self.enabled.get(*c))
+                    .filter(|c| c.needs_chrony() && enabled.get(*c))
                 {
                     outcomes.push(CollectorOutcome {
                         name,
@@ -294,7 +321,7 @@ impl Collector {
             }
         };
         view.transport = Some(session.transport());
-        exchange::collect(&session, self.enabled, &self.memory, view, outcomes).await;
+        exchange::collect(&session, enabled, &self.memory, view, outcomes).await;
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod page;
+pub mod plot;
 pub mod server;
 pub mod tls;
 pub mod webconfig;

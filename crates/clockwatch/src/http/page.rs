@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::render::{source_mode_label, source_state_label, BuildInfo};
+use crate::sampler::Point;
 use crate::scrape::Scrape;
 use crate::status::{
     daemon_words, format_seconds, headline, phc_words, probe_words, ptp_instance_lines,
@@ -31,15 +32,30 @@ pub fn escape(s: &str) -> String {
 }
 
 fn colour(state: SyncState) -> &'static str {
-    match state {
-        SyncState::Synchronized => "#1a7f37",
-        SyncState::Stale => "#9a6700",
-        SyncState::Local | SyncState::Unsynchronized => "#cf222e",
-        SyncState::Unknown => "#57606a",
+    super::plot::state_colour(state)
+}
+
+/// A span of time as a person reads it: 42.0 s, 12 min 5 s, 3 h 20 min.
+fn duration_words(seconds: f64) -> String {
+    if seconds < 60.0 {
+        return format!("{seconds:.1} s");
+    }
+    let whole = seconds as u64;
+    if whole < 3600 {
+        format!("{} min {} s", whole / 60, whole % 60)
+    } else {
+        format!("{} h {} min", whole / 3600, whole % 3600 / 60)
     }
 }
 
-pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> String {
+/// The page; `history`: the sampler's points, oldest first (empty: no
+/// plot, as without sampling).
+pub fn render_page(
+    scrape: &Scrape,
+    build: &BuildInfo,
+    metrics_path: &str,
+    history: &[Point],
+) -> String {
     let snap = &scrape.snapshot;
     let verdict = &scrape.verdict;
     let state = verdict.state;
@@ -125,6 +141,24 @@ pub fn render_page(scrape: &Scrape, build: &BuildInfo, metrics_path: &str) -> St
         row("chronyd", "chrony-error", e.clone());
     }
     h.push_str("</table>");
+
+    if !history.is_empty() {
+        h.push_str("<h2>Last hour</h2>");
+        h.push_str(&super::plot::history_svg(history));
+        if let Some(c) = &scrape.counters {
+            let observed = c.observed();
+            let synced = c.state(SyncState::Synchronized);
+            let _ = write!(
+                h,
+                "<p id=\"accounting\"><small>Since clockwatch started: {} observed, {} synchronized; \
+                 peak bound over the window: {}. The strip shows each 10 s step's worst state; \
+                 blank is time not observed.</small></p>",
+                escape(&duration_words(observed)),
+                escape(&duration_words(synced)),
+                escape(&c.window_max.map_or_else(|| "none yet".into(), format_seconds)),
+            );
+        }
+    }
 
     if !snap.chrony.sources.is_empty() {
         h.push_str(

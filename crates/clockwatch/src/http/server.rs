@@ -26,7 +26,7 @@ use tokio::sync::{watch, Semaphore};
 
 use super::auth::{BasicAuth, CHALLENGE};
 use super::page;
-use crate::render::{render, BuildInfo, Format};
+use crate::render::{render_with, BuildInfo, Format};
 use crate::scrape::SharedCollector;
 
 /// Limits on what clients may do.
@@ -212,13 +212,20 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
     let mut resp = if path == app.telemetry_path {
         let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
         let scrape = app.shared.scrape().await;
-        let text = render(&scrape.snapshot, &scrape.verdict, &app.build, format);
+        let text = render_with(
+            &scrape.snapshot,
+            &scrape.verdict,
+            scrape.counters.as_ref(),
+            &app.build,
+            format,
+        );
         respond(StatusCode::OK, format.content_type(), text)
     } else {
         match path {
             "/" => {
                 let scrape = app.shared.scrape().await;
-                let html = page::render_page(&scrape, &app.build, &app.telemetry_path);
+                let history = app.shared.history();
+                let html = page::render_page(&scrape, &app.build, &app.telemetry_path, &history);
                 respond(StatusCode::OK, "text/html; charset=utf-8", html)
             }
             "/healthz" => plain(StatusCode::OK, "ok\n"),
