@@ -8,11 +8,11 @@
 //!
 //! Sharing with scrapes (docs/sampling.md): every collection, a scrape's
 //! or a sample's, is recorded; the sampler's tick skips its own collection
-//! when one was recorded less than half a sample interval ago. Scrapes
-//! still collect afresh as before (joining one in flight), and all
-//! collections take turns, so chronyd sees at most one at a time and the
-//! sampler adds at most one tracking request per interval, none while
-//! scrapes come more often than every half interval.
+//! while a scrape's is in flight or when one was recorded less than half a
+//! sample interval ago. Scrapes still collect afresh as before (joining one
+//! in flight) and never wait for a sample, so the sampler adds at most one
+//! tracking request per interval, none while scrapes come more often than
+//! every half interval.
 
 pub mod account;
 pub mod history;
