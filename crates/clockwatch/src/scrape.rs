@@ -5,10 +5,11 @@
 //! arrived; otherwise it starts a new one. Every answer is therefore fresh,
 //! and chronyd sees at most one collection at a time.
 //!
-//! With sampling on ([`SharedCollector::with_sampling`]), the sampler's
-//! light collections take the same turns, and every collection, a scrape's
-//! or a sample's, feeds the [`Ledger`]; the sampler skips its own when one
-//! was recorded less than half a sample interval ago (docs/sampling.md).
+//! With sampling on ([`SharedCollector::with_sampling`]), every collection,
+//! a scrape's or a sample's, feeds the [`Ledger`]. The sampler skips its
+//! light collection while a scrape's is in flight or when one was recorded
+//! less than half a sample interval ago; a scrape never waits for a sample
+//! (docs/sampling.md).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -92,13 +93,18 @@ impl SharedCollector {
     }
 
     /// One sampler tick: a light collection (tracking, timex, ptp4l) unless
-    /// a collection was recorded less than half an interval ago. Takes its
-    /// turn with scrapes. Returns whether it collected.
+    /// a scrape's collection is in flight (it is recorded when it ends) or
+    /// a collection was recorded less than half an interval ago. A scrape
+    /// never waits for a sample: with a silent chronyd a sample holds its
+    /// timeout, and a scrape behind it would take twice as long. Returns
+    /// whether it collected.
     pub async fn sample(&self) -> bool {
         let Some(ledger) = &self.ledger else {
             return false;
         };
-        let _turn = self.in_flight.lock().await;
+        if self.in_flight.try_lock().is_err() {
+            return false;
+        }
         let (last, interval) = {
             let l = lock(ledger);
             (l.last_at(), l.config().interval)

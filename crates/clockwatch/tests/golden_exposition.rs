@@ -12,7 +12,8 @@ use clockwatch::collect::{
 };
 use clockwatch::ptp::sample::{self, NS, T0};
 use clockwatch::ptp::{BoundConfig, Now, PtpMemory};
-use clockwatch::render::{render, BuildInfo, Format};
+use clockwatch::render::{render_with, BuildInfo, Format};
+use clockwatch::sampler::{Accounting, Counters, Sample, DEFAULT_BUCKETS};
 use clockwatch::sys::PhcOffset;
 use clockwatch::sys::Timex;
 use clockwatch::verdict::{assess, Settings};
@@ -247,6 +248,33 @@ fn ptp_snapshot() -> Snapshot {
     }
 }
 
+/// The sampler's counters after a fixed sequence, as `serve` exports them:
+/// 10 s synchronized at 2 µs, the 2 s around one 30 ms sample, 1 s stale,
+/// a 5 s stall (unknown, and +Inf in the window's peak).
+fn counters() -> Counters {
+    use clockwatch::verdict::SyncState::{Stale, Synchronized};
+    let mut a = Accounting::new(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        DEFAULT_BUCKETS.to_vec(),
+    );
+    let mut seq: Vec<(u64, _, f64)> = (0..=10).map(|t| (t, Synchronized, 2e-6)).collect();
+    seq.extend([
+        (11, Synchronized, 0.03),
+        (12, Synchronized, 2e-6),
+        (13, Stale, 2e-6),
+        (18, Synchronized, 2e-6),
+    ]);
+    for (at, state, bound) in seq {
+        a.observe(Sample {
+            at: Duration::from_secs(at),
+            state,
+            bound,
+        });
+    }
+    a.counters().clone()
+}
+
 fn check(format: Format, file: &str) {
     check_snapshot(snapshot(), format, file);
 }
@@ -257,7 +285,7 @@ fn check_snapshot(snap: Snapshot, format: Format, file: &str) {
         version: "0.1.0".into(),
         revision: "golden".into(),
     };
-    let text = render(&snap, &verdict, &build, format);
+    let text = render_with(&snap, &verdict, Some(&counters()), &build, format);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(file);

@@ -202,3 +202,102 @@ fn the_counters_follow_wall_time_and_form_a_valid_histogram() {
     assert!(unexpected.is_empty(), "promtool: {complaints}");
     assert!(text.contains("clockwatch_clock_error_bound_time_seconds_bucket{le=\"0.0001\"}"));
 }
+
+/// chronyd's own count of the command requests it received
+/// (`chronyc serverstats`, third field); each call adds one.
+fn command_packets(pair: &ChronyPair) -> u64 {
+    let out = pair.chronyc_unix(&["serverstats"]);
+    out.trim()
+        .split(',')
+        .nth(2)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("serverstats: {out:?}"))
+}
+
+/// The sharing rule, counted by chronyd: alone, the sampler asks one
+/// request (tracking) per interval; while scrapes come more often than
+/// every half interval, it asks nothing of its own. And the kernel-only
+/// mode (no daemon) is accounted too.
+#[test]
+fn the_sampler_adds_one_request_per_interval_and_none_between_frequent_scrapes() {
+    if skip_unless(&["chronyd", "chronyc"], true) {
+        return;
+    }
+    let pair = ChronyPair::start();
+    let address = format!("--chrony.address={}", pair.unix_address());
+    {
+        let _cw = Clockwatch::start(&[&address, "--sample.interval=200ms"]);
+        std::thread::sleep(Duration::from_millis(500));
+        let before = command_packets(&pair);
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        let asked = command_packets(&pair) - before - 1;
+        let expected = started.elapsed().as_secs_f64() / 0.2;
+        assert!(
+            (asked as f64 - expected).abs() <= 2.0,
+            "{asked} requests in {expected:.1} sample intervals"
+        );
+    }
+    // Scrapes of tracking alone (one request each), every 100 ms against a
+    // 1 s sampler: every request is a scrape's.
+    let cw = Clockwatch::start(&[
+        &address,
+        "--sample.interval=1s",
+        "--no-collector.sources",
+        "--no-collector.sourcestats",
+        "--no-collector.ntpdata",
+        "--no-collector.serverstats",
+    ]);
+    assert_eq!(cw.get("/metrics", None).0, 200);
+    let before = command_packets(&pair);
+    let mut scrapes = 0u64;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert_eq!(cw.get("/metrics", None).0, 200);
+        scrapes += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let asked = command_packets(&pair) - before - 1;
+    assert!(
+        asked <= scrapes + 1,
+        "{asked} requests for {scrapes} scrapes: the sampler asked too"
+    );
+    assert!(asked >= scrapes, "{asked} requests for {scrapes} scrapes");
+    // Their counters still cover the time.
+    let m = cw.metrics();
+    let observed: f64 = [
+        "synchronized",
+        "stale",
+        "local",
+        "unsynchronized",
+        "unknown",
+    ]
+    .iter()
+    .map(|s| {
+        m.get(
+            "clockwatch_sync_state_seconds_total",
+            &format!("state=\"{s}\""),
+        )
+        .unwrap_or(0.0)
+    })
+    .sum();
+    assert!(observed >= 2.5, "{observed} s observed");
+
+    // Kernel only: the kernel's verdict is accounted the same way.
+    let kernel = Clockwatch::start(&["--chrony.address=none", "--sample.interval=100ms"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let m = kernel.metrics();
+    let total: f64 = m
+        .label_values("clockwatch_sync_state_seconds_total", "state")
+        .iter()
+        .map(|s| {
+            m.get(
+                "clockwatch_sync_state_seconds_total",
+                &format!("state=\"{s}\""),
+            )
+            .unwrap_or(0.0)
+        })
+        .sum();
+    assert!(total >= 0.8, "kernel only: {total} s observed");
+    assert!(m.has("clockwatch_clock_error_bound_max_seconds"));
+}

@@ -54,20 +54,34 @@ fn chromium_shows_state_bound_reference_and_sources() {
     eprintln!("status page screenshot: {}", shot.display());
 }
 
-/// The last hour's plot (issue 18): inline SVG, no script, the bound drawn
-/// on labelled log axes, the state strip, and the sampler's figures.
+/// The last hour's plot (issue 18): inline SVG, no script, the bound and
+/// the probe's |offset| drawn on labelled log axes, the state strip, and the
+/// sampler's figures.
 #[test]
 fn chromium_shows_the_history_plot() {
     if skip_unless(&["chronyd", "chronyc", "chromium"], true) {
         return;
     }
     let pair = ChronyPair::start();
+    // The upstream chronyd serves NTP: the probe measures the node against
+    // it, and its |offset| gets a line of its own.
     let cw = Clockwatch::start(&[
         &format!("--chrony.address={}", pair.unix_address()),
         "--sample.interval=100ms",
+        &format!("--probe.server=127.0.0.1:{}", pair.ntp_port),
+        "--probe.samples=1",
     ]);
-    // A few samples (a tenth of a second each) before the page is read.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while cw.metrics().get("clockwatch_probe_success", "server=") != Some(1.0) {
+        assert!(
+            std::time::Instant::now() < until,
+            "no probe round: {}",
+            cw.metrics().text
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // A few samples (a tenth of a second each) after it.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     let out_dir = common::test_output_dir();
     let profile = tempfile::tempdir().expect("profile dir");
     let chromium = |extra: &[&str]| {
@@ -87,6 +101,8 @@ fn chromium_shows_the_history_plot() {
         .and_then(|rest| rest.split("</svg>").next())
         .unwrap_or_else(|| panic!("no history plot: {dom}"));
     assert!(svg.contains("class=\"bound\""), "no bound line: {svg}");
+    assert!(svg.contains("class=\"probe\""), "no probe line: {svg}");
+    assert!(svg.contains("|probe offset|"));
     assert!(
         svg.contains("class=\"state-synchronized\""),
         "no state strip"
@@ -97,8 +113,6 @@ fn chromium_shows_the_history_plot() {
         "no decade labels: {svg}"
     );
     assert!(!dom.contains("<script"), "the page carries a script");
-    // The bound the page shows lies within the plotted decades: its line is
-    // inside the plot area (y 12..200).
     let accounting = dom
         .split("id=\"accounting\">")
         .nth(1)

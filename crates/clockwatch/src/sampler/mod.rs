@@ -8,11 +8,11 @@
 //!
 //! Sharing with scrapes (docs/sampling.md): every collection, a scrape's
 //! or a sample's, is recorded; the sampler's tick skips its own collection
-//! when one was recorded less than half a sample interval ago. Scrapes
-//! still collect afresh as before (joining one in flight), and all
-//! collections take turns, so chronyd sees at most one at a time and the
-//! sampler adds at most one tracking request per interval, none while
-//! scrapes come more often than every half interval.
+//! while a scrape's is in flight or when one was recorded less than half a
+//! sample interval ago. Scrapes still collect afresh as before (joining one
+//! in flight) and never wait for a sample, so the sampler adds at most one
+//! tracking request per interval, none while scrapes come more often than
+//! every half interval.
 
 pub mod account;
 pub mod history;
@@ -31,6 +31,9 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// Default window of the peak gauge.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
+/// The peak queue holds at most window/interval entries of 24 bytes: this
+/// many is 84 KiB (the default, 60, is 1.4 KiB).
+pub const MAX_WINDOW_SAMPLES: u128 = 3600;
 /// Default histogram buckets: the regulatory tolerances from 1 µs to 1 s
 /// (MiFID II RTS 25: 100 µs, 1 ms, 1 s; FINRA CAT: 50 ms; 100 ms).
 pub const DEFAULT_BUCKETS: [f64; 8] = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 1.0];
@@ -61,6 +64,11 @@ pub enum SampleConfigError {
     Interval(Duration),
     #[error("--sample.window {window:?} must be at least --sample.interval ({interval:?}) and at most 1h")]
     Window {
+        window: Duration,
+        interval: Duration,
+    },
+    #[error("--sample.window {window:?} holds more than 3600 samples of {interval:?}: lengthen --sample.interval or shorten the window")]
+    WindowSamples {
         window: Duration,
         interval: Duration,
     },
@@ -114,6 +122,9 @@ impl SampleConfig {
         }
         if window < interval || window > MAX_WINDOW {
             return Err(SampleConfigError::Window { window, interval });
+        }
+        if window.as_nanos() / interval.as_nanos() > MAX_WINDOW_SAMPLES {
+            return Err(SampleConfigError::WindowSamples { window, interval });
         }
         if buckets.is_empty() || buckets.len() > MAX_BUCKETS {
             return Err(SampleConfigError::BucketCount(buckets.len()));
@@ -261,5 +272,68 @@ mod tests {
             SampleConfig::new(Duration::from_secs(1), Duration::from_secs(3601), vec![1.0])
                 .is_err()
         );
+        assert!(matches!(
+            SampleConfig::new(
+                Duration::from_millis(100),
+                Duration::from_secs(361),
+                vec![1.0]
+            ),
+            Err(SampleConfigError::WindowSamples { .. })
+        ));
+        assert!(
+            SampleConfig::new(Duration::from_secs(1), Duration::from_secs(3600), vec![1.0]).is_ok()
+        );
+    }
+
+    fn verdict(state: crate::verdict::SyncState, bound: f64) -> Verdict {
+        use crate::verdict::{Daemon, Reference, ReferenceKind, Traceability};
+        Verdict {
+            daemon: Daemon::Chrony,
+            instance: None,
+            state,
+            bound_seconds: bound,
+            reference_age_seconds: None,
+            reference_time: None,
+            reference: Reference {
+                kind: ReferenceKind::Remote,
+                name: String::new(),
+                id: String::new(),
+                stratum: None,
+            },
+            traceability: Traceability::default(),
+            reason: None,
+            legacy_clock_error_ms: None,
+            probes: Vec::new(),
+        }
+    }
+
+    /// The worst case for memory at the defaults: an hour of a bound that
+    /// only decreases (every sample a new entry of the peak queue until the
+    /// window drops it). The ledger stays within 64 KiB, and fixed.
+    #[test]
+    fn an_hour_of_samples_stays_within_64_kib() {
+        use crate::verdict::SyncState;
+        let mut ledger = Ledger::new(SampleConfig::default());
+        let start = ledger.bytes();
+        for t in 0..3600u64 {
+            let v = verdict(SyncState::Synchronized, 1.0 / (t + 1) as f64);
+            ledger.record(Duration::from_secs(t), 1.8e9 + t as f64, &v, &[]);
+        }
+        assert!(ledger.bytes() <= 64 * 1024, "{} bytes", ledger.bytes());
+        assert!(
+            ledger.bytes() - start <= 61 * 24,
+            "the peak queue grew past the window"
+        );
+        assert!(ledger.history().points().len() >= 360);
+        let c = ledger.counters();
+        assert!((c.observed() - 3599.0).abs() < 1e-6);
+        // The 60 s window ending at 3599 s: its oldest interval ends at
+        // 3539 s and counts against the bound at 3538 s, 1/3539.
+        assert_eq!(c.window_max, Some(1.0 / 3539.0));
+        // A stall shows in the history as unknown.
+        let v = verdict(SyncState::Synchronized, 1e-6);
+        ledger.record(Duration::from_secs(3610), 1.8e9 + 3610.0, &v, &[]);
+        let last = ledger.history().points().last().map(|p| p.state);
+        assert_eq!(last, Some(SyncState::Unknown));
     }
 }
