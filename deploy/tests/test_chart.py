@@ -412,8 +412,8 @@ def test_rule_thresholds_come_from_values():
     assert e[("ClockErrorBoundHigh", "critical")] == "(clockwatch_clock_error_bound_seconds > 0.05) < +Inf"
     assert e[("node:clockwatch_clock_within_tolerance:bool", None)] == \
         "node:clockwatch_clock_error_bound_seconds:max <= bool 0.0001"
-    assert e[("NodeClockOffsetFromMedian", "warning")] == "abs(node:clockwatch_measured_offset_from_median_seconds) > 5"
-    assert e[("NodeClockOffsetFromMedian", "critical")] == "abs(node:clockwatch_measured_offset_from_median_seconds) > 0.01"
+    assert e[("NodeClockOffsetFromMedian", "warning")] == "abs(node:clockwatch_offset_from_median_seconds) > 5"
+    assert e[("NodeClockOffsetFromMedian", "critical")] == "abs(node:clockwatch_offset_from_median_seconds) > 0.01"
     assert e[("ClockwatchAbsent", "warning")].count('job="my-job"') == 3
     assert not any('job="clockwatch"' in x for x in e.values())
     defaults = exprs(rule_spec({}))
@@ -443,7 +443,10 @@ def test_rule_options():
     assert all(r["labels"]["team"] == "sre" for r in alerts)
     assert all(r["labels"]["severity"] in ("warning", "critical") for r in alerts)
     records = [r for g in spec["groups"] for r in g["rules"] if "record" in r]
-    assert records and all("labels" not in r for r in records)
+    # Recording rules keep their own labels (the offset's `reference`) and get none added.
+    assert records and all("team" not in r.get("labels", {}) for r in records)
+    assert {r["labels"]["reference"] for r in records if "labels" in r} == \
+        {"probe_median", "probe_server", "scrape_median", "scraper"}
 
 
 # ----------------------------------------------------------------- dashboard
