@@ -55,7 +55,7 @@ has_series() { [ "$(query "$1")" -gt 0 ]; }
 records=(node:clockwatch_clock_error_bound_seconds:max node:clockwatch_clock_within_tolerance:bool
          node:clockwatch_clock_within_tolerance:ratio_1h node:clockwatch_clock_within_tolerance:ratio_1d
          node:clockwatch_measured_offset_seconds:max cluster:clockwatch_measured_offset_seconds:median
-         node:clockwatch_measured_offset_from_median_seconds)
+         node:clockwatch_measured_offset_from_median_seconds node:clockwatch_offset_from_median_seconds)
 if [ "$chrony" != none ]; then
     records+=(node:clockwatch_chrony_offset_seconds:max cluster:clockwatch_chrony_offset_seconds:median
               node:clockwatch_chrony_offset_from_median_seconds)
@@ -72,6 +72,7 @@ for r in "${records[@]}"; do
 done
 check "measured offset of this machine is below 1 s" has_series 'abs(node:clockwatch_measured_offset_seconds:max) < 1'
 check "measured offset from median of a single node is 0" has_series 'node:clockwatch_measured_offset_from_median_seconds == 0'
+check "a single node without a probe is compared with the scraper (reference scraper)" has_series 'abs(node:clockwatch_offset_from_median_seconds{reference="scraper"}) < 1'
 check "rules loaded without errors" sh -c "curl -fsS 'http://127.0.0.1:$prom_port/api/v1/rules' | python3 -c 'import json,sys; d=json.load(sys.stdin); bad=[r[\"name\"] for g in d[\"data\"][\"groups\"] for r in g[\"rules\"] if r.get(\"health\")==\"err\"]; print(bad) if bad else None; sys.exit(1 if bad else 0)'"
 echo "e2e_prometheus: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
