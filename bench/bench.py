@@ -264,7 +264,7 @@ def print_targets(rows):
         if name == PROBE_ON and (TARGET_SCRAPE, n) in one:
             off = one[(TARGET_SCRAPE, n)][0]
             lines.append(f"p99 with the NTP probe on, {n} sources: {p99:.3f} ms (off: {off:.3f} ms; "
-                         f"the target: unchanged, within the p99 target above)")
+                         f"the goal: no change beyond the run-to-run noise)")
     peak = max((rss for name, *_, rss in rows if name.startswith("clockwatch")), default=None)
     if peak is not None:
         lines.append(f"peak RSS <= {RSS_TARGET_MB} MB, any clockwatch row: {peak / 1024:.1f} MiB, "
