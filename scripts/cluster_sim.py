@@ -583,7 +583,10 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
         rec = prom.query("node:clockwatch_measured_offset_from_median_seconds")
         return len(up) == len(nodes) and len(rec) == len(nodes)
 
-    wait_until("every target scraped and the recording rules evaluated", all_up, 10 * interval + 20)
+    # Node-local: the shifted node's samples carry its clock, SHIFT s ahead, and
+    # become visible to queries only once real time reaches them.
+    wait_until("every target scraped and the recording rules evaluated", all_up,
+               10 * interval + 20 + (shift if node_local else 0))
     # The report's period starts on a whole second after every node was
     # scraped and measured; it ends two intervals before the report runs so
     # that the last cell's scrape is stored.
@@ -688,8 +691,16 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
                      all(abs(measured.get(n, 99)) < 1.0 for n in nodes if n != shifted))
     checks.check(f"{shifted}: chronyd's offset from median ~ +{shift} s (same sign as measured)",
                  abs(chrony_off.get(shifted, 0) - shift) < 1.0, str(chrony_off.get(shifted)))
-    checks.check(f"{stopped}: no chronyd offset once chronyd is gone (no stale values)",
-                 stopped not in chrony_off)
+    if node_local:
+        # Prometheus writes no staleness marker for a series whose samples
+        # carry their own timestamps (the node scraper's), so the last value
+        # stays visible for the lookback; a real agent's remote-write carries
+        # its markers. Not checked in this topology.
+        log(f"node-local: {stopped}'s chronyd offset after the stop is not checked "
+            "(no staleness markers for timestamped samples)")
+    else:
+        checks.check(f"{stopped}: no chronyd offset once chronyd is gone (no stale values)",
+                     stopped not in chrony_off)
     checks.check("healthy nodes: chronyd's offset from median below 10 ms",
                  all(abs(chrony_off.get(n, 99)) < 0.01 for n in healthy))
     up = prom.query("chrony_up")

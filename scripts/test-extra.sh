@@ -59,4 +59,6 @@ fi
 # ~80 s. See docs/cluster-simulation.md.
 echo "== cluster simulation (scripts/cluster-sim.sh --short)"
 scripts/cluster-sim.sh --short
+echo "== cluster simulation, Azure node-level topology (scripts/cluster-sim.sh --short --topology node-local)"
+scripts/cluster-sim.sh --short --topology node-local
 # --- end cluster simulation ---
