@@ -68,4 +68,6 @@ echo "== cluster simulation (scripts/cluster-sim.sh --short)"
 [ -x target/debug/clockwatch ] && [ -x target/debug/clockwatch-report ] ||
     cargo build -q -p clockwatch -p clockwatch-report
 CLOCKWATCH_SIM_BIN=target/debug/clockwatch scripts/cluster-sim.sh --short
+echo "== cluster simulation, Azure node-level topology (scripts/cluster-sim.sh --short --topology node-local)"
+CLOCKWATCH_SIM_BIN=target/debug/clockwatch scripts/cluster-sim.sh --short --topology node-local
 # --- end cluster simulation ---

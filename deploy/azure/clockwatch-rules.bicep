@@ -116,6 +116,58 @@ resource clockwatch_recording 'Microsoft.AlertsManagement/prometheusRuleGroups@2
         expression: 'node:clockwatch_measured_offset_seconds:max\n  - on (cluster) group_left ()\ncluster:clockwatch_measured_offset_seconds:median\n'
         enabled: true
       }
+      {
+        record: 'node:clockwatch_probe_offset_seconds:max'
+        expression: 'max by (cluster, node, server) (\n  clockwatch_probe_offset_seconds\n    and on (cluster, job, instance, server)\n  (\n    clockwatch_probe_last_success_timestamp_seconds\n      > on (cluster, job, instance) group_left ()\n    (clockwatch_system_time_seconds - 600)\n  )\n)\n'
+        enabled: true
+      }
+      {
+        record: 'cluster:clockwatch_probe_offset_nodes:count'
+        expression: 'count by (cluster, server) (node:clockwatch_probe_offset_seconds:max)'
+        enabled: true
+      }
+      {
+        record: 'cluster:clockwatch_probe_offset_seconds:median'
+        expression: 'quantile by (cluster, server) (0.5, node:clockwatch_probe_offset_seconds:max)'
+        enabled: true
+      }
+      {
+        record: 'node:clockwatch_probe_offset_from_median_seconds'
+        expression: '(\n  node:clockwatch_probe_offset_seconds:max\n    - on (cluster, server) group_left ()\n  cluster:clockwatch_probe_offset_seconds:median\n)\n  and on (cluster, server)\n(cluster:clockwatch_probe_offset_nodes:count >= 3)\n'
+        enabled: true
+      }
+      {
+        record: 'node:clockwatch_offset_from_median_seconds'
+        expression: 'quantile by (cluster, node) (0.5, node:clockwatch_probe_offset_from_median_seconds)'
+        labels: {
+          reference: 'probe_median'
+        }
+        enabled: true
+      }
+      {
+        record: 'node:clockwatch_offset_from_median_seconds'
+        expression: 'quantile by (cluster, node) (0.5, node:clockwatch_probe_offset_seconds:max)\n  unless on (cluster, node)\nnode:clockwatch_probe_offset_from_median_seconds\n'
+        labels: {
+          reference: 'probe_server'
+        }
+        enabled: true
+      }
+      {
+        record: 'node:clockwatch_offset_from_median_seconds'
+        expression: '(\n  node:clockwatch_measured_offset_from_median_seconds\n    and on (cluster)\n  (count by (cluster) (node:clockwatch_measured_offset_seconds:max) >= 3)\n)\n  unless on (cluster)\ncluster:clockwatch_probe_offset_nodes:count\n'
+        labels: {
+          reference: 'scrape_median'
+        }
+        enabled: true
+      }
+      {
+        record: 'node:clockwatch_offset_from_median_seconds'
+        expression: '(\n  node:clockwatch_measured_offset_seconds:max\n    unless on (cluster)\n  (count by (cluster) (node:clockwatch_measured_offset_seconds:max) >= 3)\n)\n  unless on (cluster)\ncluster:clockwatch_probe_offset_nodes:count\n'
+        labels: {
+          reference: 'scraper'
+        }
+        enabled: true
+      }
     ]
   }
 }
@@ -271,8 +323,28 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
         actions: actions
       }
       {
+        alert: 'ClockBoundContradicted'
+        expression: 'clockwatch_probe_bound_contradicted == 1'
+        for: 'PT5M'
+        severity: 0
+        enabled: true
+        labels: {
+          severity: 'critical'
+        }
+        annotations: {
+          summary: 'The NTP probe of {{ $labels.server }} contradicts the clock error bound of node {{ $labels.node }}.'
+          description: 'For 5 minutes the probe of {{ $labels.server }} from {{ $labels.node }} has measured an offset whose whole uncertainty interval lies outside the node\'s clock error bound: either chronyd is confidently wrong (bad upstream, a selected falseticker, a misconfigured refclock) or the probed server is. The node\'s compliance evidence does not hold until this is explained.'
+          runbook_url: '${runbookUrl}#clockboundcontradicted'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+      {
         alert: 'NodeClockOffsetFromMedian'
-        expression: 'abs(node:clockwatch_measured_offset_from_median_seconds) > ${offsetFromMedianWarningSeconds}'
+        expression: 'abs(node:clockwatch_offset_from_median_seconds) > ${offsetFromMedianWarningSeconds}'
         for: 'PT5M'
         severity: 2
         enabled: true
@@ -280,8 +352,8 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
           severity: 'warning'
         }
         annotations: {
-          summary: 'Node {{ $labels.node }} is {{ $value | humanizeDuration }} away from the cluster\'s median clock.'
-          description: 'Prometheus measures the clock of {{ $labels.node }} beyond the warning threshold away from the median of the cluster\'s nodes. Tokens may be rejected (HTTP 401), certificates fail and logs no longer line up.'
+          summary: 'Node {{ $labels.node }} is {{ $value | humanizeDuration }} away from {{ if eq $labels.reference "probe_server" }}its NTP probe server{{ else if eq $labels.reference "scraper" }}the scraping Prometheus\' clock{{ else }}the cluster\'s median clock{{ end }}.'
+          description: '{{ if eq $labels.reference "probe_median" }}The NTP probes of the cluster\'s nodes against a common server put the clock of {{ $labels.node }} beyond the warning threshold away from their median. {{ else if eq $labels.reference "probe_server" }}Fewer than 3 nodes of this cluster probe a common server, so a median would name no culprit: the clock of {{ $labels.node }} is compared with its probed NTP server directly and is beyond the warning threshold from it. {{ else if eq $labels.reference "scraper" }}This cluster has fewer than 3 scraped nodes and no NTP probe, so a median would name no culprit: Prometheus measures the clock of {{ $labels.node }} beyond the warning threshold away from its own clock (if Prometheus runs on that node, this cannot fire). {{ else }}Prometheus measures the clock of {{ $labels.node }} beyond the warning threshold away from the median of the cluster\'s nodes (a scrape-time measurement, which holds only for a central scraper). {{ end }}Tokens may be rejected (HTTP 401), certificates fail and logs no longer line up.'
           runbook_url: '${runbookUrl}#nodeclockoffsetfrommedian'
         }
         resolveConfiguration: {
@@ -292,7 +364,7 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
       }
       {
         alert: 'NodeClockOffsetFromMedian'
-        expression: 'abs(node:clockwatch_measured_offset_from_median_seconds) > ${offsetFromMedianCriticalSeconds}'
+        expression: 'abs(node:clockwatch_offset_from_median_seconds) > ${offsetFromMedianCriticalSeconds}'
         for: 'PT2M'
         severity: 0
         enabled: true
@@ -300,8 +372,8 @@ resource clockwatch_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023
           severity: 'critical'
         }
         annotations: {
-          summary: 'Node {{ $labels.node }} is {{ $value | humanizeDuration }} away from the cluster\'s median clock.'
-          description: 'Prometheus measures the clock of {{ $labels.node }} beyond the critical threshold away from the median of the cluster\'s nodes. Tokens may be rejected (HTTP 401), certificates fail and logs no longer line up.'
+          summary: 'Node {{ $labels.node }} is {{ $value | humanizeDuration }} away from {{ if eq $labels.reference "probe_server" }}its NTP probe server{{ else if eq $labels.reference "scraper" }}the scraping Prometheus\' clock{{ else }}the cluster\'s median clock{{ end }}.'
+          description: '{{ if eq $labels.reference "probe_median" }}The NTP probes of the cluster\'s nodes against a common server put the clock of {{ $labels.node }} beyond the critical threshold away from their median. {{ else if eq $labels.reference "probe_server" }}Fewer than 3 nodes of this cluster probe a common server, so a median would name no culprit: the clock of {{ $labels.node }} is compared with its probed NTP server directly and is beyond the critical threshold from it. {{ else if eq $labels.reference "scraper" }}This cluster has fewer than 3 scraped nodes and no NTP probe, so a median would name no culprit: Prometheus measures the clock of {{ $labels.node }} beyond the critical threshold away from its own clock (if Prometheus runs on that node, this cannot fire). {{ else }}Prometheus measures the clock of {{ $labels.node }} beyond the critical threshold away from the median of the cluster\'s nodes (a scrape-time measurement, which holds only for a central scraper). {{ end }}Tokens may be rejected (HTTP 401), certificates fail and logs no longer line up.'
           runbook_url: '${runbookUrl}#nodeclockoffsetfrommedian'
         }
         resolveConfiguration: {

@@ -101,6 +101,11 @@ def bicep_rule(r, indent):
     if "record" in r:
         lines.append(f"{pad}  record: {bicep_str(r['record'])}")
         lines.append(f"{pad}  expression: {bicep_str(r['expr'])}")
+        if r.get("labels"):
+            lines.append(f"{pad}  labels: {{")
+            for k, v in r["labels"].items():
+                lines.append(f"{pad}    {k}: {bicep_str(v)}")
+            lines.append(f"{pad}  }}")
         lines.append(f"{pad}  enabled: true")
     else:
         lines.append(f"{pad}  alert: {bicep_str(r['alert'])}")
@@ -211,7 +216,11 @@ def arm_str(text):
 
 def arm_rule(r):
     if "record" in r:
-        return {"record": arm_str(r["record"]), "expression": arm_str(r["expr"]), "enabled": True}
+        out = {"record": arm_str(r["record"]), "expression": arm_str(r["expr"])}
+        if r.get("labels"):
+            out["labels"] = {k: arm_str(v) for k, v in r["labels"].items()}
+        out["enabled"] = True
+        return out
     out = {"alert": arm_str(r["alert"]), "expression": arm_str(r["expr"])}
     if "for" in r:
         out["for"] = iso_duration(r["for"])

@@ -42,7 +42,6 @@ CHART_OUTPUT = HERE.parent / "helm" / "clockwatch" / "dashboards" / "clockwatch.
 PLACEHOLDERS = {name: f"@{name}@" for name in DEFAULTS}
 
 SEL = 'cluster=~"$cluster", node=~"$node"'
-CLUSTER = 'cluster=~"$cluster"'
 DS = {"type": "prometheus", "uid": "${datasource}"}
 V = {}  # the values of this build: DEFAULTS, --set, or PLACEHOLDERS
 
@@ -69,10 +68,14 @@ TARGET_CODES = {"1": ("up", "green"), "0": ("down", "red"), "-1": ("no clockwatc
 
 def queries():
     """The expressions that depend on the rules' values (see V)."""
-    global FROM_MEDIAN, CHRONY_OFFSET, BOUND, WITHIN, STATE_CODE, BOUND_STEPS, OFFSET_STEPS, TARGET, ABSENT
-    # The median is taken over every node of the cluster, whatever nodes are selected.
-    FROM_MEDIAN = ("%s - on (cluster) group_left () quantile by (cluster) (0.5, %s)"
-                   % (measured(SEL), measured(CLUSTER)))
+    global FROM_MEDIAN, FROM_MEDIAN_REF, CHRONY_OFFSET, BOUND, WITHIN, STATE_CODE, BOUND_STEPS, OFFSET_STEPS, TARGET, ABSENT
+    # The rules' recording, the one NodeClockOffsetFromMedian alerts on: from
+    # the NTP probes where nodes probe a common server (it holds wherever
+    # Prometheus scrapes), else the scrape-timestamp measurement (central
+    # scrapers only); `reference` says which (docs/deployment.md). The median
+    # is taken over every node of the cluster, whatever nodes are selected.
+    FROM_MEDIAN = "max by (cluster, node) (node:clockwatch_offset_from_median_seconds{%s})" % SEL
+    FROM_MEDIAN_REF = "node:clockwatch_offset_from_median_seconds{%s}" % SEL
     CHRONY_OFFSET = "max by (cluster, node) (-chrony_tracking_system_time_seconds{%s})" % SEL
     BOUND = "max by (cluster, node) (clockwatch_clock_error_bound_seconds{%s})" % SEL
     # The recording rule: the same tolerance as the rules, by construction.
@@ -169,8 +172,10 @@ def node_table(y):
                                                  for i, (code, (text, colour)) in enumerate(TARGET_CODES.items())}}]
     return {
         "id": pid(), "type": "table", "title": "Nodes",
-        "description": "One row per node. Offset: node clock minus Prometheus' clock at scrape time "
-                       "(positive: node ahead), and its distance from the cluster's median. chronyd "
+        "description": "One row per node. Offset (measured): node clock minus Prometheus' clock at scrape "
+                       "time (positive: node ahead; about 0 when Prometheus scrapes from the node itself). "
+                       "Offset from median: the rules' node:clockwatch_offset_from_median_seconds, from the "
+                       "NTP probes when nodes probe a common server, else from the scrape time. chronyd "
                        "offset: chronyd's own estimate of the node clock against true time. Within "
                        "tolerance: share of the selected range with an error bound <= %s s (the rules' "
                        "tolerance). Target: down, or no clockwatch pod on a Linux node that "
@@ -299,40 +304,63 @@ def build(values):
                    steps=BOUND_STEPS, log=True,
                    desc="|system time offset| + root dispersion + root delay / 2; missing while there is "
                         "no valid bound (not synchronized, local reference, chronyd unreachable)."),
-        timeseries("Offset from cluster median (measured by Prometheus)", [target(FROM_MEDIAN, legend="{{node}}")],
+        timeseries("Offset from cluster median", [target(FROM_MEDIAN_REF, legend="{{node}} ({{reference}})")],
                    12, 16, 12, 9, steps=OFFSET_STEPS,
-                   desc="Node clock minus the median node clock of its cluster, positive when ahead."),
+                   desc="Node clock minus the median node clock of its cluster, positive when ahead, as "
+                        "NodeClockOffsetFromMedian sees it. reference: probe_median (NTP probes of a common "
+                        "server), probe_server (fewer than 3 nodes probe it: the server itself), "
+                        "scrape_median / scraper (no probes: scrape timestamps, central scrapers only)."),
         timeseries("Offset (chronyd's estimate)", [target(CHRONY_OFFSET, legend="{{node}}")], 0, 25, 12, 8,
                    desc="Negated current correction of chronyd: positive when the node clock is ahead."),
         timeseries("Offset (measured by Prometheus)", [target(measured(SEL), legend="{{node}}")], 12, 25, 12, 8,
                    desc="clockwatch_system_time_seconds minus the scrape timestamp; includes scrape latency "
-                        "and Prometheus' own clock error."),
+                        "and Prometheus' own clock error. About 0 whatever the node's clock when Prometheus "
+                        "scrapes from the node itself (Azure's node-level ConfigMap): use the NTP probe there."),
         state_timeline(33),
-        row("Sources", 39),
+        row("NTP probe", 39),
+        timeseries("Probe offset (node minus NTP server)",
+                   [target("clockwatch_probe_offset_seconds{%s}" % SEL, "A", "{{node}} {{server}}"),
+                    target("clockwatch_probe_uncertainty_seconds{%s}" % SEL, "B", "{{node}} {{server}} ± uncertainty")],
+                   0, 40, 8, 8,
+                   desc="clockwatch --probe.server: the node clock minus the server's, positive when the node "
+                        "is ahead, and the uncertainty (delay/2 + the server's root distance) around it."),
+        timeseries("Bound contradicted by the probe",
+                   [target("clockwatch_probe_bound_contradicted{%s}" % SEL, legend="{{node}} {{server}}")],
+                   8, 40, 8, 8, unit="short",
+                   steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
+                   desc="1 while the probe's interval lies wholly outside ±the clock error bound "
+                        "(ClockBoundContradicted); 0 when they agree; missing without a probe or a bound."),
+        timeseries("Probe success and round-trip delay",
+                   [target("clockwatch_probe_success{%s} == 0" % SEL, "A", "{{node}} {{server}} failed"),
+                    target("clockwatch_probe_delay_seconds{%s}" % SEL, "B", "{{node}} {{server}} delay")],
+                   16, 40, 8, 8,
+                   desc="Failed rounds (see clockwatch_probe_failure_info for why) and the delay of the kept sample."),
+        row("Sources", 48),
         timeseries("Source reachability",
                    [target("chrony_sources_reachability_ratio{%s}" % SEL, legend="{{node}} {{source_name}}")],
-                   0, 40, 12, 8, unit="percentunit"),
+                   0, 49, 12, 8, unit="percentunit"),
         timeseries("Source last sample offset",
                    [target("chrony_sources_last_sample_offset_seconds{%s}" % SEL, legend="{{node}} {{source_name}}")],
-                   12, 40, 12, 8),
-        row("Steps and kernel", 48),
+                   12, 49, 12, 8),
+        row("Steps and kernel", 57),
         timeseries("Clock steps",
                    [target("sum by (cluster, node) (increase(clockwatch_clock_steps_total{%s}[$__rate_interval]))" % SEL,
-                           legend="{{node}}")], 0, 49, 8, 8, unit="short", bars=True),
+                           legend="{{node}}")], 0, 58, 8, 8, unit="short", bars=True),
         timeseries("Last step size", [target("clockwatch_clock_last_step_seconds{%s}" % SEL, legend="{{node}}")],
-                   8, 49, 8, 8),
+                   8, 58, 8, 8),
         timeseries("Kernel estimated and maximum error",
                    [target("clockwatch_timex_estimated_error_seconds{%s}" % SEL, "A", "{{node}} estimated"),
                     target("clockwatch_timex_maxerror_seconds{%s}" % SEL, "B", "{{node}} maximum")],
-                   16, 49, 8, 8),
-        row("Compliance", 57),
-        compliance_bars(58),
-        row("Exporter", 66),
+                   16, 58, 8, 8),
+        row("Compliance", 66),
+        compliance_bars(67),
+        row("Exporter", 75),
         timeseries("Failing collectors",
                    [target("clockwatch_collector_success{%s} == 0" % SEL, legend="{{node}} {{collector}}")],
-                   0, 67, 12, 7, unit="short"),
+                   0, 76, 12, 7, unit="short"),
         timeseries("Collector duration",
                    [target("max by (cluster, node, collector) (clockwatch_collector_duration_seconds{%s})" % SEL,
+<<<<<<< HEAD
                            legend="{{node}} {{collector}}")], 12, 67, 12, 7),
         row("Time accounting", 74),
         timeseries("Share of node-time within each bound (exporter counters, 30 d)",
@@ -342,6 +370,9 @@ def build(values):
                         "synchronized with the bound at most le over seconds observed, summed over the "
                         "cluster's nodes, from the exporter's sampler (a missed scrape loses nothing). "
                         "Empty for exporters without the sampler."),
+=======
+                           legend="{{node}} {{collector}}")], 12, 76, 12, 7),
+>>>>>>> h-probe-deploy
     ]
     return {
         "id": None, "uid": "clockwatch-nodes", "title": "clockwatch / Node clocks",

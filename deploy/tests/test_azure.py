@@ -57,7 +57,10 @@ def arm_rules(overrides=None):
         rules = []
         for r in props["rules"]:
             if "record" in r:
-                rules.append({"record": r["record"], "expr": r["expression"]})
+                rec = {"record": r["record"], "expr": r["expression"]}
+                if "labels" in r:
+                    rec["labels"] = r["labels"]
+                rules.append(rec)
             else:
                 rule = {"alert": r["alert"], "expr": r["expression"]}
                 if "for" in r:

@@ -61,6 +61,11 @@ CASES = {
                                   "attachMetadata": {"node": True}, "sampleLimit": 5000},
                "podMonitor": {"enabled": True, "sampleLimit": 5000, "attachMetadata": {"node": True}},
                "prometheusRule": {"enabled": True}},
+    "probe-timex-networkpolicy": mode_values("timex", {
+        "probe": {"servers": ["10.1.2.3", "ntp.corp.example:1123", "[fd00::7b]:123", "fd00::7c"],
+                  "interval": "128s", "samples": 2, "timeout": "500ms"},
+        "networkPolicy": {"enabled": True, "dnsTo": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "kube-system"}}}]}}),
     "timex-existing-secret-digest": mode_values("timex", {
         "webConfig": {"enabled": True, "existingSecret": "my-web-config"},
         "image": {"digest": "sha256:" + "ab" * 32},
@@ -412,8 +417,8 @@ def test_rule_thresholds_come_from_values():
     assert e[("ClockErrorBoundHigh", "critical")] == "(clockwatch_clock_error_bound_seconds > 0.05) < +Inf"
     assert e[("node:clockwatch_clock_within_tolerance:bool", None)] == \
         "node:clockwatch_clock_error_bound_seconds:max <= bool 0.0001"
-    assert e[("NodeClockOffsetFromMedian", "warning")] == "abs(node:clockwatch_measured_offset_from_median_seconds) > 5"
-    assert e[("NodeClockOffsetFromMedian", "critical")] == "abs(node:clockwatch_measured_offset_from_median_seconds) > 0.01"
+    assert e[("NodeClockOffsetFromMedian", "warning")] == "abs(node:clockwatch_offset_from_median_seconds) > 5"
+    assert e[("NodeClockOffsetFromMedian", "critical")] == "abs(node:clockwatch_offset_from_median_seconds) > 0.01"
     assert e[("ClockwatchAbsent", "warning")].count('job="my-job"') == 3
     assert not any('job="clockwatch"' in x for x in e.values())
     defaults = exprs(rule_spec({}))
@@ -443,7 +448,10 @@ def test_rule_options():
     assert all(r["labels"]["team"] == "sre" for r in alerts)
     assert all(r["labels"]["severity"] in ("warning", "critical") for r in alerts)
     records = [r for g in spec["groups"] for r in g["rules"] if "record" in r]
-    assert records and all("labels" not in r for r in records)
+    # Recording rules keep their own labels (the offset's `reference`) and get none added.
+    assert records and all("team" not in r.get("labels", {}) for r in records)
+    assert {r["labels"]["reference"] for r in records if "labels" in r} == \
+        {"probe_median", "probe_server", "scrape_median", "scraper"}
 
 
 # ----------------------------------------------------------------- dashboard
@@ -704,3 +712,80 @@ def test_schema_rejects_bad_ptp_values(ptp):
     helm = need("helm_python")
     with pytest.raises(helm.HelmError):
         render_raw(mode_values("ptp", {"ptp": ptp}))
+
+
+# ------------------------------------------------------------------ probe
+
+
+def probe_args(values):
+    args = daemonset(values)["spec"]["template"]["spec"]["containers"][0]["args"]
+    return [a for a in args if a.startswith("--probe.")]
+
+
+def egress(values):
+    (np,) = by_kind(render(deep_merge({"networkPolicy": {"enabled": True}}, values)), "NetworkPolicy")
+    return np["spec"]["policyTypes"], np["spec"].get("egress")
+
+
+def test_probe_is_off_by_default_and_leaves_egress_alone():
+    assert probe_args({}) == []
+    types, eg = egress({})
+    assert types == ["Ingress"] and eg is None
+
+
+def test_probe_values_become_flags():
+    assert probe_args({"probe": {"servers": ["ntp1.corp", "10.0.0.9:123"]}}) == [
+        "--probe.server=ntp1.corp", "--probe.server=10.0.0.9:123",
+        "--probe.interval=64s", "--probe.samples=4", "--probe.timeout=1s"]
+    assert probe_args(CASES["probe-timex-networkpolicy"]) == [
+        "--probe.server=10.1.2.3", "--probe.server=ntp.corp.example:1123", "--probe.server=[fd00::7b]:123",
+        "--probe.server=fd00::7c", "--probe.interval=128s", "--probe.samples=2", "--probe.timeout=500ms"]
+
+
+def test_probe_flags_parse_in_clockwatch():
+    """The rendered flags are ones the binary accepts (its own parser, not a
+    copy of it): `clockwatch --help` lists each of them."""
+    import shutil
+    exe = shutil.which("clockwatch") or next((str(p) for p in (DEPLOY.parent / "target" / d / "clockwatch"
+                                              for d in ("debug", "release")) if p.exists()), None)
+    if not exe:
+        pytest.skip("no clockwatch binary built (cargo build -p clockwatch)")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True).stdout
+    for a in probe_args(CASES["probe-timex-networkpolicy"]):
+        assert a.split("=")[0] in out, a
+
+
+def test_probe_egress_to_ip_servers_only():
+    types, eg = egress({"probe": {"servers": ["10.1.2.3", "10.1.2.4:123", "[fd00::7b]:123", "fd00::7c"]}})
+    assert types == ["Ingress", "Egress"]
+    (rule,) = eg  # no DNS rule: no host names
+    assert rule["ports"] == [{"port": 123, "protocol": "UDP"}]
+    assert rule["to"] == [{"ipBlock": {"cidr": c}} for c in
+                          ("10.1.2.3/32", "10.1.2.4/32", "fd00::7b/128", "fd00::7c/128")]
+
+
+def test_probe_egress_with_host_names_allows_dns_and_any_address():
+    _, eg = egress(CASES["probe-timex-networkpolicy"])
+    ntp, dns = eg
+    assert ntp["ports"] == [{"port": 123, "protocol": "UDP"}, {"port": 1123, "protocol": "UDP"}]
+    assert "to" not in ntp  # a host name has no fixed address
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
+
+
+def test_probe_egress_to_given_peers():
+    peers = [{"ipBlock": {"cidr": "10.8.0.0/24"}}]
+    _, eg = egress({"probe": {"servers": ["ntp1.corp"]}, "networkPolicy": {"probeTo": peers}})
+    assert eg[0]["to"] == peers and eg[1]["ports"][0]["port"] == 53
+
+
+@pytest.mark.parametrize("values", [
+    {"probe": {"servers": ["a b"]}},
+    {"probe": {"servers": ["a,b"]}},
+    {"probe": {"samples": 9}},
+    {"probe": {"interval": "soon"}},
+    {"probe": {"server": ["ntp1"]}},
+])
+def test_probe_schema_rejects_bad_values(values):
+    with pytest.raises(Exception):
+        render(values)

@@ -273,3 +273,37 @@ required node selector term (terms are ORed, so each must exclude them).
 {{- toYaml $aff -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The probe servers' egress, as JSON: {"ports": [...], "ips": [...], "names": bool}.
+HOST:PORT gives the port (123 otherwise); [v6]:PORT and bare IPv6 addresses
+are understood; IPv4 and IPv6 literals become /32 and /128 ipBlocks; any
+other host is a name (any address, and DNS).
+*/}}
+{{- define "clockwatch.probeEgress" -}}
+{{- $ports := list -}}
+{{- $ips := list -}}
+{{- $names := false -}}
+{{- range (.Values.probe | default dict).servers | default list -}}
+{{- $host := . -}}
+{{- $port := "123" -}}
+{{- if hasPrefix "[" . -}}
+{{- $host = regexReplaceAll "^\\[([^]]*)\\].*$" . "${1}" -}}
+{{- if regexMatch "^\\[[^]]*\\]:[0-9]+$" . -}}
+{{- $port = regexReplaceAll "^.*:([0-9]+)$" . "${1}" -}}
+{{- end -}}
+{{- else if eq (len (splitList ":" .)) 2 -}}
+{{- $host = (splitList ":" .) | first -}}
+{{- $port = (splitList ":" .) | last -}}
+{{- end -}}
+{{- $ports = append $ports (int $port) -}}
+{{- if regexMatch "^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$" $host -}}
+{{- $ips = append $ips (printf "%s/32" $host) -}}
+{{- else if contains ":" $host -}}
+{{- $ips = append $ips (printf "%s/128" $host) -}}
+{{- else -}}
+{{- $names = true -}}
+{{- end -}}
+{{- end -}}
+{{- dict "ports" ($ports | uniq) "ips" ($ips | uniq) "names" $names | toJson -}}
+{{- end }}
