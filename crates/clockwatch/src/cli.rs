@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::chrony::{ChronyAddress, ChronyClient};
-use crate::collect::{Collector, Enabled, PtpConfig, StepTracker};
+use crate::collect::{Collector, Enabled, PtpConfig, StepTracker, TimesyncdConfig};
 use crate::http::server::{serve, App, Limits, Security};
 use crate::probe::{ProbeConfig, ProbeConfigError, Prober, ServerSpec};
 use crate::ptp::{BoundConfig, ReplySocket};
@@ -71,6 +71,8 @@ pub struct SourceArgs {
     #[command(flatten)]
     pub ptp: PtpFlags,
     #[command(flatten)]
+    pub timesyncd: TimesyncdFlags,
+    #[command(flatten)]
     pub collectors: CollectorFlags,
     /// Log level: error, warn, info or debug.
     #[arg(long = "log.level", env = "CLOCKWATCH_LOG_LEVEL", default_value = "info", value_parser = ["error", "warn", "info", "debug"])]
@@ -97,12 +99,82 @@ impl SourceArgs {
         steps: Option<Arc<StepTracker>>,
     ) -> Result<Collector, String> {
         let ptp = self.ptp.config()?;
+        let timesyncd = self
+            .timesyncd
+            .config(self.chrony_address == ChronyAddress::Auto)?;
         let client = ChronyClient::new(self.chrony_address.clone(), self.chrony_timeout);
         let collector = Collector::new(client, enabled, steps);
-        Ok(match ptp {
+        let collector = match ptp {
             Some(ptp) => collector.with_ptp(ptp),
             None => collector,
+        };
+        Ok(match timesyncd {
+            Some(t) => collector.with_timesyncd(t),
+            None => collector,
         })
+    }
+}
+
+/// What `--timesyncd.bus` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimesyncdBus {
+    /// Detect: read the system bus when `--chrony.address auto`.
+    Auto,
+    None,
+    /// A bus named: the verdict rests on timesyncd.
+    Named(crate::timesyncd::BusAddress),
+}
+
+fn parse_timesyncd_bus(s: &str) -> Result<TimesyncdBus, String> {
+    match s.trim() {
+        "auto" => Ok(TimesyncdBus::Auto),
+        "none" => Ok(TimesyncdBus::None),
+        "system" => crate::timesyncd::BusAddress::system()
+            .map(TimesyncdBus::Named)
+            .map_err(|e| e.to_string()),
+        other => crate::timesyncd::BusAddress::parse(other)
+            .map(TimesyncdBus::Named)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// systemd-timesyncd on the system bus (docs/timesyncd.md).
+#[derive(Debug, Clone, Args)]
+pub struct TimesyncdFlags {
+    /// systemd-timesyncd's bus: auto (with --chrony.address auto, read the system bus, $DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket, and let timesyncd decide when chronyd does not answer), system or unix:path=/run/dbus/system_bus_socket or a socket path (the verdict rests on timesyncd), or none.
+    #[arg(id = "timesyncd.bus", long = "timesyncd.bus", env = "CLOCKWATCH_TIMESYNCD_BUS", default_value = "auto", value_parser = parse_timesyncd_bus, value_name = "ADDRESS")]
+    pub bus: TimesyncdBus,
+    /// Deadline of one read of timesyncd (connect, authenticate, read; 10ms to 60s).
+    #[arg(id = "timesyncd.timeout", long = "timesyncd.timeout", env = "CLOCKWATCH_TIMESYNCD_TIMEOUT", default_value = "1s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Rate at which the timesyncd bound grows after its last sample: 50ppm (the default, AWS ClockBound's advice for a bound), 1ppm (chrony's maxclockerror) or a ratio (above 0, at most 1000ppm).
+    #[arg(id = "timesyncd.drift", long = "timesyncd.drift", env = "CLOCKWATCH_TIMESYNCD_DRIFT", default_value = "50ppm", value_parser = parse_drift)]
+    pub drift: f64,
+}
+
+impl TimesyncdFlags {
+    /// The timesyncd collector's configuration: named; detecting (`auto`
+    /// and chronyd `auto`); None otherwise.
+    pub fn config(&self, chrony_auto: bool) -> Result<Option<TimesyncdConfig>, String> {
+        let (bus, detect) = match &self.bus {
+            TimesyncdBus::None => return Ok(None),
+            TimesyncdBus::Auto if !chrony_auto => return Ok(None),
+            // A system bus clockwatch cannot speak to (an abstract or TCP
+            // $DBUS_SYSTEM_BUS_ADDRESS) is no timesyncd to detect.
+            TimesyncdBus::Auto => match crate::timesyncd::BusAddress::system() {
+                Ok(bus) => (bus, true),
+                Err(_) => return Ok(None),
+            },
+            TimesyncdBus::Named(bus) => (bus.clone(), false),
+        };
+        Ok(Some(TimesyncdConfig {
+            bus,
+            timeout: self.timeout,
+            detect,
+            params: crate::timesyncd::bound::Params {
+                drift_rate: self.drift,
+            },
+        }))
     }
 }
 
@@ -559,7 +631,12 @@ fn run_serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = args.source.ptp.config() {
+    if let Err(e) = args
+        .source
+        .ptp
+        .config()
+        .and(args.source.timesyncd.config(true))
+    {
         eprintln!("clockwatch: {e}");
         return ExitCode::from(2);
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::collect::{ChronyView, Collector, Snapshot};
-use crate::verdict::{assess, Settings, Verdict};
+use crate::verdict::{assess, Daemon, Settings, Verdict};
 
 /// A finished collection with its verdict.
 #[derive(Debug)]
@@ -27,6 +27,10 @@ pub struct SharedCollector {
     /// Why chronyd could not be read at the last collection: logged when
     /// it changes, not at every scrape.
     last_chrony_error: Mutex<Option<String>>,
+    /// The daemon the last verdict rested on: logged when it changes (the
+    /// first verdict, and detection switching between chronyd and
+    /// timesyncd).
+    last_daemon: Mutex<Option<Daemon>>,
 }
 
 impl SharedCollector {
@@ -37,6 +41,7 @@ impl SharedCollector {
             in_flight: tokio::sync::Mutex::new(()),
             last: Mutex::new(None),
             last_chrony_error: Mutex::new(None),
+            last_daemon: Mutex::new(None),
         }
     }
 
@@ -64,8 +69,31 @@ impl SharedCollector {
         }
         let scrape = Arc::new(collect_once(&self.collector, &self.settings).await);
         self.log_chrony_change(&scrape.snapshot.chrony);
+        self.log_daemon_change(&scrape.verdict);
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(scrape.clone());
         scrape
+    }
+
+    /// Logs which daemon the verdict rests on, when that changes.
+    fn log_daemon_change(&self, verdict: &Verdict) {
+        let mut last = self.last_daemon.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == Some(verdict.daemon) {
+            return;
+        }
+        let detecting = self.collector.timesyncd().is_some_and(|t| t.detect);
+        match *last {
+            None => tracing::info!(
+                daemon = verdict.daemon.as_str(),
+                detecting,
+                "the verdict rests on this time daemon"
+            ),
+            Some(before) => tracing::warn!(
+                daemon = verdict.daemon.as_str(),
+                before = before.as_str(),
+                "the verdict now rests on another time daemon"
+            ),
+        }
+        *last = Some(verdict.daemon);
     }
 
     /// Logs a change in chronyd's state: the first error, a different

@@ -161,6 +161,7 @@ fn snapshot() -> Snapshot {
             },
         ],
         ptp: None,
+        timesyncd: None,
         collectors: vec![
             ok(CollectorName::Tracking, 120),
             ok(CollectorName::Sources, 250),
@@ -235,6 +236,7 @@ fn ptp_snapshot() -> Snapshot {
             },
             config: BoundConfig::default(),
         }),
+        timesyncd: None,
         collectors: vec![
             CollectorOutcome {
                 name: CollectorName::Ptp,

@@ -8,6 +8,7 @@ mod gather;
 mod memory;
 pub mod ptp;
 pub mod steps;
+mod timesyncd;
 mod timex;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::probe::{ProbeResult, Prober};
 use crate::sys::Timex;
 pub use ptp::{Failure, PhcReading, PtpCollector, PtpConfig, PtpInstance, PtpView};
 pub use steps::{StepCounts, StepTracker};
+pub use timesyncd::{TimesyncdCollector, TimesyncdConfig, TimesyncdView};
 
 /// The collectors, in the order they run and are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,10 +37,12 @@ pub enum CollectorName {
     Ptp,
     /// The PTP hardware clock against the system clock (`--ptp.phc`).
     Phc,
+    /// systemd-timesyncd on the system bus (`--timesyncd.bus`).
+    Timesyncd,
 }
 
 impl CollectorName {
-    pub const ALL: [CollectorName; 9] = [
+    pub const ALL: [CollectorName; 10] = [
         CollectorName::Tracking,
         CollectorName::Sources,
         CollectorName::Sourcestats,
@@ -48,6 +52,7 @@ impl CollectorName {
         CollectorName::Steps,
         CollectorName::Ptp,
         CollectorName::Phc,
+        CollectorName::Timesyncd,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +66,7 @@ impl CollectorName {
             CollectorName::Steps => "steps",
             CollectorName::Ptp => "ptp",
             CollectorName::Phc => "phc",
+            CollectorName::Timesyncd => "timesyncd",
         }
     }
 
@@ -68,7 +74,11 @@ impl CollectorName {
     pub fn needs_chrony(self) -> bool {
         !matches!(
             self,
-            CollectorName::Timex | CollectorName::Steps | CollectorName::Ptp | CollectorName::Phc
+            CollectorName::Timex
+                | CollectorName::Steps
+                | CollectorName::Ptp
+                | CollectorName::Phc
+                | CollectorName::Timesyncd
         )
     }
 }
@@ -111,7 +121,7 @@ impl Enabled {
             CollectorName::Steps => self.steps,
             // On when configured (--ptp.socket, --ptp.phc), not by a
             // --collector flag.
-            CollectorName::Ptp | CollectorName::Phc => false,
+            CollectorName::Ptp | CollectorName::Phc | CollectorName::Timesyncd => false,
         }
     }
 
@@ -173,6 +183,9 @@ pub struct Snapshot {
     pub probes: Vec<ProbeResult>,
     /// ptp4l and the PHC; None without `--ptp.socket`.
     pub ptp: Option<PtpView>,
+    /// systemd-timesyncd; None when the system bus is not read
+    /// (`--timesyncd.bus none`, or `auto` without `--chrony.address auto`).
+    pub timesyncd: Option<TimesyncdView>,
     pub collectors: Vec<CollectorOutcome>,
 }
 
@@ -183,6 +196,7 @@ pub struct Collector {
     steps: Option<Arc<StepTracker>>,
     prober: Option<Arc<Prober>>,
     ptp: Option<PtpCollector>,
+    timesyncd: Option<TimesyncdCollector>,
     /// The source list and names seen last time, to ask for everything in
     /// one round trip.
     memory: memory::SourceMemory,
@@ -196,6 +210,7 @@ impl Collector {
             steps,
             prober: None,
             ptp: None,
+            timesyncd: None,
             memory: Default::default(),
         }
     }
@@ -210,6 +225,19 @@ impl Collector {
     /// ptp4l instances are read.
     pub fn reads_ptp(&self) -> bool {
         self.ptp.is_some()
+    }
+
+    /// Reads systemd-timesyncd from the system bus too: named, the verdict
+    /// rests on it (unless ptp4l is read); detecting, it decides when
+    /// chronyd does not answer and timesyncd does.
+    pub fn with_timesyncd(mut self, config: TimesyncdConfig) -> Self {
+        self.timesyncd = Some(TimesyncdCollector::new(config));
+        self
+    }
+
+    /// How timesyncd is read, if it is.
+    pub fn timesyncd(&self) -> Option<&TimesyncdConfig> {
+        self.timesyncd.as_ref().map(|t| t.config())
     }
 
     /// Reads the probe's latest results into every snapshot.
@@ -243,8 +271,16 @@ impl Collector {
                 None => None,
             }
         };
-        let ((), ptp) = tokio::join!(read_chrony, read_ptp);
+        let mut timesyncd_outcomes = Vec::new();
+        let read_timesyncd = async {
+            match &self.timesyncd {
+                Some(t) => Some(t.collect(&mut timesyncd_outcomes).await),
+                None => None,
+            }
+        };
+        let ((), ptp, timesyncd) = tokio::join!(read_chrony, read_ptp, read_timesyncd);
         outcomes.append(&mut ptp_outcomes);
+        outcomes.append(&mut timesyncd_outcomes);
         let timex = if self.enabled.timex {
             timex::collect(&mut outcomes)
         } else {
@@ -266,6 +302,7 @@ impl Collector {
                 .map(|p| p.results())
                 .unwrap_or_default(),
             ptp,
+            timesyncd,
             collectors: outcomes,
         }
     }
