@@ -379,7 +379,7 @@ fn render_verdict(o: &mut Out, v: &Verdict) {
 /// detecting collector that found no timesyncd renders nothing.
 fn render_timesyncd(o: &mut Out, view: &TimesyncdView) {
     let flag = |b: bool| f64::from(u8::from(b));
-    let usec = |v: u64| v as f64 * 1e-6;
+    let usec = |v: u64| v as f64 / 1e6;
     o.single(&metric::CLOCKWATCH_TIMESYNCD_UP, flag(view.running()));
     let s = match &view.result {
         Ok(s) => s,
