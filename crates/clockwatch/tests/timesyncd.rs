@@ -652,7 +652,7 @@ fn the_exporter_exports_every_field_as_busctl_reads_it() {
     assert_eq!(metrics.value("clockwatch_timesyncd_up"), 1.0);
     assert_eq!(
         metrics.label_values("clockwatch_timesyncd_server_info", "server_name"),
-        [theirs.server_name.clone()]
+        std::slice::from_ref(&theirs.server_name)
     );
     assert_eq!(
         metrics.label_values("clockwatch_timesyncd_server_info", "server_address"),
