@@ -789,6 +789,34 @@ fn the_exporter_exports_every_field_as_busctl_reads_it() {
         .expect("clockwatch check");
     // WARNING: the upstream chronyd serves its local clock (traceability).
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    // Detection, with the defaults (--chrony.address auto, --timesyncd.bus
+    // auto): no chronyd answers here (the other tests' listen on other
+    // ports), timesyncd does on the system bus: the verdict is timesyncd's.
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.timeout", "200ms"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
+        .output()
+        .expect("clockwatch status");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["daemon"], "timesyncd", "{json}");
+    assert_eq!(json["state"], "synchronized", "{json}");
+    assert_eq!(json["chrony_up"], false, "{json}");
+    // And with timesyncd not on the bus: chronyd's unknown, no timesyncd
+    // section (a chrony node shows no failing timesyncd).
+    let empty = SystemBus::start();
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.timeout", "200ms"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", empty.address())
+        .output()
+        .expect("clockwatch status");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (&json["daemon"], &json["state"]),
+        (&"chrony".into(), &"unknown".into()),
+        "{json}"
+    );
+    assert!(json.get("timesyncd").is_none(), "{json}");
 }
 
 /// A missing or unreadable bus socket: a clear error, the state unknown,
