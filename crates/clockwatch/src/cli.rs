@@ -72,6 +72,14 @@ pub struct SourceArgs {
     pub ptp: PtpFlags,
     #[command(flatten)]
     pub timesyncd: TimesyncdFlags,
+    /// The node's /etc/localtime, for clockwatch_node_timezone_info (in a pod: the host's file mounted read-only), or none. A missing file exports nothing.
+    #[arg(
+        long = "node.localtime",
+        env = "CLOCKWATCH_NODE_LOCALTIME",
+        default_value = "/etc/localtime",
+        value_name = "PATH"
+    )]
+    pub localtime: PathBuf,
     #[command(flatten)]
     pub collectors: CollectorFlags,
     /// Log level: error, warn, info or debug.
@@ -108,9 +116,14 @@ impl SourceArgs {
             Some(ptp) => collector.with_ptp(ptp),
             None => collector,
         };
-        Ok(match timesyncd {
+        let collector = match timesyncd {
             Some(t) => collector.with_timesyncd(t),
             None => collector,
+        };
+        Ok(if self.localtime.as_os_str() == "none" {
+            collector
+        } else {
+            collector.with_localtime(self.localtime.clone())
         })
     }
 }

@@ -324,6 +324,14 @@ pub fn render(snap: &Snapshot, verdict: &Verdict, build: &BuildInfo, format: For
             s.last_step_seconds,
         );
     }
+    if let Some(tz) = &snap.timezone {
+        o.family(&metric::CLOCKWATCH_NODE_TIMEZONE_INFO);
+        o.sample(
+            &metric::CLOCKWATCH_NODE_TIMEZONE_INFO,
+            &[(label::TIMEZONE, &tz.name)],
+            1.0,
+        );
+    }
     if format == Format::OpenMetrics {
         o.buf.push_str("# EOF\n");
     }

@@ -904,6 +904,7 @@ mod tests {
                 config: BoundConfig::default(),
             }),
             timesyncd: None,
+            timezone: None,
             collectors: Vec::new(),
         };
         let verdict = assess(&snapshot, &Settings::default());

@@ -162,6 +162,7 @@ fn snapshot() -> Snapshot {
         ],
         ptp: None,
         timesyncd: None,
+        timezone: None,
         collectors: vec![
             ok(CollectorName::Tracking, 120),
             ok(CollectorName::Sources, 250),
@@ -237,6 +238,7 @@ fn ptp_snapshot() -> Snapshot {
             config: BoundConfig::default(),
         }),
         timesyncd: None,
+        timezone: None,
         collectors: vec![
             CollectorOutcome {
                 name: CollectorName::Ptp,
@@ -319,6 +321,10 @@ fn timesyncd_snapshot() -> Snapshot {
             kernel_error: None,
             now_unix_seconds: 1_800_000_010.0,
             params: Default::default(),
+        }),
+        timezone: Some(clockwatch::nodefacts::Timezone {
+            name: "CET-1CEST,M3.5.0,M10.5.0/3".into(),
+            source: clockwatch::nodefacts::TimezoneSource::TzifFooter,
         }),
         collectors: vec![CollectorOutcome {
             name: CollectorName::Timesyncd,

@@ -39,10 +39,12 @@ pub enum CollectorName {
     Phc,
     /// systemd-timesyncd on the system bus (`--timesyncd.bus`).
     Timesyncd,
+    /// The node's timezone from its /etc/localtime (`--node.localtime`).
+    Timezone,
 }
 
 impl CollectorName {
-    pub const ALL: [CollectorName; 10] = [
+    pub const ALL: [CollectorName; 11] = [
         CollectorName::Tracking,
         CollectorName::Sources,
         CollectorName::Sourcestats,
@@ -53,6 +55,7 @@ impl CollectorName {
         CollectorName::Ptp,
         CollectorName::Phc,
         CollectorName::Timesyncd,
+        CollectorName::Timezone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +70,7 @@ impl CollectorName {
             CollectorName::Ptp => "ptp",
             CollectorName::Phc => "phc",
             CollectorName::Timesyncd => "timesyncd",
+            CollectorName::Timezone => "timezone",
         }
     }
 
@@ -79,6 +83,7 @@ impl CollectorName {
                 | CollectorName::Ptp
                 | CollectorName::Phc
                 | CollectorName::Timesyncd
+                | CollectorName::Timezone
         )
     }
 }
@@ -121,7 +126,10 @@ impl Enabled {
             CollectorName::Steps => self.steps,
             // On when configured (--ptp.socket, --ptp.phc), not by a
             // --collector flag.
-            CollectorName::Ptp | CollectorName::Phc | CollectorName::Timesyncd => false,
+            CollectorName::Ptp
+            | CollectorName::Phc
+            | CollectorName::Timesyncd
+            | CollectorName::Timezone => false,
         }
     }
 
@@ -186,6 +194,9 @@ pub struct Snapshot {
     /// systemd-timesyncd; None when the system bus is not read
     /// (`--timesyncd.bus none`, or `auto` without `--chrony.address auto`).
     pub timesyncd: Option<TimesyncdView>,
+    /// The node's timezone; None when not read, or the file is absent (a
+    /// pod without the host's /etc/localtime).
+    pub timezone: Option<crate::nodefacts::Timezone>,
     pub collectors: Vec<CollectorOutcome>,
 }
 
@@ -197,6 +208,8 @@ pub struct Collector {
     prober: Option<Arc<Prober>>,
     ptp: Option<PtpCollector>,
     timesyncd: Option<TimesyncdCollector>,
+    /// The node's /etc/localtime (`--node.localtime`).
+    localtime: Option<std::path::PathBuf>,
     /// The source list and names seen last time, to ask for everything in
     /// one round trip.
     memory: memory::SourceMemory,
@@ -211,6 +224,7 @@ impl Collector {
             prober: None,
             ptp: None,
             timesyncd: None,
+            localtime: None,
             memory: Default::default(),
         }
     }
@@ -232,6 +246,12 @@ impl Collector {
     /// chronyd does not answer and timesyncd does.
     pub fn with_timesyncd(mut self, config: TimesyncdConfig) -> Self {
         self.timesyncd = Some(TimesyncdCollector::new(config));
+        self
+    }
+
+    /// Reads the node's timezone from `localtime` at each collection.
+    pub fn with_localtime(mut self, localtime: std::path::PathBuf) -> Self {
+        self.localtime = Some(localtime);
         self
     }
 
@@ -286,6 +306,10 @@ impl Collector {
         } else {
             None
         };
+        let timezone = self
+            .localtime
+            .as_deref()
+            .and_then(|path| timezone(path, &mut outcomes));
         let steps = match (&self.steps, self.enabled.steps) {
             (Some(tracker), true) => Some(steps::collect(tracker, &mut outcomes)),
             _ => None,
@@ -303,6 +327,7 @@ impl Collector {
                 .unwrap_or_default(),
             ptp,
             timesyncd,
+            timezone,
             collectors: outcomes,
         }
     }
@@ -333,6 +358,31 @@ impl Collector {
         view.transport = Some(session.transport());
         exchange::collect(&session, self.enabled, &self.memory, view, outcomes).await;
     }
+}
+
+/// The timezone collector: absent file, nothing reported (a pod that may
+/// not mount the host's file); any other failure is the collector's.
+fn timezone(
+    path: &std::path::Path,
+    outcomes: &mut Vec<CollectorOutcome>,
+) -> Option<crate::nodefacts::Timezone> {
+    use crate::nodefacts::{read_timezone, TimezoneError};
+    let started = Instant::now();
+    let result = read_timezone(path);
+    if let Err(TimezoneError::Missing { .. }) = result {
+        return None;
+    }
+    let (timezone, error) = match result {
+        Ok(tz) => (Some(tz), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    outcomes.push(CollectorOutcome {
+        name: CollectorName::Timezone,
+        success: error.is_none(),
+        duration: started.elapsed(),
+        error,
+    });
+    timezone
 }
 
 pub fn now_unix_seconds() -> f64 {

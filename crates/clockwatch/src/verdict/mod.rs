@@ -299,6 +299,7 @@ mod tests {
                 config: BoundConfig::default(),
             }),
             timesyncd: None,
+            timezone: None,
             collectors: Vec::new(),
         }
     }
