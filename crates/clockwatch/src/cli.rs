@@ -54,6 +54,36 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Measure the clock against NTP servers once; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Probe(ProbeCommandArgs),
+    /// Run the node time-sync checklist: each check OK, WARN, FAIL or SKIP with its fix; exit 0 OK, 1 WARN, 2 FAIL.
+    Doctor(DoctorArgs),
+}
+
+/// `clockwatch doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// FAIL unless the node's timezone (from --node.localtime) is this, e.g. Etc/UTC, or the TZ rule a mounted file gives (UTC0).
+    #[arg(long = "expect-timezone", value_name = "ZONE")]
+    pub expect_timezone: Option<String>,
+    /// chrony.conf to read for makestep (repeatable; the first readable is used).
+    #[arg(long = "chrony.conf", value_name = "PATH", default_values = ["/etc/chrony/chrony.conf", "/etc/chrony.conf"])]
+    pub chrony_conf: Vec<PathBuf>,
+    /// Where to list the running time daemons (the host's /proc; in a pod, only with hostPID).
+    #[arg(long = "proc", value_name = "DIR", default_value = "/proc")]
+    pub proc: PathBuf,
+    /// Probe this NTP server (HOST[:PORT]) instead of the one the time daemon follows.
+    #[arg(long = "server", value_name = "HOST[:PORT]", value_parser = parse_server)]
+    pub server: Option<ServerSpec>,
+    /// The NTP port of the server the daemon follows (its address is known, its port is not).
+    #[arg(long = "server-port", default_value_t = 123)]
+    pub server_port: u16,
+    /// Deadline for each NTP reply of the probe.
+    #[arg(long = "probe-timeout", default_value = "1s", value_parser = parse_timeout)]
+    pub probe_timeout: Duration,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// How to read the clock: shared by serve, status and check.
@@ -543,6 +573,7 @@ pub fn main() -> ExitCode {
             println!("{line}");
             ExitCode::from(status as u8)
         }),
+        Some(Command::Doctor(args)) => run_doctor(&args),
         Some(Command::Serve(args)) => run_serve(args),
         None => run_serve(cli.serve),
     }
@@ -580,6 +611,54 @@ fn run_oneshot(
         };
         let scrape = collect_once(&collector, &source.settings()).await;
         show(&scrape)
+    });
+    stop(rt);
+    code
+}
+
+/// `clockwatch doctor`: one collection, then the checklist.
+fn run_doctor(args: &DoctorArgs) -> ExitCode {
+    use crate::doctor::{self, gather};
+    let source = &args.source;
+    logging::init(&source.log_level, &source.log_format, "warn");
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clockwatch: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let mut enabled = source.collectors.enabled();
+    enabled.steps = false;
+    enabled.timex = true;
+    let collector = match source.collector(enabled, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clockwatch: {e}");
+            stop(rt);
+            return ExitCode::from(2);
+        }
+    };
+    let places = gather::Places {
+        proc: args.proc.clone(),
+        chrony_conf: args.chrony_conf.clone(),
+        localtime: source.localtime.clone(),
+        server: args.server.clone(),
+        server_port: args.server_port,
+        probe_timeout: args.probe_timeout,
+        expect_timezone: args.expect_timezone.clone(),
+    };
+    let code = rt.block_on(async {
+        let scrape = collect_once(&collector, &source.settings()).await;
+        let probe = gather::probe(&scrape, &places).await;
+        let facts = gather::facts(&scrape, &places, probe);
+        let checks = doctor::checks(&facts);
+        if args.json {
+            println!("{}", doctor::json(&checks));
+        } else {
+            print!("{}", doctor::text(&checks));
+        }
+        ExitCode::from(doctor::overall(&checks).exit_code())
     });
     stop(rt);
     code
