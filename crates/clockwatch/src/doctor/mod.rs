@@ -487,7 +487,11 @@ fn fighting(f: &Facts) -> Check {
     check(
         "daemons_fighting",
         Status::Fail,
-        format!("{} all steer the system clock", list(&fighting)),
+        format!(
+            "{} {} steer the system clock: they fight over it",
+            list(&fighting),
+            if fighting.len() == 2 { "both" } else { "all" }
+        ),
         fix,
     )
 }
