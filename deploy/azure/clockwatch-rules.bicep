@@ -536,3 +536,106 @@ resource clockwatch_ptp_alerts 'Microsoft.AlertsManagement/prometheusRuleGroups@
     ]
   }
 }
+
+resource clockwatch_time_accounting 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
+  name: '${ruleGroupPrefix}-clockwatch-time_accounting'
+  location: location
+  properties: {
+    description: 'clockwatch rules (clockwatch.time_accounting), generated from deploy/prometheus/clockwatch.rules.yml'
+    scopes: scopes
+    clusterName: clusterName
+    enabled: true
+    interval: interval
+    rules: [
+      {
+        record: 'cluster:clockwatch_clock_within_bound_time:ratio_1d'
+        expression: 'sum by (cluster, le) (increase(clockwatch_clock_error_bound_time_seconds_bucket[1d]))\n  / on (cluster) group_left\nsum by (cluster) (increase(clockwatch_sync_state_seconds_total[1d]))\n'
+        enabled: true
+      }
+      {
+        record: 'cluster:clockwatch_clock_within_bound_time:ratio_30d'
+        expression: 'sum by (cluster, le) (increase(clockwatch_clock_error_bound_time_seconds_bucket[30d]))\n  / on (cluster) group_left\nsum by (cluster) (increase(clockwatch_sync_state_seconds_total[30d]))\n'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource clockwatch_nodefacts 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
+  name: '${ruleGroupPrefix}-clockwatch-nodefacts'
+  location: location
+  properties: {
+    description: 'clockwatch rules (clockwatch.nodefacts), generated from deploy/prometheus/clockwatch.rules.yml'
+    scopes: scopes
+    clusterName: clusterName
+    enabled: true
+    interval: interval
+    rules: [
+      {
+        record: 'cluster:clockwatch_nodes_by_timezone:count'
+        expression: 'count by (cluster, timezone) (max by (cluster, node, timezone) (clockwatch_node_timezone_info))'
+        enabled: true
+      }
+      {
+        record: 'node:clockwatch_timezone_differs:bool'
+        expression: 'max by (cluster, node, timezone) (clockwatch_node_timezone_info)\n  * on (cluster, timezone) group_left ()\n(\n  cluster:clockwatch_nodes_by_timezone:count\n    < bool on (cluster) group_left ()\n  max by (cluster) (cluster:clockwatch_nodes_by_timezone:count)\n)\n'
+        enabled: true
+      }
+      {
+        record: 'cluster:clockwatch_nodes_by_daemon:count'
+        expression: 'count by (cluster, daemon) (max by (cluster, node, daemon) (clockwatch_reference_info))'
+        enabled: true
+      }
+      {
+        record: 'cluster:clockwatch_nodes_by_upstream:count'
+        expression: 'count by (cluster, reference) (max by (cluster, node, reference) (clockwatch_reference_info{kind="remote"}))'
+        enabled: true
+      }
+      {
+        record: 'node:clockwatch_upstream_differs:bool'
+        expression: 'max by (cluster, node, reference) (clockwatch_reference_info{kind="remote"})\n  * on (cluster, reference) group_left ()\n(\n  cluster:clockwatch_nodes_by_upstream:count\n    < bool on (cluster) group_left ()\n  max by (cluster) (cluster:clockwatch_nodes_by_upstream:count)\n)\n'
+        enabled: true
+      }
+      {
+        alert: 'NodeTimezoneDiffers'
+        expression: 'node:clockwatch_timezone_differs:bool == 1'
+        for: 'PT15M'
+        severity: 2
+        enabled: true
+        labels: {
+          severity: 'warning'
+        }
+        annotations: {
+          summary: 'Node {{ $labels.node }} is in timezone {{ $labels.timezone }}, unlike most of the cluster.'
+          description: 'The node\'s /etc/localtime names {{ $labels.timezone }}, not the timezone most nodes of the cluster use. Logs and cron schedules of its workloads read another local time than the rest; set the same timezone on every node (timedatectl set-timezone), usually UTC.'
+          runbook_url: '${runbookUrl}#nodetimezonediffers'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+      {
+        alert: 'NodeUpstreamDiffers'
+        expression: 'node:clockwatch_upstream_differs:bool == 1'
+        for: 'PT15M'
+        severity: 2
+        enabled: true
+        labels: {
+          severity: 'warning'
+        }
+        annotations: {
+          summary: 'Node {{ $labels.node }} follows {{ $labels.reference }}, unlike most of the cluster.'
+          description: 'The time daemon of {{ $labels.node }} follows {{ $labels.reference }}, not the upstream most nodes follow. Nodes on different servers can disagree by the sum of the servers\' errors; point every node at the same servers (chrony.conf server/pool, timesyncd.conf NTP=). With a pool each node may pick other servers: silence this alert there.'
+          runbook_url: '${runbookUrl}#nodeupstreamdiffers'
+        }
+        resolveConfiguration: {
+          autoResolved: true
+          timeToResolve: 'PT10M'
+        }
+        actions: actions
+      }
+    ]
+  }
+}

@@ -42,6 +42,7 @@ CHART_OUTPUT = HERE.parent / "helm" / "clockwatch" / "dashboards" / "clockwatch.
 PLACEHOLDERS = {name: f"@{name}@" for name in DEFAULTS}
 
 SEL = 'cluster=~"$cluster", node=~"$node"'
+CLUSTER = 'cluster=~"$cluster"'
 DS = {"type": "prometheus", "uid": "${datasource}"}
 V = {}  # the values of this build: DEFAULTS, --set, or PLACEHOLDERS
 
@@ -360,19 +361,15 @@ def build(values):
                    0, 76, 12, 7, unit="short"),
         timeseries("Collector duration",
                    [target("max by (cluster, node, collector) (clockwatch_collector_duration_seconds{%s})" % SEL,
-<<<<<<< HEAD
-                           legend="{{node}} {{collector}}")], 12, 67, 12, 7),
-        row("Time accounting", 74),
+                           legend="{{node}} {{collector}}")], 12, 76, 12, 7),
+        row("Time accounting", 83),
         timeseries("Share of node-time within each bound (exporter counters, 30 d)",
                    [target("cluster:clockwatch_clock_within_bound_time:ratio_30d{%s}" % CLUSTER,
-                           legend="{{cluster}} le={{le}}")], 0, 75, 24, 8, unit="percentunit",
+                           legend="{{cluster}} le={{le}}")], 0, 84, 24, 8, unit="percentunit",
                    desc="From the recording cluster:clockwatch_clock_within_bound_time:ratio_30d: seconds "
                         "synchronized with the bound at most le over seconds observed, summed over the "
                         "cluster's nodes, from the exporter's sampler (a missed scrape loses nothing). "
                         "Empty for exporters without the sampler."),
-=======
-                           legend="{{node}} {{collector}}")], 12, 76, 12, 7),
->>>>>>> h-probe-deploy
     ]
     return {
         "id": None, "uid": "clockwatch-nodes", "title": "clockwatch / Node clocks",

@@ -24,7 +24,7 @@ METRICS_TXT = DEPLOY / "tests" / "metrics.txt"
 # Kubernetes versions every rendered manifest is validated against: the
 # oldest the chart supports (Chart.yaml kubeVersion) and two recent ones.
 KUBE_VERSIONS = ["1.25.0", "1.30.0", "1.34.0"]
-MODES = ["udp", "socket", "timex", "ptp"]
+MODES = ["udp", "socket", "timex", "ptp", "timesyncd"]
 SOCKET_USER = {"uid": 112, "gid": 117}
 
 # Every optional object switched on, for validation.

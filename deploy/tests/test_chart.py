@@ -194,7 +194,14 @@ def daemonset(values):
     return ds
 
 
-EXPECTED_LEVEL = {"udp": "privileged", "socket": "privileged", "timex": "restricted", "ptp": "privileged"}
+def without_localtime(items):
+    """Volumes or mounts other than the node's /etc/localtime (node.localtime,
+    in every mode that allows a hostPath)."""
+    return [i for i in items if i["name"] != "host-localtime"]
+
+
+EXPECTED_LEVEL = {"udp": "privileged", "socket": "privileged", "timex": "restricted", "ptp": "privileged",
+                  "timesyncd": "privileged"}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -202,12 +209,18 @@ def test_pod_security_level_per_mode(mode):
     pod = daemonset(mode_values(mode, ALL_ON))["spec"]["template"]
     assert pod_security_level(pod) == EXPECTED_LEVEL[mode], pod_security_violations(pod)
     if mode == "udp":
-        assert sorted(pod_security_violations(pod)["baseline"]) == ["clockwatch: hostPort 9707", "hostNetwork"]
+        assert sorted(pod_security_violations(pod)["baseline"]) == [
+            "clockwatch: hostPort 9707", "hostNetwork", "hostPath volume host-localtime"]
     if mode == "socket":
-        assert pod_security_violations(pod)["baseline"] == ["hostPath volume chrony-run"]
+        assert pod_security_violations(pod)["baseline"] == [
+            "hostPath volume chrony-run", "hostPath volume host-localtime"]
     if mode == "ptp":
         assert sorted(pod_security_violations(pod)["baseline"]) == [
-            "clockwatch: hostPort 9707", "hostNetwork", "hostPath volume ptp-sockets-0"]
+            "clockwatch: hostPort 9707", "hostNetwork", "hostPath volume host-localtime",
+            "hostPath volume ptp-sockets-0"]
+    if mode == "timesyncd":
+        assert sorted(pod_security_violations(pod)["baseline"]) == [
+            "hostPath volume host-localtime", "hostPath volume system-bus"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -253,7 +266,7 @@ def test_udp_mode():
     spec = daemonset({})["spec"]["template"]["spec"]   # udp is the default
     assert spec["hostNetwork"] is True
     assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"
-    assert "volumes" not in spec
+    assert without_localtime(spec.get("volumes", [])) == []
     c = spec["containers"][0]
     assert "--chrony.address=udp://127.0.0.1:323" in c["args"]
     assert "--web.listen-address=:9707" in c["args"]
@@ -265,9 +278,9 @@ def test_udp_mode():
 def test_socket_mode():
     spec = daemonset(mode_values("socket"))["spec"]["template"]["spec"]
     assert "hostNetwork" not in spec
-    assert spec["volumes"] == [{"name": "chrony-run", "hostPath": {"path": "/run/chrony", "type": "Directory"}}]
+    assert without_localtime(spec["volumes"]) == [{"name": "chrony-run", "hostPath": {"path": "/run/chrony", "type": "Directory"}}]
     c = spec["containers"][0]
-    assert c["volumeMounts"] == [{"name": "chrony-run", "mountPath": "/run/chrony"}]  # read-write on purpose
+    assert without_localtime(c["volumeMounts"]) == [{"name": "chrony-run", "mountPath": "/run/chrony"}]  # read-write on purpose
     assert "--chrony.address=unix:///run/chrony/chronyd.sock" in c["args"]
     assert spec["securityContext"]["runAsUser"] == SOCKET_USER["uid"]
     assert spec["securityContext"]["runAsGroup"] == SOCKET_USER["gid"]
@@ -507,7 +520,7 @@ def test_socket_dir_is_mounted_where_the_address_points():
     spec = daemonset(mode_values("socket", {"chrony": {"socketDir": "/var/run/chrony-alt/"}}))["spec"]["template"]["spec"]
     c = spec["containers"][0]
     assert "--chrony.address=unix:///var/run/chrony-alt/chronyd.sock" in c["args"]
-    assert c["volumeMounts"] == [{"name": "chrony-run", "mountPath": "/var/run/chrony-alt"}]
+    assert without_localtime(c["volumeMounts"]) == [{"name": "chrony-run", "mountPath": "/var/run/chrony-alt"}]
     assert spec["volumes"][0]["hostPath"]["path"] == "/var/run/chrony-alt"
 
 
@@ -663,9 +676,9 @@ def test_ptp_mode_reads_ptp4l_through_read_only_socket_directories():
     assert "--ptp.timeout=1s" in args
     assert not any(a.startswith(("--ptp.phc", "--ptp.domain", "--ptp.reply-dir")) for a in args)
     # Each directory once, read-only, at the same path; nothing of /dev.
-    assert c["volumeMounts"] == [{"name": "ptp-sockets-0", "mountPath": "/run/ptp", "readOnly": True},
+    assert without_localtime(c["volumeMounts"]) == [{"name": "ptp-sockets-0", "mountPath": "/run/ptp", "readOnly": True},
                                  {"name": "ptp-sockets-1", "mountPath": "/var/run", "readOnly": True}]
-    assert spec["volumes"] == [{"name": "ptp-sockets-0", "hostPath": {"path": "/run/ptp", "type": "Directory"}},
+    assert without_localtime(spec["volumes"]) == [{"name": "ptp-sockets-0", "hostPath": {"path": "/run/ptp", "type": "Directory"}},
                                {"name": "ptp-sockets-1", "hostPath": {"path": "/var/run", "type": "Directory"}}]
     assert spec["securityContext"]["runAsUser"] == 65534
     assert not c["securityContext"].get("privileged")
@@ -789,3 +802,51 @@ def test_probe_egress_to_given_peers():
 def test_probe_schema_rejects_bad_values(values):
     with pytest.raises(Exception):
         render(values)
+
+
+# ------------------------------------------------- issue 21: timesyncd nodes
+
+def test_timesyncd_mode_reads_the_system_bus_through_a_read_only_directory():
+    pod = daemonset(mode_values("timesyncd", {"timesyncd": {"drift": "10ppm"}}))["spec"]["template"]
+    spec = pod["spec"]
+    # A unix socket: no hostNetwork, no hostPort.
+    assert "hostNetwork" not in spec
+    c = spec["containers"][0]
+    assert all("hostPort" not in p for p in c["ports"])
+    args = c["args"]
+    assert "--chrony.address=none" in args, "a timesyncd node reports no chrony_up 0"
+    assert "--timesyncd.bus=/run/dbus/system_bus_socket" in args
+    assert "--timesyncd.timeout=1s" in args and "--timesyncd.drift=10ppm" in args
+    assert "--node.localtime=/host/etc/localtime" in args
+    assert {"name": "system-bus", "mountPath": "/run/dbus", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "system-bus", "hostPath": {"path": "/run/dbus", "type": "Directory"}} in spec["volumes"]
+    assert {"name": "host-localtime", "mountPath": "/host/etc/localtime", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "host-localtime", "hostPath": {"path": "/etc/localtime", "type": "File"}} in spec["volumes"]
+    # The bus policy lets anyone read timesyncd: nobody, unprivileged.
+    assert spec["securityContext"]["runAsUser"] == 65534
+    assert not c["securityContext"].get("privileged")
+    # hostPath: not baseline, so the namespace must allow privileged.
+    assert "hostPath volume system-bus" in pod_security_violations(pod)["baseline"]
+
+
+def test_no_mode_without_hostpath_mounts_localtime():
+    spec = daemonset(mode_values("timex", ALL_ON))["spec"]["template"]["spec"]
+    assert not any(a.startswith("--node.localtime") for a in spec["containers"][0]["args"])
+    for mode in ["udp", "socket", "ptp", "timesyncd"]:
+        spec = daemonset(mode_values(mode, {"node": {"localtime": False}}))["spec"]["template"]["spec"]
+        assert all(v["name"] != "host-localtime" for v in spec.get("volumes", [])), mode
+        spec = daemonset(mode_values(mode))["spec"]["template"]["spec"]
+        assert any(v["name"] == "host-localtime" for v in spec["volumes"]), mode
+
+
+@pytest.mark.parametrize("timesyncd", [
+    {"busSocket": "run/dbus/system_bus_socket"},
+    {"busSocket": "/run/dbus/"},
+    {"drift": "fast"},
+    {"timeout": "soon"},
+    {"bus": "/run/dbus/system_bus_socket"},
+])
+def test_schema_rejects_bad_timesyncd_values(timesyncd):
+    helm = need("helm_python")
+    with pytest.raises(helm.HelmError):
+        render_raw(mode_values("timesyncd", {"timesyncd": timesyncd}))

@@ -153,12 +153,15 @@ def test_gatekeeper_constraints_admit_the_chart():
     for port in (x["hostPort"] for c in udp["containers"] for x in c["ports"]):
         assert p["min"] <= port <= p["max"]
     sock = by_kind(render(mode_values("socket")), "DaemonSet")[0]["spec"]["template"]["spec"]
-    (paths,) = [[v["hostPath"]["path"] for v in sock["volumes"] if "hostPath" in v]]
     allowed = cons["K8sPSPHostFilesystem"]["spec"]["parameters"]["allowedHostPaths"]
-    mount = next(m for m in sock["containers"][0]["volumeMounts"] if m["name"] == "chrony-run")
-    for path in paths:
+    mounts = {m["name"]: m for m in sock["containers"][0]["volumeMounts"]}
+    for v in (v for v in sock["volumes"] if "hostPath" in v):
+        path, mount = v["hostPath"]["path"], mounts[v["name"]]
         rule = next(a for a in allowed if path == a["pathPrefix"] or path.startswith(a["pathPrefix"].rstrip("/") + "/"))
-        assert rule["readOnly"] is False and not mount.get("readOnly"), "the socket mount is read-write"
+        if v["name"] == "chrony-run":
+            assert rule["readOnly"] is False and not mount.get("readOnly"), "the socket mount is read-write"
+        else:
+            assert rule["readOnly"] is True and mount.get("readOnly"), f"{path} is mounted read-only"
     for c in cons.values():
         assert c["spec"]["match"]["namespaces"] == ["clockwatch"]
 

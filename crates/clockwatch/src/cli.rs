@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::chrony::{ChronyAddress, ChronyClient};
-use crate::collect::{Collector, Enabled, PtpConfig, StepTracker};
+use crate::collect::{Collector, Enabled, PtpConfig, StepTracker, TimesyncdConfig};
 use crate::http::server::{serve, App, Limits, Security};
 use crate::probe::{ProbeConfig, ProbeConfigError, Prober, ServerSpec};
 use crate::ptp::{BoundConfig, ReplySocket};
@@ -55,6 +55,36 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Measure the clock against NTP servers once; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Probe(ProbeCommandArgs),
+    /// Run the node time-sync checklist: each check OK, WARN, FAIL or SKIP with its fix; exit 0 OK, 1 WARN, 2 FAIL.
+    Doctor(DoctorArgs),
+}
+
+/// `clockwatch doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// FAIL unless the node's timezone (from --node.localtime) is this, e.g. Etc/UTC, or the TZ rule a mounted file gives (UTC0).
+    #[arg(long = "expect-timezone", value_name = "ZONE")]
+    pub expect_timezone: Option<String>,
+    /// chrony.conf to read for makestep (repeatable; the first readable is used).
+    #[arg(long = "chrony.conf", value_name = "PATH", default_values = ["/etc/chrony/chrony.conf", "/etc/chrony.conf"])]
+    pub chrony_conf: Vec<PathBuf>,
+    /// Where to list the running time daemons (the host's /proc; in a pod, only with hostPID).
+    #[arg(long = "proc", value_name = "DIR", default_value = "/proc")]
+    pub proc: PathBuf,
+    /// Probe this NTP server (HOST[:PORT]) instead of the one the time daemon follows.
+    #[arg(long = "server", value_name = "HOST[:PORT]", value_parser = parse_server)]
+    pub server: Option<ServerSpec>,
+    /// The NTP port of the server the daemon follows (its address is known, its port is not).
+    #[arg(long = "server-port", default_value_t = 123)]
+    pub server_port: u16,
+    /// Deadline for each NTP reply of the probe.
+    #[arg(long = "probe-timeout", default_value = "1s", value_parser = parse_timeout)]
+    pub probe_timeout: Duration,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// How to read the clock: shared by serve, status and check.
@@ -71,6 +101,16 @@ pub struct SourceArgs {
     pub phc_error_bound: Duration,
     #[command(flatten)]
     pub ptp: PtpFlags,
+    #[command(flatten)]
+    pub timesyncd: TimesyncdFlags,
+    /// The node's /etc/localtime, for clockwatch_node_timezone_info (in a pod: the host's file mounted read-only), or none. A missing file exports nothing.
+    #[arg(
+        long = "node.localtime",
+        env = "CLOCKWATCH_NODE_LOCALTIME",
+        default_value = "/etc/localtime",
+        value_name = "PATH"
+    )]
+    pub localtime: PathBuf,
     #[command(flatten)]
     pub collectors: CollectorFlags,
     /// Log level: error, warn, info or debug.
@@ -98,12 +138,87 @@ impl SourceArgs {
         steps: Option<Arc<StepTracker>>,
     ) -> Result<Collector, String> {
         let ptp = self.ptp.config()?;
+        let timesyncd = self
+            .timesyncd
+            .config(self.chrony_address == ChronyAddress::Auto)?;
         let client = ChronyClient::new(self.chrony_address.clone(), self.chrony_timeout);
         let collector = Collector::new(client, enabled, steps);
-        Ok(match ptp {
+        let collector = match ptp {
             Some(ptp) => collector.with_ptp(ptp),
             None => collector,
+        };
+        let collector = match timesyncd {
+            Some(t) => collector.with_timesyncd(t),
+            None => collector,
+        };
+        Ok(if self.localtime.as_os_str() == "none" {
+            collector
+        } else {
+            collector.with_localtime(self.localtime.clone())
         })
+    }
+}
+
+/// What `--timesyncd.bus` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimesyncdBus {
+    /// Detect: read the system bus when `--chrony.address auto`.
+    Auto,
+    None,
+    /// A bus named: the verdict rests on timesyncd.
+    Named(crate::timesyncd::BusAddress),
+}
+
+fn parse_timesyncd_bus(s: &str) -> Result<TimesyncdBus, String> {
+    match s.trim() {
+        "auto" => Ok(TimesyncdBus::Auto),
+        "none" => Ok(TimesyncdBus::None),
+        "system" => crate::timesyncd::BusAddress::system()
+            .map(TimesyncdBus::Named)
+            .map_err(|e| e.to_string()),
+        other => crate::timesyncd::BusAddress::parse(other)
+            .map(TimesyncdBus::Named)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// systemd-timesyncd on the system bus (docs/timesyncd.md).
+#[derive(Debug, Clone, Args)]
+pub struct TimesyncdFlags {
+    /// systemd-timesyncd's bus: auto (with --chrony.address auto, read the system bus, $DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket, and let timesyncd decide when chronyd does not answer), system or unix:path=/run/dbus/system_bus_socket or a socket path (the verdict rests on timesyncd), or none.
+    #[arg(id = "timesyncd.bus", long = "timesyncd.bus", env = "CLOCKWATCH_TIMESYNCD_BUS", default_value = "auto", value_parser = parse_timesyncd_bus, value_name = "ADDRESS")]
+    pub bus: TimesyncdBus,
+    /// Deadline of one read of timesyncd (connect, authenticate, read; 10ms to 60s).
+    #[arg(id = "timesyncd.timeout", long = "timesyncd.timeout", env = "CLOCKWATCH_TIMESYNCD_TIMEOUT", default_value = "1s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Rate at which the timesyncd bound grows after its last sample: 50ppm (the default, AWS ClockBound's advice for a bound), 1ppm (chrony's maxclockerror) or a ratio (above 0, at most 1000ppm).
+    #[arg(id = "timesyncd.drift", long = "timesyncd.drift", env = "CLOCKWATCH_TIMESYNCD_DRIFT", default_value = "50ppm", value_parser = parse_drift)]
+    pub drift: f64,
+}
+
+impl TimesyncdFlags {
+    /// The timesyncd collector's configuration: named; detecting (`auto`
+    /// and chronyd `auto`); None otherwise.
+    pub fn config(&self, chrony_auto: bool) -> Result<Option<TimesyncdConfig>, String> {
+        let (bus, detect) = match &self.bus {
+            TimesyncdBus::None => return Ok(None),
+            TimesyncdBus::Auto if !chrony_auto => return Ok(None),
+            // A system bus clockwatch cannot speak to (an abstract or TCP
+            // $DBUS_SYSTEM_BUS_ADDRESS) is no timesyncd to detect.
+            TimesyncdBus::Auto => match crate::timesyncd::BusAddress::system() {
+                Ok(bus) => (bus, true),
+                Err(_) => return Ok(None),
+            },
+            TimesyncdBus::Named(bus) => (bus.clone(), false),
+        };
+        Ok(Some(TimesyncdConfig {
+            bus,
+            timeout: self.timeout,
+            detect,
+            params: crate::timesyncd::bound::Params {
+                drift_rate: self.drift,
+            },
+        }))
     }
 }
 
@@ -493,6 +608,7 @@ pub fn main() -> ExitCode {
             println!("{line}");
             ExitCode::from(status as u8)
         }),
+        Some(Command::Doctor(args)) => run_doctor(&args),
         Some(Command::Serve(args)) => run_serve(args),
         None => run_serve(cli.serve),
     }
@@ -530,6 +646,54 @@ fn run_oneshot(
         };
         let scrape = collect_once(&collector, &source.settings()).await;
         show(&scrape)
+    });
+    stop(rt);
+    code
+}
+
+/// `clockwatch doctor`: one collection, then the checklist.
+fn run_doctor(args: &DoctorArgs) -> ExitCode {
+    use crate::doctor::{self, gather};
+    let source = &args.source;
+    logging::init(&source.log_level, &source.log_format, "warn");
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clockwatch: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let mut enabled = source.collectors.enabled();
+    enabled.steps = false;
+    enabled.timex = true;
+    let collector = match source.collector(enabled, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clockwatch: {e}");
+            stop(rt);
+            return ExitCode::from(2);
+        }
+    };
+    let places = gather::Places {
+        proc: args.proc.clone(),
+        chrony_conf: args.chrony_conf.clone(),
+        localtime: source.localtime.clone(),
+        server: args.server.clone(),
+        server_port: args.server_port,
+        probe_timeout: args.probe_timeout,
+        expect_timezone: args.expect_timezone.clone(),
+    };
+    let code = rt.block_on(async {
+        let scrape = collect_once(&collector, &source.settings()).await;
+        let probe = gather::probe(&scrape, &places).await;
+        let facts = gather::facts(&scrape, &places, probe);
+        let checks = doctor::checks(&facts);
+        if args.json {
+            println!("{}", doctor::json(&checks));
+        } else {
+            print!("{}", doctor::text(&checks));
+        }
+        ExitCode::from(doctor::overall(&checks).exit_code())
     });
     stop(rt);
     code
@@ -594,7 +758,12 @@ fn run_serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = args.source.ptp.config() {
+    if let Err(e) = args
+        .source
+        .ptp
+        .config()
+        .and(args.source.timesyncd.config(true))
+    {
         eprintln!("clockwatch: {e}");
         return ExitCode::from(2);
     }

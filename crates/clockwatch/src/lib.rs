@@ -11,6 +11,7 @@
 pub mod chrony;
 pub mod cli;
 pub mod collect;
+pub mod doctor;
 pub mod http;
 pub mod logging;
 pub mod nodefacts;

@@ -11,7 +11,7 @@ use cmdmon::{SourceMode, SourceState};
 
 use clockwatch_vocab::{self as metric, label, Kind, Metric};
 
-use crate::collect::{CollectorName, PtpView, Snapshot, Source};
+use crate::collect::{CollectorName, PtpView, Snapshot, Source, TimesyncdView};
 use crate::sampler::Counters;
 use crate::verdict::{ReferenceKind, SyncState, Verdict};
 
@@ -329,12 +329,23 @@ pub fn render_with(
     if let Some(view) = &snap.ptp {
         render_ptp(&mut o, view);
     }
+    if let Some(view) = snap.timesyncd.as_ref().filter(|v| v.reported()) {
+        render_timesyncd(&mut o, view);
+    }
     if let Some(s) = &snap.steps {
         o.family(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL);
         o.sample_u64(&metric::CLOCKWATCH_CLOCK_STEPS_TOTAL, &[], s.total);
         o.single(
             &metric::CLOCKWATCH_CLOCK_LAST_STEP_SECONDS,
             s.last_step_seconds,
+        );
+    }
+    if let Some(tz) = &snap.timezone {
+        o.family(&metric::CLOCKWATCH_NODE_TIMEZONE_INFO);
+        o.sample(
+            &metric::CLOCKWATCH_NODE_TIMEZONE_INFO,
+            &[(label::TIMEZONE, &tz.name)],
+            1.0,
         );
     }
     if format == Format::OpenMetrics {
@@ -444,6 +455,138 @@ fn render_verdict(o: &mut Out, v: &Verdict) {
             &metric::CLOCKWATCH_REFERENCE_TRACEABLE,
             f64::from(u8::from(traceable)),
         );
+    }
+}
+
+/// timesyncd's properties as read, the last sample computed from them. A
+/// detecting collector that found no timesyncd renders nothing.
+fn render_timesyncd(o: &mut Out, view: &TimesyncdView) {
+    let flag = |b: bool| f64::from(u8::from(b));
+    let usec = |v: u64| v as f64 / 1e6;
+    o.single(&metric::CLOCKWATCH_TIMESYNCD_UP, flag(view.running()));
+    let s = match &view.result {
+        Ok(s) => s,
+        Err(f) => {
+            o.family(&metric::CLOCKWATCH_TIMESYNCD_FAILURE_INFO);
+            o.sample(
+                &metric::CLOCKWATCH_TIMESYNCD_FAILURE_INFO,
+                &[(label::REASON, f.kind)],
+                1.0,
+            );
+            return;
+        }
+    };
+    let address = s
+        .server_address
+        .ip()
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    o.family(&metric::CLOCKWATCH_TIMESYNCD_SERVER_INFO);
+    o.sample(
+        &metric::CLOCKWATCH_TIMESYNCD_SERVER_INFO,
+        &[
+            (label::SERVER_NAME, &s.server_name),
+            (label::SERVER_ADDRESS, &address),
+        ],
+        1.0,
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_POLL_INTERVAL_SECONDS,
+        usec(s.poll_interval_usec),
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_POLL_INTERVAL_MIN_SECONDS,
+        usec(s.poll_interval_min_usec),
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_POLL_INTERVAL_MAX_SECONDS,
+        usec(s.poll_interval_max_usec),
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_ROOT_DISTANCE_MAX_SECONDS,
+        usec(s.root_distance_max_usec),
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_FREQUENCY_PPM,
+        s.frequency_ppm(),
+    );
+    let m = &s.ntp_message;
+    o.single(&metric::CLOCKWATCH_TIMESYNCD_NTP_LEAP, f64::from(m.leap));
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_NTP_VERSION,
+        f64::from(m.version),
+    );
+    o.single(&metric::CLOCKWATCH_TIMESYNCD_NTP_MODE, f64::from(m.mode));
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_NTP_STRATUM,
+        f64::from(m.stratum),
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_NTP_PRECISION_SECONDS,
+        2f64.powi(m.precision),
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_NTP_ROOT_DELAY_SECONDS,
+        usec(m.root_delay_usec),
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_NTP_ROOT_DISPERSION_SECONDS,
+        usec(m.root_dispersion_usec),
+    );
+    o.family(&metric::CLOCKWATCH_TIMESYNCD_NTP_REFERENCE_INFO);
+    o.sample(
+        &metric::CLOCKWATCH_TIMESYNCD_NTP_REFERENCE_INFO,
+        &[(label::REFERENCE_ID, &m.reference_id_text())],
+        1.0,
+    );
+    for (metric, value) in [
+        (
+            &metric::CLOCKWATCH_TIMESYNCD_NTP_ORIGIN_TIMESTAMP_SECONDS,
+            m.origin_usec,
+        ),
+        (
+            &metric::CLOCKWATCH_TIMESYNCD_NTP_RECEIVE_TIMESTAMP_SECONDS,
+            m.receive_usec,
+        ),
+        (
+            &metric::CLOCKWATCH_TIMESYNCD_NTP_TRANSMIT_TIMESTAMP_SECONDS,
+            m.transmit_usec,
+        ),
+        (
+            &metric::CLOCKWATCH_TIMESYNCD_NTP_DESTINATION_TIMESTAMP_SECONDS,
+            m.destination_usec,
+        ),
+    ] {
+        // Whole seconds and µs apart: the µs survive the float.
+        o.single(
+            metric,
+            (value / 1_000_000) as f64 + (value % 1_000_000) as f64 * 1e-6,
+        );
+    }
+    o.single(&metric::CLOCKWATCH_TIMESYNCD_NTP_SPIKE, flag(m.spike));
+    o.family(&metric::CLOCKWATCH_TIMESYNCD_NTP_PACKETS_TOTAL);
+    o.sample_u64(
+        &metric::CLOCKWATCH_TIMESYNCD_NTP_PACKETS_TOTAL,
+        &[],
+        m.packet_count,
+    );
+    o.single(
+        &metric::CLOCKWATCH_TIMESYNCD_JITTER_SECONDS,
+        usec(m.jitter_usec),
+    );
+    let a = view.assessment();
+    if let Some(sample) = a.sample {
+        o.single(
+            &metric::CLOCKWATCH_TIMESYNCD_LAST_SAMPLE_OFFSET_SECONDS,
+            sample.offset_seconds,
+        );
+        o.single(
+            &metric::CLOCKWATCH_TIMESYNCD_LAST_SAMPLE_DELAY_SECONDS,
+            sample.delay_seconds,
+        );
+    }
+    if let Some(age) = a.sample_age_seconds {
+        o.single(&metric::CLOCKWATCH_TIMESYNCD_LAST_SAMPLE_AGE_SECONDS, age);
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::collect::{ChronyView, Collector, Snapshot};
 use crate::sampler::{Counters, Ledger, Point, SampleConfig};
 use crate::sys;
-use crate::verdict::{assess, Settings, Verdict};
+use crate::verdict::{assess, Daemon, Settings, Verdict};
 
 /// A finished collection with its verdict.
 #[derive(Debug)]
@@ -40,6 +40,10 @@ pub struct SharedCollector {
     last_chrony_error: Mutex<Option<String>>,
     /// The sampler's counters and history; None without sampling.
     ledger: Option<Mutex<Ledger>>,
+    /// The daemon the last verdict rested on: logged when it changes (the
+    /// first verdict, and detection switching between chronyd and
+    /// timesyncd).
+    last_daemon: Mutex<Option<Daemon>>,
 }
 
 impl SharedCollector {
@@ -50,6 +54,7 @@ impl SharedCollector {
             in_flight: tokio::sync::Mutex::new(()),
             last: Mutex::new(None),
             last_chrony_error: Mutex::new(None),
+            last_daemon: Mutex::new(None),
             ledger: None,
         }
     }
@@ -159,8 +164,31 @@ impl SharedCollector {
         scrape.counters = self.record(&scrape.snapshot, &scrape.verdict);
         let scrape = Arc::new(scrape);
         self.log_chrony_change(&scrape.snapshot.chrony);
+        self.log_daemon_change(&scrape.verdict);
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(scrape.clone());
         scrape
+    }
+
+    /// Logs which daemon the verdict rests on, when that changes.
+    fn log_daemon_change(&self, verdict: &Verdict) {
+        let mut last = self.last_daemon.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == Some(verdict.daemon) {
+            return;
+        }
+        let detecting = self.collector.timesyncd().is_some_and(|t| t.detect);
+        match *last {
+            None => tracing::info!(
+                daemon = verdict.daemon.as_str(),
+                detecting,
+                "the verdict rests on this time daemon"
+            ),
+            Some(before) => tracing::warn!(
+                daemon = verdict.daemon.as_str(),
+                before = before.as_str(),
+                "the verdict now rests on another time daemon"
+            ),
+        }
+        *last = Some(verdict.daemon);
     }
 
     /// Logs a change in chronyd's state: the first error, a different

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clockwatch_vocab::unit::scale_seconds;
 use serde::Serialize;
 
-use crate::collect::{PtpInstance, PtpView};
+use crate::collect::{PtpInstance, PtpView, TimesyncdView};
 use crate::probe::ProbeResult;
 use crate::render::{source_mode_label, source_state_label};
 use crate::scrape::Scrape;
@@ -127,7 +127,7 @@ pub fn status_text(scrape: &Scrape) -> String {
         }
         None => {}
     }
-    if v.daemon == Daemon::Ptp4l {
+    if matches!(v.daemon, Daemon::Ptp4l | Daemon::Timesyncd) {
         let r = &v.reference;
         if !r.name.is_empty() {
             let _ = writeln!(s, "Reference       : {} via {}", reference_words(v), r.id);
@@ -177,6 +177,12 @@ pub fn status_text(scrape: &Scrape) -> String {
     if let Some(view) = &snap.ptp {
         s.push_str(&ptp_text(view));
     }
+    if let Some(view) = snap.timesyncd.as_ref().filter(|t| t.reported()) {
+        let _ = writeln!(s, "\nsystemd-timesyncd ({}):", view.bus);
+        for line in timesyncd_lines(view) {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
     if !snap.probes.is_empty() {
         let _ = writeln!(s, "\nNTP probe:");
         for (p, check) in snap.probes.iter().zip(&v.probes) {
@@ -198,6 +204,66 @@ pub fn status_text(scrape: &Scrape) -> String {
         );
     }
     s
+}
+
+/// timesyncd in a few lines, in timedatectl's words (shared by the status
+/// page).
+pub fn timesyncd_lines(view: &TimesyncdView) -> Vec<String> {
+    let status = match &view.result {
+        Ok(s) => s,
+        Err(f) => return vec![format!("NOT READ ({}): {}", f.kind, f.message)],
+    };
+    let mut lines = Vec::new();
+    let address = status
+        .server_address
+        .ip()
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unresolved".into());
+    if status.has_server() {
+        lines.push(format!(
+            "Server          : {} ({address}), poll {}",
+            status.server_name,
+            format_seconds(status.poll_interval_seconds())
+        ));
+    } else {
+        lines.push("Server          : none".to_string());
+    }
+    let m = &status.ntp_message;
+    let a = view.assessment();
+    match (a.sample, a.sample_age_seconds) {
+        (Some(sample), age) => lines.push(format!(
+            "Last sample     : offset {:+.6} s, delay {}, {} ago{}; stratum {}, reference {}, {} packets, jitter {}",
+            sample.offset_seconds,
+            format_seconds(sample.delay_seconds),
+            age.map(format_seconds).unwrap_or_else(|| "?".into()),
+            if m.spike { " (ignored as a spike)" } else { "" },
+            m.stratum,
+            m.reference_id_text(),
+            m.packet_count,
+            format_seconds(m.jitter_usec as f64 * 1e-6)
+        )),
+        (None, _) => lines.push(format!(
+            "Last sample     : none ({} packets)",
+            m.packet_count
+        )),
+    }
+    if let Some(t) = a.terms {
+        lines.push(format!(
+            "Bound terms     : kernel offset {} + delay/2 {} + root distance {} + growth {} + spike {} + rounding {}",
+            format_seconds(t.kernel_offset),
+            format_seconds(t.half_delay),
+            format_seconds(t.root_distance),
+            format_seconds(t.growth),
+            format_seconds(t.spike_offset),
+            format_seconds(t.rounding)
+        ));
+    }
+    lines.push(format!(
+        "State           : {} ({})",
+        a.state.as_str(),
+        a.why.describe()
+    ));
+    lines
 }
 
 /// The PTP section of `clockwatch status`: each instance's datasets in
@@ -386,7 +452,43 @@ struct StatusJson<'a> {
     /// The PHC reading (absent without --ptp.phc).
     #[serde(skip_serializing_if = "Option::is_none")]
     phc: Option<PhcJson<'a>>,
+    /// systemd-timesyncd (absent when not read, or detected absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timesyncd: Option<TimesyncdJson<'a>>,
     system_time: f64,
+}
+
+#[derive(Serialize)]
+struct TimesyncdJson<'a> {
+    bus: &'a str,
+    up: bool,
+    failure: Option<&'static str>,
+    failure_message: Option<&'a str>,
+    /// The properties as read (µs, as the bus has them).
+    properties: Option<&'a crate::timesyncd::Status>,
+    /// The last sample (offset: server minus node) and its age.
+    sample: Option<crate::timesyncd::Sample>,
+    sample_age_seconds: Option<f64>,
+    /// timesyncd's own state and why, and the bound's terms.
+    state: &'static str,
+    why: &'static str,
+    bound_terms: Option<crate::timesyncd::bound::Terms>,
+}
+
+fn timesyncd_json(view: &TimesyncdView) -> TimesyncdJson<'_> {
+    let a = view.assessment();
+    TimesyncdJson {
+        bus: &view.bus,
+        up: view.running(),
+        failure: view.result.as_ref().err().map(|f| f.kind),
+        failure_message: view.result.as_ref().err().map(|f| f.message.as_str()),
+        properties: view.result.as_ref().ok(),
+        sample: a.sample,
+        sample_age_seconds: a.sample_age_seconds,
+        state: a.state.as_str(),
+        why: a.why.as_str(),
+        bound_terms: a.terms,
+    }
 }
 
 #[derive(Serialize)]
@@ -700,6 +802,11 @@ pub fn status_json(scrape: &Scrape) -> String {
             .collect(),
         ptp,
         phc,
+        timesyncd: snap
+            .timesyncd
+            .as_ref()
+            .filter(|t| t.reported())
+            .map(timesyncd_json),
         system_time: snap.system_time,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -796,6 +903,8 @@ mod tests {
                 },
                 config: BoundConfig::default(),
             }),
+            timesyncd: None,
+            timezone: None,
             collectors: Vec::new(),
         };
         let verdict = assess(&snapshot, &Settings::default());

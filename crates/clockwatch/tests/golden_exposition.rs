@@ -8,7 +8,7 @@ use clockwatch::probe::{ProbeFailure, ProbeResult, ProbeSample};
 
 use clockwatch::collect::{
     ChronyView, CollectorName, CollectorOutcome, Failure, PhcReading, PtpInstance, PtpView,
-    Snapshot, Source, StepCounts,
+    Snapshot, Source, StepCounts, TimesyncdView,
 };
 use clockwatch::ptp::sample::{self, NS, T0};
 use clockwatch::ptp::{BoundConfig, Now, PtpMemory};
@@ -162,6 +162,8 @@ fn snapshot() -> Snapshot {
             },
         ],
         ptp: None,
+        timesyncd: None,
+        timezone: None,
         collectors: vec![
             ok(CollectorName::Tracking, 120),
             ok(CollectorName::Sources, 250),
@@ -236,6 +238,8 @@ fn ptp_snapshot() -> Snapshot {
             },
             config: BoundConfig::default(),
         }),
+        timesyncd: None,
+        timezone: None,
         collectors: vec![
             CollectorOutcome {
                 name: CollectorName::Ptp,
@@ -296,6 +300,87 @@ fn check_snapshot(snap: Snapshot, format: Format, file: &str) {
     assert_eq!(text, want, "exposition differs from {file}");
 }
 
+/// A timesyncd node (named bus), 10 s after a sample from 127.0.0.2 (a
+/// chronyd on its local clock: not traceable), 30 µs still to slew.
+fn timesyncd_snapshot() -> Snapshot {
+    use clockwatch::timesyncd::{NtpMessage, ServerAddress, Status};
+    let t4: u64 = 1_800_000_000_000_000;
+    Snapshot {
+        system_time: 1_800_000_010.0,
+        chrony_disabled: true,
+        chrony: ChronyView::default(),
+        timex: None,
+        steps: None,
+        probes: Vec::new(),
+        ptp: None,
+        timesyncd: Some(TimesyncdView {
+            bus: "unix:path=/run/dbus/system_bus_socket".into(),
+            detect: false,
+            result: Ok(Status {
+                server_name: "ntp.example.internal".into(),
+                server_address: ServerAddress {
+                    family: 2,
+                    bytes: vec![127, 0, 0, 2],
+                },
+                poll_interval_usec: 64_000_000,
+                poll_interval_min_usec: 32_000_000,
+                poll_interval_max_usec: 2_048_000_000,
+                root_distance_max_usec: 5_000_000,
+                frequency: -1_234_567,
+                ntp_message: NtpMessage {
+                    leap: 0,
+                    version: 4,
+                    mode: 4,
+                    stratum: 10,
+                    precision: -25,
+                    root_delay_usec: 0,
+                    root_dispersion_usec: 15,
+                    reference_id: [127, 127, 1, 1],
+                    origin_usec: t4 - 400,
+                    receive_usec: t4 - 100,
+                    transmit_usec: t4 - 90,
+                    destination_usec: t4,
+                    spike: false,
+                    packet_count: 12,
+                    jitter_usec: 7,
+                },
+            }),
+            kernel_offset_seconds: Some(30e-6),
+            kernel_error: None,
+            now_unix_seconds: 1_800_000_010.0,
+            params: Default::default(),
+        }),
+        timezone: Some(clockwatch::nodefacts::Timezone {
+            name: "CET-1CEST,M3.5.0,M10.5.0/3".into(),
+            source: clockwatch::nodefacts::TimezoneSource::TzifFooter,
+        }),
+        collectors: vec![CollectorOutcome {
+            name: CollectorName::Timesyncd,
+            success: true,
+            duration: Duration::from_micros(900),
+            error: None,
+        }],
+    }
+}
+
+#[test]
+fn timesyncd_prometheus_text_format() {
+    check_snapshot(
+        timesyncd_snapshot(),
+        Format::Prometheus,
+        "exposition-timesyncd.prom",
+    );
+}
+
+#[test]
+fn timesyncd_openmetrics_format() {
+    check_snapshot(
+        timesyncd_snapshot(),
+        Format::OpenMetrics,
+        "exposition-timesyncd.om",
+    );
+}
+
 #[test]
 fn prometheus_text_format() {
     check(Format::Prometheus, "exposition.prom");
@@ -325,7 +410,11 @@ fn golden_passes_promtool() {
         eprintln!("\n*** SKIP: promtool not installed ***\n");
         return;
     };
-    for file in ["exposition.prom", "exposition-ptp.prom"] {
+    for file in [
+        "exposition.prom",
+        "exposition-ptp.prom",
+        "exposition-timesyncd.prom",
+    ] {
         promtool_check(promtool, file);
     }
 }

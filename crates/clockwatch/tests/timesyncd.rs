@@ -327,11 +327,20 @@ fn server_stopped_goes_stale_then_unsynchronized() {
     let Some(mut setup) = synchronised(&config) else {
         return;
     };
+    // The exporter watches the same daemon: its one verdict goes the same
+    // way (clockwatch_sync_state, the bound).
+    let cw = common::Clockwatch::start(&[
+        "--chrony.address",
+        "none",
+        "--timesyncd.bus",
+        &setup.bus.address(),
+    ]);
     setup.server.stop();
     let bus = &setup.bus;
     let last = read_ok(bus);
     assert_eq!(last.root_distance_max_usec, 4_000);
 
+    let mut exported: Vec<(String, f64)> = Vec::new();
     let mut seen = Vec::new();
     let until = Instant::now() + Duration::from_secs(150);
     loop {
@@ -344,6 +353,11 @@ fn server_stopped_goes_stale_then_unsynchronized() {
             &Params::default(),
         );
         seen.push((status.ntp_message.packet_count, a));
+        let metrics = cw.metrics();
+        exported.push((
+            metrics.state(),
+            metrics.value("clockwatch_clock_error_bound_seconds"),
+        ));
         if a.state == SyncState::Unsynchronized {
             break;
         }
@@ -410,6 +424,31 @@ fn server_stopped_goes_stale_then_unsynchronized() {
         end.terms.map(|t| t.total()).unwrap_or(f64::NAN)
     );
     assert_eq!(end.why, Why::HoldoverExceeded, "{end:?}");
+
+    // The exporter's states: synchronized, then stale, then (at the latest
+    // one scrape after the reads here) unsynchronized with +Inf.
+    let until = Instant::now() + Duration::from_secs(5);
+    while exported.last().map(|(s, _)| s.as_str()) != Some("unsynchronized") {
+        assert!(Instant::now() < until, "exported: {exported:?}");
+        let metrics = cw.metrics();
+        exported.push((
+            metrics.state(),
+            metrics.value("clockwatch_clock_error_bound_seconds"),
+        ));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let order = |s: &str| match s {
+        "synchronized" => 0,
+        "stale" => 1,
+        "unsynchronized" => 2,
+        other => panic!("exported {other}: {exported:?}"),
+    };
+    let ranks: Vec<u8> = exported.iter().map(|(s, _)| order(s)).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{exported:?}");
+    assert!(ranks.contains(&1), "never exported stale: {exported:?}");
+    for (state, bound) in &exported {
+        assert_eq!(bound.is_finite(), state != "unsynchronized", "{exported:?}");
+    }
     assert_eq!(end.bound_seconds, f64::INFINITY);
     let grown = end.terms.map(|t| t.total()).unwrap_or(f64::NAN);
     assert!(grown > 4e-3 && grown < 4.1e-3, "{end:?}");
@@ -589,4 +628,272 @@ fn child_reads_the_bus() {
         Ok(s) => println!("KIND ok {}", s.server_name),
         Err(e) => println!("KIND {}\nMESSAGE {e}", e.kind()),
     }
+}
+
+/// `clockwatch serve --timesyncd.bus` exports every property as busctl
+/// reads it, and the verdict is timesyncd's bound.
+#[test]
+fn the_exporter_exports_every_field_as_busctl_reads_it() {
+    let Some(setup) = synchronised(&TimesyncdConfig::default()) else {
+        return;
+    };
+    let bus = &setup.bus;
+    let address = bus.address();
+    let cw = common::Clockwatch::start(&["--chrony.address", "none", "--timesyncd.bus", &address]);
+    // busctl, the exporter, busctl: compared when timesyncd did not change.
+    let (theirs, metrics) = (0..5)
+        .find_map(|_| {
+            let before = busctl_status(bus);
+            let metrics = cw.metrics();
+            let after = busctl_status(bus);
+            (before == after).then_some((after, metrics))
+        })
+        .expect("timesyncd changed during every comparison");
+    let usec = |v: u64| v as f64 / 1e6;
+    let close = |name: &str, want: f64| {
+        let got = metrics.value(name);
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{name}: exported {got}, busctl {want}"
+        );
+    };
+    let m = &theirs.ntp_message;
+    assert_eq!(metrics.value("clockwatch_timesyncd_up"), 1.0);
+    assert_eq!(
+        metrics.label_values("clockwatch_timesyncd_server_info", "server_name"),
+        std::slice::from_ref(&theirs.server_name)
+    );
+    assert_eq!(
+        metrics.label_values("clockwatch_timesyncd_server_info", "server_address"),
+        [theirs
+            .server_address
+            .ip()
+            .map(|ip| ip.to_string())
+            .expect("an address")]
+    );
+    close(
+        "clockwatch_timesyncd_poll_interval_seconds",
+        usec(theirs.poll_interval_usec),
+    );
+    close(
+        "clockwatch_timesyncd_poll_interval_min_seconds",
+        usec(theirs.poll_interval_min_usec),
+    );
+    close(
+        "clockwatch_timesyncd_poll_interval_max_seconds",
+        usec(theirs.poll_interval_max_usec),
+    );
+    close(
+        "clockwatch_timesyncd_root_distance_max_seconds",
+        usec(theirs.root_distance_max_usec),
+    );
+    close(
+        "clockwatch_timesyncd_frequency_ppm",
+        theirs.frequency as f64 / 65536.0,
+    );
+    close("clockwatch_timesyncd_ntp_leap", f64::from(m.leap));
+    close("clockwatch_timesyncd_ntp_version", f64::from(m.version));
+    close("clockwatch_timesyncd_ntp_mode", f64::from(m.mode));
+    close("clockwatch_timesyncd_ntp_stratum", f64::from(m.stratum));
+    close(
+        "clockwatch_timesyncd_ntp_precision_seconds",
+        2f64.powi(m.precision),
+    );
+    close(
+        "clockwatch_timesyncd_ntp_root_delay_seconds",
+        usec(m.root_delay_usec),
+    );
+    close(
+        "clockwatch_timesyncd_ntp_root_dispersion_seconds",
+        usec(m.root_dispersion_usec),
+    );
+    assert_eq!(
+        metrics.label_values("clockwatch_timesyncd_ntp_reference_info", "reference_id"),
+        [format!("{:08X}", u32::from_be_bytes(m.reference_id))]
+    );
+    for (name, t) in [
+        ("origin", m.origin_usec),
+        ("receive", m.receive_usec),
+        ("transmit", m.transmit_usec),
+        ("destination", m.destination_usec),
+    ] {
+        // A Unix time in µs: exact to the µs in the exposition.
+        let got = metrics.value(&format!(
+            "clockwatch_timesyncd_ntp_{name}_timestamp_seconds"
+        ));
+        assert!(
+            (got * 1e6 - t as f64).abs() < 1.0,
+            "{name}: exported {got}, busctl {t} µs"
+        );
+    }
+    close(
+        "clockwatch_timesyncd_ntp_spike",
+        f64::from(u8::from(m.spike)),
+    );
+    close(
+        "clockwatch_timesyncd_ntp_packets_total",
+        m.packet_count as f64,
+    );
+    close("clockwatch_timesyncd_jitter_seconds", usec(m.jitter_usec));
+    let (offset_usec, delay_usec) = timedatectl_offset_delay(m);
+    let offset = metrics.value("clockwatch_timesyncd_last_sample_offset_seconds");
+    assert!(
+        (offset * 1e6 - offset_usec as f64).abs() <= 0.5,
+        "{offset} vs timedatectl's {offset_usec} µs"
+    );
+    close(
+        "clockwatch_timesyncd_last_sample_delay_seconds",
+        usec(delay_usec as u64),
+    );
+    let age = metrics.value("clockwatch_timesyncd_last_sample_age_seconds");
+    assert!((0.0..=32.0).contains(&age), "{age}");
+
+    // The one verdict rests on timesyncd, synchronised, with a finite
+    // bound of its terms (microseconds of loopback plus the growth).
+    assert_eq!(metrics.state(), "synchronized", "{}", metrics.text);
+    let bound = metrics.value("clockwatch_clock_error_bound_seconds");
+    assert!(bound > 0.0 && bound < 5e-3, "{bound}");
+    assert_eq!(
+        metrics.label_values("clockwatch_reference_info", "daemon"),
+        ["timesyncd"]
+    );
+    assert_eq!(
+        metrics.label_values("clockwatch_reference_info", "reference"),
+        ["127.0.0.2"]
+    );
+    assert_eq!(
+        metrics.label_values("clockwatch_reference_info", "reference_id"),
+        ["7F000002"]
+    );
+    // chronyd's local clock upstream: followed, not traceable.
+    assert_eq!(metrics.value("clockwatch_reference_traceable"), 0.0);
+    assert_eq!(
+        metrics.get("clockwatch_collector_success", "collector=\"timesyncd\""),
+        Some(1.0)
+    );
+    let (code, _, ready) = cw.get("/readyz", None);
+    assert_eq!((code, ready.trim()), (200, "ready: timesyncd answers"));
+    let (_, _, page) = cw.get("/", None);
+    assert!(page.contains("systemd-timesyncd"), "{page}");
+
+    // status --json and check read the same verdict.
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.address", "none"])
+        .args(["--timesyncd.bus", &address])
+        .output()
+        .expect("clockwatch status");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["daemon"], "timesyncd", "{json}");
+    assert_eq!(json["state"], "synchronized", "{json}");
+    assert_eq!(json["timesyncd"]["properties"]["server_name"], NTP_SERVER);
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "check",
+            "--chrony.address",
+            "none",
+            "--timesyncd.bus",
+            &address,
+        ])
+        .output()
+        .expect("clockwatch check");
+    // WARNING: the upstream chronyd serves its local clock (traceability).
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    // Detection, with the defaults (--chrony.address auto, --timesyncd.bus
+    // auto): no chronyd answers here (the other tests' listen on other
+    // ports), timesyncd does on the system bus: the verdict is timesyncd's.
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.timeout", "200ms"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
+        .output()
+        .expect("clockwatch status");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["daemon"], "timesyncd", "{json}");
+    assert_eq!(json["state"], "synchronized", "{json}");
+    assert_eq!(json["chrony_up"], false, "{json}");
+    // And with timesyncd not on the bus: chronyd's unknown, no timesyncd
+    // section (a chrony node shows no failing timesyncd).
+    let empty = SystemBus::start();
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.timeout", "200ms"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", empty.address())
+        .output()
+        .expect("clockwatch status");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (&json["daemon"], &json["state"]),
+        (&"chrony".into(), &"unknown".into()),
+        "{json}"
+    );
+    assert!(json.get("timesyncd").is_none(), "{json}");
+}
+
+/// A missing or unreadable bus socket: a clear error, the state unknown,
+/// at once.
+#[test]
+fn the_exporter_without_a_bus_is_unknown_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no_bus_socket");
+    let started = Instant::now();
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.address", "none"])
+        .arg("--timesyncd.bus")
+        .arg(&missing)
+        .output()
+        .expect("clockwatch status");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["daemon"], "timesyncd", "{json}");
+    assert_eq!(json["state"], "unknown", "{json}");
+    assert_eq!(json["timesyncd"]["failure"], "socket_missing", "{json}");
+    let reason = json["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("does not exist") && reason.contains(&missing.display().to_string()),
+        "{reason}"
+    );
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "--chrony.address", "none"])
+        .arg("--timesyncd.bus")
+        .arg(&missing)
+        .output()
+        .expect("clockwatch check");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+
+    // A socket clockwatch may not open (run as nobody): permission.
+    let sock_dir = dir.path().join("closed");
+    std::fs::create_dir(&sock_dir).expect("dir");
+    let socket = sock_dir.join("system_bus_socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    std::fs::set_permissions(&sock_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--json", "--chrony.address", "none"])
+        .arg("--timesyncd.bus")
+        .arg(&socket)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("clockwatch status as nobody");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["state"], "unknown", "{json}");
+    assert_eq!(json["timesyncd"]["failure"], "permission", "{json}");
+    let cw = common::Clockwatch::start(&[
+        "--chrony.address",
+        "none",
+        "--timesyncd.bus",
+        &missing.display().to_string(),
+    ]);
+    let metrics = cw.metrics();
+    assert_eq!(metrics.state(), "unknown");
+    assert_eq!(metrics.value("clockwatch_timesyncd_up"), 0.0);
+    assert_eq!(
+        metrics.label_values("clockwatch_timesyncd_failure_info", "reason"),
+        ["socket_missing"]
+    );
+    assert_eq!(
+        metrics.value("clockwatch_clock_error_bound_seconds"),
+        f64::INFINITY
+    );
+    let (code, _, _) = cw.get("/readyz", None);
+    assert_eq!(code, 503);
 }

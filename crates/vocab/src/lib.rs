@@ -90,6 +90,12 @@ pub mod label {
     pub const PARENT_PORT_IDENTITY: &str = "parent_port_identity";
     /// A PTP hardware clock device (`--ptp.phc`).
     pub const DEVICE: &str = "device";
+    /// timesyncd's server as configured (a name or an address) and the
+    /// address it resolved to.
+    pub const SERVER_NAME: &str = "server_name";
+    pub const SERVER_ADDRESS: &str = "server_address";
+    /// The node's timezone (an IANA name, or the TZ rule of its TZif file).
+    pub const TIMEZONE: &str = "timezone";
     /// Labels Prometheus adds to every scraped series.
     pub const JOB: &str = "job";
     pub const INSTANCE: &str = "instance";
@@ -188,11 +194,11 @@ macro_rules! metrics {
 #[rustfmt::skip]
 metrics! {
     // clockwatch's own verdict
-    CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS = ("clockwatch_clock_error_bound_seconds", Gauge, &[], "seconds", "always", "Upper bound on the system clock's error, from the daemon the verdict rests on (chrony: |current correction| + root dispersion + root delay/2, + configured PHC error; ptp4l: |offset from master| + mean path delay + the grandmaster's stated accuracy (+ the measured system clock to PHC offset), grown in holdover; kernel only: |offset| + maxerror); +Inf unless the state is synchronized or stale, or when nothing bounds it.");
+    CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS = ("clockwatch_clock_error_bound_seconds", Gauge, &[], "seconds", "always", "Upper bound on the system clock's error, from the daemon the verdict rests on (chrony: |current correction| + root dispersion + root delay/2, + configured PHC error; ptp4l: |offset from master| + mean path delay + the grandmaster's stated accuracy (+ the measured system clock to PHC offset), grown in holdover; timesyncd: |kernel offset still to slew| + delay/2 + the server's root distance + 50 ppm × the last sample's age (docs/timesyncd.md); kernel only: |offset| + maxerror); +Inf unless the state is synchronized or stale, or when nothing bounds it.");
     CLOCKWATCH_SYNC_STATE = ("clockwatch_sync_state", Gauge, &[label::STATE], "", "always", "1 for the current sync state (synchronized, stale, local, unsynchronized, unknown), 0 for the others.");
     CLOCKWATCH_CLOCK_SYNCHRONIZED = ("clockwatch_clock_synchronized", Gauge, &[], "", "always", "1 if the state is synchronized (the bound holds and the reference is fresh), else 0.");
     CLOCKWATCH_REFERENCE_AGE_SECONDS = ("clockwatch_reference_age_seconds", Gauge, &[], "seconds", "always", "Time since the daemon last updated its reference, on its own timescale (absent when there is no reference time).");
-    CLOCKWATCH_REFERENCE_INFO = ("clockwatch_reference_info", Info, &[label::DAEMON, label::KIND, label::REFERENCE, label::REFERENCE_ID], "", "always", "What the verdict rests on: the daemon (chrony, ptp4l, kernel, none), the kind of reference (remote, refclock, local, none, unknown), its address or name as the daemon's own client prints it (ptp4l: the grandmaster's clock identity), and its reference ID (ptp4l: the parent port identity).");
+    CLOCKWATCH_REFERENCE_INFO = ("clockwatch_reference_info", Info, &[label::DAEMON, label::KIND, label::REFERENCE, label::REFERENCE_ID], "", "always", "What the verdict rests on: the daemon (chrony, ptp4l, timesyncd, kernel, none), the kind of reference (remote, refclock, local, none, unknown), its address or name as the daemon's own client prints it (ptp4l: the grandmaster's clock identity), and its reference ID (ptp4l: the parent port identity; timesyncd: its server's IPv4 address in hex, as chronyd's reference ID of that server).");
     CLOCKWATCH_REFERENCE_TRACEABLE = ("clockwatch_reference_traceable", Gauge, &[], "", "always", "1 if the reference is traceable to UTC as far as the daemon knows (chrony: a real source; ptp4l: the grandmaster announces timeTraceable), 0 if the daemon says it is not (chrony's local clock; timeTraceable false): a traceability warning in status and check. Absent when nothing can tell (the kernel only, no reference).");
     CLOCKWATCH_REFERENCE_STRATUM = ("clockwatch_reference_stratum", Gauge, &[], "", "always", "Stratum of the system clock as the daemon reports it (absent without a reference).");
     CLOCKWATCH_SYSTEM_TIME_SECONDS = ("clockwatch_system_time_seconds", Gauge, &[], "seconds", "always", "The node's clock at scrape time; timestamp(m) - m is the node's offset as Prometheus sees it.");
@@ -245,6 +251,33 @@ metrics! {
     // the PTP hardware clock (--ptp.phc)
     CLOCKWATCH_PTP_PHC_OFFSET_SECONDS = ("clockwatch_ptp_phc_offset_seconds", Gauge, PHC, "seconds", "phc", "PHC minus system clock at the middle of the narrowest of 9 reads (PTP_SYS_OFFSET_EXTENDED); with a PTP time scale the PHC keeps TAI, so expect currentUtcOffset.");
     CLOCKWATCH_PTP_PHC_READ_WINDOW_SECONDS = ("clockwatch_ptp_phc_read_window_seconds", Gauge, PHC, "seconds", "phc", "Width of that read's system clock window: the offset is exact to half of it.");
+    // systemd-timesyncd (--timesyncd.bus): its properties on the system bus
+    CLOCKWATCH_TIMESYNCD_UP = ("clockwatch_timesyncd_up", Gauge, &[], "", "timesyncd", "1 if timesyncd answered on the system bus in this scrape, else 0 (with --timesyncd.bus auto: present only where timesyncd runs).");
+    CLOCKWATCH_TIMESYNCD_FAILURE_INFO = ("clockwatch_timesyncd_failure_info", Info, &[label::REASON], "", "timesyncd", "Why timesyncd could not be read (socket_missing, permission, not_listening, handshake, not_running, access_denied, timeout, decode, bus, …); absent when it answered.");
+    CLOCKWATCH_TIMESYNCD_SERVER_INFO = ("clockwatch_timesyncd_server_info", Info, &[label::SERVER_NAME, label::SERVER_ADDRESS], "", "timesyncd", "ServerName (as configured) and ServerAddress (the address in use; empty before it is resolved) of timesyncd's server; both empty when it has none.");
+    CLOCKWATCH_TIMESYNCD_POLL_INTERVAL_SECONDS = ("clockwatch_timesyncd_poll_interval_seconds", Gauge, &[], "seconds", "timesyncd", "PollIntervalUSec: the interval before timesyncd's next request; a sample older than 4 of these is stale.");
+    CLOCKWATCH_TIMESYNCD_POLL_INTERVAL_MIN_SECONDS = ("clockwatch_timesyncd_poll_interval_min_seconds", Gauge, &[], "seconds", "timesyncd", "PollIntervalMinUSec (PollIntervalMinSec=).");
+    CLOCKWATCH_TIMESYNCD_POLL_INTERVAL_MAX_SECONDS = ("clockwatch_timesyncd_poll_interval_max_seconds", Gauge, &[], "seconds", "timesyncd", "PollIntervalMaxUSec (PollIntervalMaxSec=).");
+    CLOCKWATCH_TIMESYNCD_ROOT_DISTANCE_MAX_SECONDS = ("clockwatch_timesyncd_root_distance_max_seconds", Gauge, &[], "seconds", "timesyncd", "RootDistanceMaxUSec (RootDistanceMaxSec=): timesyncd refuses a server above it, and the state is unsynchronized once the bound passes it.");
+    CLOCKWATCH_TIMESYNCD_FREQUENCY_PPM = ("clockwatch_timesyncd_frequency_ppm", Gauge, &[], "ppm", "timesyncd", "Frequency: the kernel's frequency correction after timesyncd's last adjustment (2^-16 ppm on the bus).");
+    CLOCKWATCH_TIMESYNCD_NTP_LEAP = ("clockwatch_timesyncd_ntp_leap", Gauge, &[], "", "timesyncd", "NTPMessage leap indicator of the last reply: 0 none, 1 insert, 2 delete, 3 not synchronised.");
+    CLOCKWATCH_TIMESYNCD_NTP_VERSION = ("clockwatch_timesyncd_ntp_version", Gauge, &[], "", "timesyncd", "NTPMessage version of the last reply.");
+    CLOCKWATCH_TIMESYNCD_NTP_MODE = ("clockwatch_timesyncd_ntp_mode", Gauge, &[], "", "timesyncd", "NTPMessage mode of the last reply (4: server).");
+    CLOCKWATCH_TIMESYNCD_NTP_STRATUM = ("clockwatch_timesyncd_ntp_stratum", Gauge, &[], "", "timesyncd", "NTPMessage stratum: the server's.");
+    CLOCKWATCH_TIMESYNCD_NTP_PRECISION_SECONDS = ("clockwatch_timesyncd_ntp_precision_seconds", Gauge, &[], "seconds", "timesyncd", "2^precision of the server's clock (NTPMessage precision, log2 s).");
+    CLOCKWATCH_TIMESYNCD_NTP_ROOT_DELAY_SECONDS = ("clockwatch_timesyncd_ntp_root_delay_seconds", Gauge, &[], "seconds", "timesyncd", "NTPMessage root delay: the server's, whole µs.");
+    CLOCKWATCH_TIMESYNCD_NTP_ROOT_DISPERSION_SECONDS = ("clockwatch_timesyncd_ntp_root_dispersion_seconds", Gauge, &[], "seconds", "timesyncd", "NTPMessage root dispersion: the server's, whole µs.");
+    CLOCKWATCH_TIMESYNCD_NTP_REFERENCE_INFO = ("clockwatch_timesyncd_ntp_reference_info", Info, &[label::REFERENCE_ID], "", "timesyncd", "NTPMessage reference ID: the server's own reference, as timedatectl shows it (text for stratum 1, else 8 hex digits).");
+    CLOCKWATCH_TIMESYNCD_NTP_ORIGIN_TIMESTAMP_SECONDS = ("clockwatch_timesyncd_ntp_origin_timestamp_seconds", Gauge, &[], "seconds", "timesyncd", "NTPMessage origin timestamp T1 (the node's clock when it sent the request, before the sample's correction; Unix time).");
+    CLOCKWATCH_TIMESYNCD_NTP_RECEIVE_TIMESTAMP_SECONDS = ("clockwatch_timesyncd_ntp_receive_timestamp_seconds", Gauge, &[], "seconds", "timesyncd", "NTPMessage receive timestamp T2 (the server's clock).");
+    CLOCKWATCH_TIMESYNCD_NTP_TRANSMIT_TIMESTAMP_SECONDS = ("clockwatch_timesyncd_ntp_transmit_timestamp_seconds", Gauge, &[], "seconds", "timesyncd", "NTPMessage transmit timestamp T3 (the server's clock).");
+    CLOCKWATCH_TIMESYNCD_NTP_DESTINATION_TIMESTAMP_SECONDS = ("clockwatch_timesyncd_ntp_destination_timestamp_seconds", Gauge, &[], "seconds", "timesyncd", "NTPMessage destination timestamp T4 (the node's clock when the reply arrived, before the sample's correction).");
+    CLOCKWATCH_TIMESYNCD_NTP_SPIKE = ("clockwatch_timesyncd_ntp_spike", Gauge, &[], "", "timesyncd", "1 if timesyncd judged the last sample a spike and did not correct the clock with it.");
+    CLOCKWATCH_TIMESYNCD_NTP_PACKETS_TOTAL = ("clockwatch_timesyncd_ntp_packets_total", Counter, &[], "", "timesyncd", "NTPMessage packet count: replies received since timesyncd started (spikes included).");
+    CLOCKWATCH_TIMESYNCD_JITTER_SECONDS = ("clockwatch_timesyncd_jitter_seconds", Gauge, &[], "seconds", "timesyncd", "NTPMessage jitter: RMS of timesyncd's last offsets.");
+    CLOCKWATCH_TIMESYNCD_LAST_SAMPLE_OFFSET_SECONDS = ("clockwatch_timesyncd_last_sample_offset_seconds", Gauge, &[], "seconds", "timesyncd", "The last sample's offset ((T2 - T1) + (T3 - T4)) / 2, server minus node as timedatectl prints it (positive: the node was behind); absent without a valid sample.");
+    CLOCKWATCH_TIMESYNCD_LAST_SAMPLE_DELAY_SECONDS = ("clockwatch_timesyncd_last_sample_delay_seconds", Gauge, &[], "seconds", "timesyncd", "The last sample's round-trip delay (T4 - T1) - (T3 - T2).");
+    CLOCKWATCH_TIMESYNCD_LAST_SAMPLE_AGE_SECONDS = ("clockwatch_timesyncd_last_sample_age_seconds", Gauge, &[], "seconds", "timesyncd", "Time since the last sample, on the corrected timescale (the bound grows with it).");
     // chronyd, names of the Go chrony_exporter where they overlap
     CHRONY_UP = ("chrony_up", Gauge, &[], "", "always", "1 if chronyd answered in this scrape, 0 if not (absent in timex-only mode).");
     CHRONY_CLOCK_ERROR_MS = ("chrony_clock_error_ms", Gauge, &[], "milliseconds", "tracking", "Legacy (Azure chrony-tracker): |last offset| + root dispersion + root delay/2 in ms. Not the documented bound; use clockwatch_clock_error_bound_seconds.");
@@ -311,6 +344,8 @@ metrics! {
     // steps
     CLOCKWATCH_CLOCK_STEPS_TOTAL = ("clockwatch_clock_steps_total", Counter, &[], "", "steps", "Discontinuous changes of the system clock seen since clockwatch started.");
     CLOCKWATCH_CLOCK_LAST_STEP_SECONDS = ("clockwatch_clock_last_step_seconds", Gauge, &[], "seconds", "steps", "Signed size of the last step (0 before the first).");
+    // facts about the node (--node.localtime)
+    CLOCKWATCH_NODE_TIMEZONE_INFO = ("clockwatch_node_timezone_info", Info, &[label::TIMEZONE], "", "timezone", "The node's timezone from its /etc/localtime (--node.localtime): the IANA name of a link into zoneinfo, else the TZ rule of the TZif file's footer (a host file mounted into a pod); absent when the file cannot be read.");
 }
 
 /// The README reference table, generated from [`ALL`].

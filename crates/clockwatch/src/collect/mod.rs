@@ -8,6 +8,7 @@ mod gather;
 mod memory;
 pub mod ptp;
 pub mod steps;
+mod timesyncd;
 mod timex;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::probe::{ProbeResult, Prober};
 use crate::sys::Timex;
 pub use ptp::{Failure, PhcReading, PtpCollector, PtpConfig, PtpInstance, PtpView};
 pub use steps::{StepCounts, StepTracker};
+pub use timesyncd::{TimesyncdCollector, TimesyncdConfig, TimesyncdView};
 
 /// The collectors, in the order they run and are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,10 +37,14 @@ pub enum CollectorName {
     Ptp,
     /// The PTP hardware clock against the system clock (`--ptp.phc`).
     Phc,
+    /// systemd-timesyncd on the system bus (`--timesyncd.bus`).
+    Timesyncd,
+    /// The node's timezone from its /etc/localtime (`--node.localtime`).
+    Timezone,
 }
 
 impl CollectorName {
-    pub const ALL: [CollectorName; 9] = [
+    pub const ALL: [CollectorName; 11] = [
         CollectorName::Tracking,
         CollectorName::Sources,
         CollectorName::Sourcestats,
@@ -48,6 +54,8 @@ impl CollectorName {
         CollectorName::Steps,
         CollectorName::Ptp,
         CollectorName::Phc,
+        CollectorName::Timesyncd,
+        CollectorName::Timezone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +69,8 @@ impl CollectorName {
             CollectorName::Steps => "steps",
             CollectorName::Ptp => "ptp",
             CollectorName::Phc => "phc",
+            CollectorName::Timesyncd => "timesyncd",
+            CollectorName::Timezone => "timezone",
         }
     }
 
@@ -68,7 +78,12 @@ impl CollectorName {
     pub fn needs_chrony(self) -> bool {
         !matches!(
             self,
-            CollectorName::Timex | CollectorName::Steps | CollectorName::Ptp | CollectorName::Phc
+            CollectorName::Timex
+                | CollectorName::Steps
+                | CollectorName::Ptp
+                | CollectorName::Phc
+                | CollectorName::Timesyncd
+                | CollectorName::Timezone
         )
     }
 }
@@ -111,7 +126,10 @@ impl Enabled {
             CollectorName::Steps => self.steps,
             // On when configured (--ptp.socket, --ptp.phc), not by a
             // --collector flag.
-            CollectorName::Ptp | CollectorName::Phc => false,
+            CollectorName::Ptp
+            | CollectorName::Phc
+            | CollectorName::Timesyncd
+            | CollectorName::Timezone => false,
         }
     }
 
@@ -173,6 +191,12 @@ pub struct Snapshot {
     pub probes: Vec<ProbeResult>,
     /// ptp4l and the PHC; None without `--ptp.socket`.
     pub ptp: Option<PtpView>,
+    /// systemd-timesyncd; None when the system bus is not read
+    /// (`--timesyncd.bus none`, or `auto` without `--chrony.address auto`).
+    pub timesyncd: Option<TimesyncdView>,
+    /// The node's timezone; None when not read, or the file is absent (a
+    /// pod without the host's /etc/localtime).
+    pub timezone: Option<crate::nodefacts::Timezone>,
     pub collectors: Vec<CollectorOutcome>,
 }
 
@@ -183,6 +207,9 @@ pub struct Collector {
     steps: Option<Arc<StepTracker>>,
     prober: Option<Arc<Prober>>,
     ptp: Option<PtpCollector>,
+    timesyncd: Option<TimesyncdCollector>,
+    /// The node's /etc/localtime (`--node.localtime`).
+    localtime: Option<std::path::PathBuf>,
     /// The source list and names seen last time, to ask for everything in
     /// one round trip.
     memory: memory::SourceMemory,
@@ -196,6 +223,8 @@ impl Collector {
             steps,
             prober: None,
             ptp: None,
+            timesyncd: None,
+            localtime: None,
             memory: Default::default(),
         }
     }
@@ -210,6 +239,25 @@ impl Collector {
     /// ptp4l instances are read.
     pub fn reads_ptp(&self) -> bool {
         self.ptp.is_some()
+    }
+
+    /// Reads systemd-timesyncd from the system bus too: named, the verdict
+    /// rests on it (unless ptp4l is read); detecting, it decides when
+    /// chronyd does not answer and timesyncd does.
+    pub fn with_timesyncd(mut self, config: TimesyncdConfig) -> Self {
+        self.timesyncd = Some(TimesyncdCollector::new(config));
+        self
+    }
+
+    /// Reads the node's timezone from `localtime` at each collection.
+    pub fn with_localtime(mut self, localtime: std::path::PathBuf) -> Self {
+        self.localtime = Some(localtime);
+        self
+    }
+
+    /// How timesyncd is read, if it is.
+    pub fn timesyncd(&self) -> Option<&TimesyncdConfig> {
+        self.timesyncd.as_ref().map(|t| t.config())
     }
 
     /// Reads the probe's latest results into every snapshot.
@@ -265,13 +313,25 @@ impl Collector {
                 None => None,
             }
         };
-        let ((), ptp) = tokio::join!(read_chrony, read_ptp);
+        let mut timesyncd_outcomes = Vec::new();
+        let read_timesyncd = async {
+            match &self.timesyncd {
+                Some(t) => Some(t.collect(&mut timesyncd_outcomes).await),
+                None => None,
+            }
+        };
+        let ((), ptp, timesyncd) = tokio::join!(read_chrony, read_ptp, read_timesyncd);
         outcomes.append(&mut ptp_outcomes);
+        outcomes.append(&mut timesyncd_outcomes);
         let timex = if enabled.timex {
             timex::collect(&mut outcomes)
         } else {
             None
         };
+        let timezone = self
+            .localtime
+            .as_deref()
+            .and_then(|path| timezone(path, &mut outcomes));
         let steps = match (&self.steps, enabled.steps) {
             (Some(tracker), true) => Some(steps::collect(tracker, &mut outcomes)),
             _ => None,
@@ -288,6 +348,8 @@ impl Collector {
                 .map(|p| p.results())
                 .unwrap_or_default(),
             ptp,
+            timesyncd,
+            timezone,
             collectors: outcomes,
         }
     }
@@ -323,6 +385,31 @@ impl Collector {
         view.transport = Some(session.transport());
         exchange::collect(&session, enabled, &self.memory, view, outcomes).await;
     }
+}
+
+/// The timezone collector: absent file, nothing reported (a pod that may
+/// not mount the host's file); any other failure is the collector's.
+fn timezone(
+    path: &std::path::Path,
+    outcomes: &mut Vec<CollectorOutcome>,
+) -> Option<crate::nodefacts::Timezone> {
+    use crate::nodefacts::{read_timezone, TimezoneError};
+    let started = Instant::now();
+    let result = read_timezone(path);
+    if let Err(TimezoneError::Missing { .. }) = result {
+        return None;
+    }
+    let (timezone, error) = match result {
+        Ok(tz) => (Some(tz), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    outcomes.push(CollectorOutcome {
+        name: CollectorName::Timezone,
+        success: error.is_none(),
+        duration: started.elapsed(),
+        error,
+    });
+    timezone
 }
 
 pub fn now_unix_seconds() -> f64 {

@@ -10,7 +10,7 @@ use crate::sampler::Point;
 use crate::scrape::Scrape;
 use crate::status::{
     daemon_words, format_seconds, headline, phc_words, probe_words, ptp_instance_lines,
-    reference_words, traceability_words,
+    reference_words, timesyncd_lines, traceability_words,
 };
 use crate::verdict::{Daemon, SyncState};
 
@@ -104,7 +104,9 @@ pub fn render_page(
     );
     row("Verdict from", "daemon", daemon_words(verdict));
     row("Traceable", "traceable", traceability_words(verdict));
-    if verdict.daemon == Daemon::Ptp4l && !verdict.reference.name.is_empty() {
+    if matches!(verdict.daemon, Daemon::Ptp4l | Daemon::Timesyncd)
+        && !verdict.reference.name.is_empty()
+    {
         row(
             "Reference",
             "reference",
@@ -203,6 +205,12 @@ pub fn render_page(
             let _ = write!(h, "<p id=\"phc\">{}</p>", escape(&phc_words(phc)));
         }
         h.push_str("</div>");
+    }
+
+    if let Some(view) = snap.timesyncd.as_ref().filter(|t| t.reported()) {
+        h.push_str("<h2>systemd-timesyncd</h2><div id=\"timesyncd\"><pre>");
+        h.push_str(&escape(&timesyncd_lines(view).join("\n")));
+        h.push_str("</pre></div>");
     }
 
     if !snap.probes.is_empty() {

@@ -254,7 +254,8 @@ const READINESS_REUSE: Duration = Duration::from_secs(10);
 async fn readiness(app: &App, detail: bool) -> Response<Body> {
     let collector = app.shared.collector();
     let chrony = !collector.client().is_disabled();
-    if !chrony && !collector.reads_ptp() {
+    let timesyncd_named = collector.timesyncd().is_some_and(|t| !t.detect);
+    if !chrony && !collector.reads_ptp() && !timesyncd_named {
         return plain(
             StatusCode::OK,
             "ready: timex-only mode (no chronyd configured)\n",
@@ -267,6 +268,13 @@ async fn readiness(app: &App, detail: bool) -> Response<Body> {
     if chrony {
         if snap.chrony.up {
             answer.push("chronyd");
+        } else if snap
+            .timesyncd
+            .as_ref()
+            .is_some_and(|t| t.detect && t.running())
+        {
+            // Detection: a timesyncd node, where chronyd is not expected.
+            answer.push("timesyncd");
         } else {
             why.push(
                 snap.chrony
@@ -286,6 +294,12 @@ async fn readiness(app: &App, detail: bool) -> Response<Body> {
             answer.push("ptp4l");
         }
         why.extend(failed);
+    }
+    if let Some(view) = snap.timesyncd.as_ref().filter(|t| !t.detect) {
+        match &view.result {
+            Ok(_) => answer.push("timesyncd"),
+            Err(f) => why.push(f.message.clone()),
+        }
     }
     if why.is_empty() {
         let verb = if answer.len() == 1 {

@@ -14,6 +14,7 @@ mod chrony;
 mod crosscheck;
 mod kernel;
 mod ptp;
+mod timesyncd;
 
 pub use crosscheck::contradicts;
 
@@ -30,6 +31,8 @@ pub enum Daemon {
     Chrony,
     /// linuxptp's ptp4l (`--ptp.socket`).
     Ptp4l,
+    /// systemd-timesyncd (`--timesyncd.bus`, or found on the system bus).
+    Timesyncd,
     /// The kernel's own view (adjtimex) when no daemon is read.
     Kernel,
     /// Nothing could be read at all.
@@ -42,6 +45,7 @@ impl Daemon {
         match self {
             Daemon::Chrony => "chrony",
             Daemon::Ptp4l => "ptp4l",
+            Daemon::Timesyncd => "timesyncd",
             Daemon::Kernel => "kernel",
             Daemon::None => "none",
         }
@@ -196,17 +200,30 @@ pub struct Settings {
 /// 1. ptp4l, when `--ptp.socket` names at least one instance: a node told
 ///    to read ptp4l is a PTP node (chronyd, if also read, is shown beside
 ///    it; the chart's PTP mode does not read chronyd at all);
-/// 2. chronyd, unless `--chrony.address none`;
-/// 3. the kernel's view (adjtimex).
+/// 2. timesyncd, when `--timesyncd.bus` names a bus: a node told to read
+///    timesyncd is a timesyncd node;
+/// 3. chronyd, unless `--chrony.address none`. With `auto` (and
+///    `--timesyncd.bus auto`, the defaults), detection: chronyd when it
+///    answers; else timesyncd when it answers on the system bus; else
+///    chronyd still (unknown: a node whose daemon is down is not silently
+///    judged by the kernel alone);
+/// 4. the kernel's view (adjtimex).
 ///
 /// Whatever is read but does not decide is shown beside the verdict, never
 /// mixed into its bound. A new daemon is one more line here and one more
 /// arm in [`assess`].
 pub fn deciding_daemon(snapshot: &Snapshot) -> Daemon {
+    let timesyncd = snapshot.timesyncd.as_ref();
     if snapshot.ptp.is_some() {
         Daemon::Ptp4l
+    } else if timesyncd.is_some_and(|t| !t.detect) {
+        Daemon::Timesyncd
     } else if !snapshot.chrony_disabled {
-        Daemon::Chrony
+        if !snapshot.chrony.up && timesyncd.is_some_and(|t| t.running()) {
+            Daemon::Timesyncd
+        } else {
+            Daemon::Chrony
+        }
     } else {
         Daemon::Kernel
     }
@@ -220,6 +237,10 @@ pub fn deciding_daemon(snapshot: &Snapshot) -> Daemon {
 pub fn assess(snapshot: &Snapshot, settings: &Settings) -> Verdict {
     let mut verdict = match (deciding_daemon(snapshot), &snapshot.ptp) {
         (Daemon::Ptp4l, Some(view)) => ptp::assess(view),
+        (Daemon::Timesyncd, _) => match &snapshot.timesyncd {
+            Some(view) => timesyncd::assess(view),
+            None => unknown(Daemon::Timesyncd, "timesyncd is not read".into()),
+        },
         (Daemon::Chrony, _) => {
             let tracking_asked = snapshot
                 .collectors
@@ -277,6 +298,8 @@ mod tests {
                 },
                 config: BoundConfig::default(),
             }),
+            timesyncd: None,
+            timezone: None,
             collectors: Vec::new(),
         }
     }
@@ -292,6 +315,105 @@ mod tests {
         assert_eq!((v.daemon, v.state), (Daemon::Ptp4l, SyncState::Unknown));
         let v = assess(&snapshot(false, false), &Settings::default());
         assert_eq!((v.daemon, v.state), (Daemon::Chrony, SyncState::Unknown));
+    }
+
+    fn timesyncd_view(detect: bool, running: bool) -> crate::collect::TimesyncdView {
+        use crate::collect::Failure;
+        crate::collect::TimesyncdView {
+            bus: "unix:path=/run/dbus/system_bus_socket".into(),
+            detect,
+            result: if running {
+                Ok(timesyncd_status())
+            } else {
+                Err(Failure {
+                    kind: "not_running",
+                    message: "not running".into(),
+                })
+            },
+            kernel_offset_seconds: Some(0.0),
+            kernel_error: None,
+            now_unix_seconds: 1_800_000_000.0,
+            params: Default::default(),
+        }
+    }
+
+    fn timesyncd_status() -> crate::timesyncd::Status {
+        use crate::timesyncd::{NtpMessage, ServerAddress, Status};
+        Status {
+            server_name: "ntp".into(),
+            server_address: ServerAddress {
+                family: 2,
+                bytes: vec![127, 0, 0, 2],
+            },
+            poll_interval_usec: 32_000_000,
+            poll_interval_min_usec: 32_000_000,
+            poll_interval_max_usec: 2_048_000_000,
+            root_distance_max_usec: 5_000_000,
+            frequency: 0,
+            ntp_message: NtpMessage {
+                leap: 0,
+                version: 4,
+                mode: 4,
+                stratum: 1,
+                precision: -20,
+                root_delay_usec: 0,
+                root_dispersion_usec: 10,
+                reference_id: *b"GPS\0",
+                origin_usec: 1_799_999_999_000_000,
+                receive_usec: 1_799_999_999_000_050,
+                transmit_usec: 1_799_999_999_000_060,
+                destination_usec: 1_799_999_999_000_100,
+                spike: false,
+                packet_count: 3,
+                jitter_usec: 5,
+            },
+        }
+    }
+
+    /// Detection: chronyd answering, then timesyncd on the bus, then
+    /// chronyd (unknown); a named bus makes a timesyncd node; ptp4l first.
+    #[test]
+    fn timesyncd_decides_when_named_or_when_chronyd_is_silent() {
+        let with = |chrony_up: bool, view| {
+            let mut s = snapshot(false, false);
+            s.chrony.up = chrony_up;
+            s.timesyncd = Some(view);
+            s
+        };
+        assert_eq!(
+            deciding_daemon(&with(true, timesyncd_view(true, true))),
+            Daemon::Chrony
+        );
+        assert_eq!(
+            deciding_daemon(&with(false, timesyncd_view(true, true))),
+            Daemon::Timesyncd
+        );
+        assert_eq!(
+            deciding_daemon(&with(false, timesyncd_view(true, false))),
+            Daemon::Chrony
+        );
+        assert_eq!(
+            deciding_daemon(&with(true, timesyncd_view(false, false))),
+            Daemon::Timesyncd
+        );
+        let mut ptp = snapshot(false, true);
+        ptp.timesyncd = Some(timesyncd_view(false, true));
+        assert_eq!(deciding_daemon(&ptp), Daemon::Ptp4l);
+
+        let v = assess(
+            &with(false, timesyncd_view(true, true)),
+            &Settings::default(),
+        );
+        assert_eq!(
+            (v.daemon, v.state),
+            (Daemon::Timesyncd, SyncState::Synchronized)
+        );
+        assert!(v.bound_seconds.is_finite());
+        let v = assess(
+            &with(true, timesyncd_view(false, false)),
+            &Settings::default(),
+        );
+        assert_eq!((v.daemon, v.state), (Daemon::Timesyncd, SyncState::Unknown));
     }
 
     /// The probe checks a PTP bound as it checks chrony's.

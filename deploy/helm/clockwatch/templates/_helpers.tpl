@@ -121,6 +121,10 @@ in the schema's chrony.access enum (a test checks that the two agree).
   chronyTimeout  pass --chrony.timeout
   ptpSockets     read these ptp4l sockets (--ptp.socket); the verdict rests on ptp4l
   ptpDirs        hostPath directories holding them, mounted read-only at the same path
+  timesyncdBus   read systemd-timesyncd on this system bus socket (--timesyncd.bus);
+                 the verdict rests on timesyncd
+  busDir         hostPath directory holding it, mounted read-only at the same path
+  localtime      the pod may mount the node's /etc/localtime (hostPath allowed)
   podSecurity    the Pod Security level the namespace must allow
   needs          what the pod takes from the node, for NOTES.txt
 */}}
@@ -130,6 +134,7 @@ udp:
   address: {{ .Values.chrony.udpAddress | quote }}
   hostNetwork: true
   chronyTimeout: true
+  localtime: true
   podSecurity: privileged
   needs: hostNetwork
 socket:
@@ -137,6 +142,7 @@ socket:
   socketDir: {{ $dir | quote }}
   socketUser: true
   chronyTimeout: true
+  localtime: true
   podSecurity: privileged
   needs: {{ printf "a hostPath volume (%s)" $dir | quote }}
 timex:
@@ -148,8 +154,16 @@ ptp:
   hostNetwork: true
   ptpSockets: {{ .Values.ptp.sockets | toJson }}
   ptpDirs: {{ include "clockwatch.ptpDirs" . }}
+  localtime: true
   podSecurity: privileged
   needs: {{ printf "hostNetwork and read-only hostPath volumes (%s)" (include "clockwatch.ptpDirs" . | fromJsonArray | join ", ") | quote }}
+timesyncd:
+  address: none
+  timesyncdBus: {{ .Values.timesyncd.busSocket | quote }}
+  busDir: {{ dir .Values.timesyncd.busSocket | quote }}
+  localtime: true
+  podSecurity: privileged
+  needs: {{ printf "a read-only hostPath volume (%s)" (dir .Values.timesyncd.busSocket) | quote }}
 {{- end }}
 
 {{/*
