@@ -727,6 +727,11 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
     argv = [binary, "report", "--prometheus", prom.base, "--from", str(t_from), "--to", str(int(t_to)),
             "--tolerance", TOLERANCE, "--step", f"{interval}s", "--selector", f'{{cluster="{CLUSTER}"}}',
             "--format", "json", "--output", report_path]
+    # The exact checks below are the grid method's (a gap's reason names why
+    # a cell was unmeasured); the exporter's counters, which `auto` would
+    # pick here, are checked after them by check_counter_report.
+    counters_argv = argv[:-2] + ["--output", os.path.join(work, "report-counters.json"), "--method", "counters"]
+    argv += ["--method", "grid"]
     log(" ".join(a if " " not in a and "{" not in a else f"'{a}'" for a in argv))
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     checks.check("report exit status 1 (not compliant)", r.returncode == 1,
@@ -774,6 +779,50 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
         log(f"{stopped}: chronyd stopped at {time.strftime('%H:%M:%S', time.gmtime(t_stop))}Z, "
             f"report's gap starts {gaps[0]['start']} ({parse_rfc3339(gaps[0]['start']) - t_stop:+.1f} s), "
             f"reasons {', '.join(gaps[0]['reasons'])}")
+    check_counter_report(checks, counters_argv, nodes, healthy, shifted, stopped, shift)
+
+
+def method_why(node):
+    m = node.get("method")
+    return m.get("why", "?") if isinstance(m, dict) else str(m)
+
+
+def check_counter_report(checks, argv, nodes, healthy, shifted, stopped, shift):
+    """The same period by the exporter's time counters (--method counters).
+    They count seconds between samples, not cells, so shares are compared
+    to within 0.1 % of the period, and the stopped node's unobserved time
+    is unmeasured (the counters cannot name its reason)."""
+    print("== clockwatch report --method counters", flush=True)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    checks.check("counters report exit status 1 (not compliant)", r.returncode == 1,
+                 f"exit {r.returncode}: {r.stderr.strip()}")
+    try:
+        rep = json.load(open(argv[argv.index("--output") + 1]))
+    except (OSError, ValueError) as e:
+        checks.check("counters report written as JSON", False, str(e))
+        return
+    by_node = {n["node"]: n for n in rep["nodes"]}
+    for n in nodes:
+        x = by_node.get(n)
+        if x:
+            print("       %-16s compliant=%-5s within=%.4f out=%.4f unmeasured=%.4f breaches=%d method=%s"
+                  % (n, x["compliant"], x["within_ratio"], x["out_of_tolerance_ratio"], x["unmeasured_ratio"],
+                     len(x["breaches"]), method_why(x)), flush=True)
+    for n in healthy:
+        x = by_node.get(n, {})
+        checks.check(f"counters: {n} compliant, within tolerance for ≥ 99.9 % of the period, no breach",
+                     x.get("compliant") is True and x.get("within_ratio", 0) >= 0.999 and not x.get("breaches"),
+                     json.dumps({k: x.get(k) for k in ("within_ratio", "breaches", "gaps")}))
+    x = by_node.get(shifted, {})
+    checks.check(f"counters: {shifted} out of tolerance for ≥ 99.9 % of the period, peak ~ {shift} s",
+                 x.get("compliant") is False and x.get("out_of_tolerance_ratio", 0) >= 0.999
+                 and len(x.get("breaches", [])) >= 1
+                 and abs(max(b["peak_bound_seconds"] for b in x["breaches"]) - shift) < 1.0,
+                 json.dumps({k: x.get(k) for k in ("out_of_tolerance_ratio", "breaches")}))
+    x = by_node.get(stopped, {})
+    checks.check(f"counters: {stopped} not compliant, no breach, its stopped time unmeasured",
+                 x.get("compliant") is False and not x.get("breaches") and x.get("unmeasured_ratio", 0) > 0.2,
+                 json.dumps({k: x.get(k) for k in ("unmeasured_ratio", "breaches", "gaps")}))
 
 
 def check_notifications(checks, receiver, am_base, nodes, healthy, shifted, stopped, interval, host_stepped):
