@@ -370,6 +370,28 @@ def build(values):
                         "synchronized with the bound at most le over seconds observed, summed over the "
                         "cluster's nodes, from the exporter's sampler (a missed scrape loses nothing). "
                         "Empty for exporters without the sampler."),
+        row("Node facts", 92),
+        timeseries("Nodes per timezone",
+                   [target("cluster:clockwatch_nodes_by_timezone:count{%s}" % CLUSTER,
+                           legend="{{cluster}} {{timezone}}")], 0, 93, 8, 7, unit="short",
+                   desc="From /etc/localtime of each node (node.localtime). More than one line in a "
+                        "cluster: NodeTimezoneDiffers names the nodes unlike the majority."),
+        timeseries("Nodes per time daemon",
+                   [target("cluster:clockwatch_nodes_by_daemon:count{%s}" % CLUSTER,
+                           legend="{{cluster}} {{daemon}}")], 8, 93, 8, 7, unit="short",
+                   desc="The daemon each node's verdict rests on: chrony, timesyncd, ptp4l, kernel or none."),
+        timeseries("Nodes per upstream",
+                   [target("cluster:clockwatch_nodes_by_upstream:count{%s}" % CLUSTER,
+                           legend="{{cluster}} {{reference}}")], 16, 93, 8, 7, unit="short",
+                   desc="The remote reference each node follows. More than one line in a cluster: "
+                        "NodeUpstreamDiffers names the nodes unlike the majority."),
+        timeseries("Nodes unlike the cluster's majority",
+                   [target("node:clockwatch_timezone_differs:bool{%s} == 1" % SEL,
+                           legend="{{node}} timezone {{timezone}}"),
+                    target("node:clockwatch_upstream_differs:bool{%s} == 1" % SEL, ref="B",
+                           legend="{{node}} upstream {{reference}}")], 0, 100, 24, 6, unit="short",
+                   desc="Empty when every node shares the cluster's timezone and upstream (a tie has no "
+                        "majority and shows nothing)."),
     ]
     return {
         "id": None, "uid": "clockwatch-nodes", "title": "clockwatch / Node clocks",
