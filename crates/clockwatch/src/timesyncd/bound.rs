@@ -291,16 +291,16 @@ pub fn assess(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::timesyncd::{NtpMessage, ServerAddress};
 
     // T4 of the sample, seconds since the epoch.
-    const T4: f64 = 1_800_000_000.0;
+    pub(crate) const T4: f64 = 1_800_000_000.0;
 
     /// A node 100 µs behind its server (offset +100 µs), delay 400 µs, a
     /// server with root delay 2 ms and root dispersion 1 ms, poll 64 s.
-    fn status() -> Status {
+    pub(crate) fn status() -> Status {
         let t4 = T4 as u64 * 1_000_000;
         Status {
             server_name: "ntp.example.internal".into(),

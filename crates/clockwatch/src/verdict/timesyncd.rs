@@ -111,42 +111,11 @@ mod tests {
     use super::*;
     use crate::collect::Failure;
     use crate::timesyncd::bound::Params;
-    use crate::timesyncd::{NtpMessage, ServerAddress};
 
-    const T4: u64 = 1_800_000_000;
-
-    fn status() -> Status {
-        let t4 = T4 * 1_000_000;
-        Status {
-            server_name: "ntp.example.internal".into(),
-            server_address: ServerAddress {
-                family: 2,
-                bytes: vec![10, 0, 0, 1],
-            },
-            poll_interval_usec: 64_000_000,
-            poll_interval_min_usec: 32_000_000,
-            poll_interval_max_usec: 2_048_000_000,
-            root_distance_max_usec: 5_000_000,
-            frequency: 65536,
-            ntp_message: NtpMessage {
-                leap: 0,
-                version: 4,
-                mode: 4,
-                stratum: 2,
-                precision: -20,
-                root_delay_usec: 2_000,
-                root_dispersion_usec: 1_000,
-                reference_id: [10, 0, 0, 9],
-                origin_usec: t4 - 400,
-                receive_usec: t4 - 100,
-                transmit_usec: t4 - 100,
-                destination_usec: t4,
-                spike: false,
-                packet_count: 10,
-                jitter_usec: 20,
-            },
-        }
-    }
+    // The bound's own fixture: a node 100 µs behind its server, delay
+    // 400 µs, root delay 2 ms, root dispersion 1 ms, poll 64 s.
+    use crate::timesyncd::bound::tests::status;
+    const T4: u64 = crate::timesyncd::bound::tests::T4 as u64;
 
     fn view(result: Result<Status, Failure>, now: f64) -> TimesyncdView {
         TimesyncdView {
