@@ -593,7 +593,7 @@ fn chronyd_down_answers_200_with_no_stale_values_and_recovers() {
         m.get("clockwatch_collector_success", "collector=\"tracking\""),
         Some(0.0)
     );
-    let (status, _, body) = cw.get("/readyz", None);
+    let common::Response { status, body, .. } = cw.get("/readyz", None);
     assert_eq!(status, 503, "{body}");
     pair.client.restart();
     let until = Instant::now() + Duration::from_secs(30);
@@ -601,7 +601,7 @@ fn chronyd_down_answers_200_with_no_stale_values_and_recovers() {
         assert!(Instant::now() < until, "chrony_up never came back");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(cw.get("/readyz", None).0, 200);
+    assert_eq!(cw.get("/readyz", None).status, 200);
 }
 
 /// Kernel only: the kernel's view decides, and /metrics, `status --json`
@@ -693,7 +693,7 @@ fn timex_only_mode() {
             .expect("status from python");
         assert_eq!(m.value("clockwatch_timex_status"), status);
     }
-    assert_eq!(cw.get("/readyz", None).0, 200);
+    assert_eq!(cw.get("/readyz", None).status, 200);
 }
 
 /// adjtimex(2) with modes 0 through ctypes; prints the status word.
@@ -719,7 +719,7 @@ fn promtool_accepts_the_exposition() {
     }
     let pair = ChronyPair::start();
     let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
-    let (_, head, body) = cw.get("/metrics", None);
+    let common::Response { head, body, .. } = cw.get("/metrics", None);
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: text/plain; version=0.0.4"),
@@ -757,7 +757,7 @@ fn promtool_accepts_the_exposition() {
         .collect();
     assert!(unexpected.is_empty(), "promtool: {complaints}");
 
-    let (_, head, body) = cw.get(
+    let common::Response { head, body, .. } = cw.get(
         "/metrics",
         Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
     );
@@ -773,12 +773,14 @@ fn promtool_accepts_the_exposition() {
 #[test]
 fn status_page_and_probes() {
     let cw = Clockwatch::start(&["--chrony.address=none"]);
-    let (status, head, body) = cw.get("/", None);
+    let common::Response {
+        status, head, body, ..
+    } = cw.get("/", None);
     assert_eq!(status, 200);
     assert!(head.contains("text/html"));
     assert!(body.contains("Kernel clock (adjtimex)") && body.contains("http-equiv=\"refresh\""));
-    assert_eq!(cw.get("/healthz", None).0, 200);
-    assert_eq!(cw.get("/nope", None).0, 404);
+    assert_eq!(cw.get("/healthz", None).status, 200);
+    assert_eq!(cw.get("/nope", None).status, 404);
 }
 
 /// `clockwatch_build_info` names the commit the binary was built from, so

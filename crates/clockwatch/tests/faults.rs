@@ -117,7 +117,10 @@ fn chronyd_killed_and_restarted_under_continuous_scraping() {
                 r.body
             );
             assert!(
-                !r.has_series_prefix("chrony_tracking_"),
+                !r.exposition()
+                    .samples
+                    .iter()
+                    .any(|s| s.name.starts_with("chrony_tracking_")),
                 "stale tracking values while chronyd is down:\n{}",
                 r.body
             );

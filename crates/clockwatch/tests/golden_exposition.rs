@@ -401,6 +401,37 @@ fn ptp_openmetrics_format() {
     check_snapshot(ptp_snapshot(), Format::OpenMetrics, "exposition-ptp.om");
 }
 
+/// Every line of the text-format files is well formed (the tests' strict
+/// parser), and every sample's family has its HELP and TYPE.
+#[test]
+fn golden_text_files_parse_strictly() {
+    for file in [
+        "exposition.prom",
+        "exposition-ptp.prom",
+        "exposition-timesyncd.prom",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(file);
+        let text = std::fs::read_to_string(&path).expect("golden");
+        let parsed = clockwatch_testkit::Exposition::try_parse(&text)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(
+            parsed.samples.len() > 50,
+            "{file}: {} samples",
+            parsed.samples.len()
+        );
+        for sample in &parsed.samples {
+            let family = parsed.family(&sample.name);
+            assert!(
+                family.is_some_and(|f| f.help.is_some() && f.kind.is_some()),
+                "{file}: {} without HELP and TYPE",
+                sample.name
+            );
+        }
+    }
+}
+
 #[test]
 fn golden_passes_promtool() {
     let Some(promtool) = ["/usr/bin/promtool", "/usr/local/bin/promtool"]

@@ -10,7 +10,7 @@ use common::{skip_unless, ChronyPair, Clockwatch, Prometheus};
 
 fn query(port: u16, q: &str) -> serde_json::Value {
     let path = format!("/api/v1/query?query={}", urlencode(q));
-    let (status, _, body) = common::http_get(port, &path, None);
+    let common::Response { status, body, .. } = common::get(port, &path, None);
     assert_eq!(status, 200, "{q}: {body}");
     serde_json::from_str(&body).expect("JSON")
 }

@@ -838,16 +838,16 @@ fn assert_exported_matches_pmc(m: &Exposition, answers: &[PmcAnswer], socket: &s
         let number = identity.rsplit('-').next().expect("port number");
         let at = format!("{selector},port=\"{number}\"");
         let state = port_answer.get("portState").to_lowercase();
-        let states: Vec<(String, f64)> = m
-            .samples
-            .iter()
-            .filter(|(n, l, _)| n == "clockwatch_ptp_port_state" && l.starts_with(&at))
-            .map(|(_, l, v)| (l.clone(), *v))
-            .collect();
+        let states: Vec<&common::Sample> = m.find("clockwatch_ptp_port_state", &at).collect();
         assert_eq!(states.len(), 9, "nine states for port {number}: {states:?}");
-        for (labels, v) in &states {
-            let this = labels.ends_with(&format!("state=\"{state}\""));
-            assert_eq!(*v, f64::from(u8::from(this)), "port {number} {labels}");
+        for sample in &states {
+            let this = sample.label("state") == Some(state.as_str());
+            assert_eq!(
+                sample.value,
+                f64::from(u8::from(this)),
+                "port {number} {:?}",
+                sample.labels
+            );
         }
         let props = pmc_answer(answers, "PORT_PROPERTIES_NP", identity);
         let mechanism = match port_answer.get("delayMechanism") {
@@ -896,11 +896,12 @@ fn assert_exported_matches_pmc(m: &Exposition, answers: &[PmcAnswer], socket: &s
         .map(String::from),
     );
 
+    let on_socket = common::parse_matchers(&selector);
     let exported: std::collections::BTreeSet<String> = m
         .samples
         .iter()
-        .filter(|(n, l, _)| n.starts_with("clockwatch_ptp_") && l.contains(&selector))
-        .map(|(n, _, _)| n.clone())
+        .filter(|s| s.name.starts_with("clockwatch_ptp_") && s.matches(&on_socket))
+        .map(|s| s.name.clone())
         .collect();
     let compared = compared.into_inner();
     let unchecked: Vec<&String> = exported.difference(&compared).collect();
@@ -986,13 +987,19 @@ fn v4_serve_exports_what_pmc_reads_and_the_verdict_with_its_traceability() {
         .any(|w| w.as_str().is_some_and(|w| w.contains("timeTraceable 0")))));
     assert_eq!(json["ptp"][0]["socket"], socket.as_str());
     assert_eq!(json["ptp"][0]["ports"].as_array().map(Vec::len), Some(2));
-    let (status, _, page) = cw.get("/", None);
+    let common::Response {
+        status, body: page, ..
+    } = cw.get("/", None);
     assert_eq!(status, 200);
     assert!(
         page.contains("Traceable") && page.contains("timeTraceable 0"),
         "{page}"
     );
-    let (status, _, ready) = cw.get("/readyz", None);
+    let common::Response {
+        status,
+        body: ready,
+        ..
+    } = cw.get("/readyz", None);
     assert_eq!((status, ready.as_str()), (200, "ready: ptp4l answers\n"));
 
     // The grandmaster declares itself traceable: every output follows.
@@ -1073,7 +1080,9 @@ fn v4_serve_grandmaster_loss_is_stale_then_unsynchronized() {
                 ));
                 if oneshot_during_holdover.is_none() {
                     oneshot_during_holdover = Some(status_json(&flags));
-                    let (status, _, page) = cw.get("/", None);
+                    let common::Response {
+                        status, body: page, ..
+                    } = cw.get("/", None);
                     assert_eq!(status, 200);
                     assert!(
                         page.contains(">stale<") && page.contains("holdover: "),
@@ -1173,7 +1182,11 @@ fn v3_serve_uncalibrated_is_unsynchronized_and_exports_what_pmc_reads() {
         "{}",
         m.text
     );
-    let (status, _, ready) = cw.get("/readyz", None);
+    let common::Response {
+        status,
+        body: ready,
+        ..
+    } = cw.get("/readyz", None);
     assert_eq!(status, 503, "{ready}");
 }
 

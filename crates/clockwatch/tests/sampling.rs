@@ -16,7 +16,7 @@ const SAMPLE: Duration = Duration::from_millis(500);
 
 fn query(port: u16, q: &str) -> serde_json::Value {
     let path = format!("/api/v1/query?query={}", urlencode(q));
-    let (status, _, body) = common::http_get(port, &path, None);
+    let common::Response { status, body, .. } = common::get(port, &path, None);
     assert_eq!(status, 200, "{q}: {body}");
     serde_json::from_str(&body).expect("JSON")
 }
@@ -167,7 +167,9 @@ fn the_counters_follow_wall_time_and_form_a_valid_histogram() {
     assert!(gap >= 0.0, "the peak was below the bound by {gap}");
 
     // promtool accepts the exposition as clockwatch serves it.
-    let (status, _, text) = cw.get("/metrics", None);
+    let common::Response {
+        status, body: text, ..
+    } = cw.get("/metrics", None);
     assert_eq!(status, 200);
     let mut check = Command::new(which("promtool").expect("promtool"))
         .args(["check", "metrics"])
@@ -248,12 +250,12 @@ fn the_sampler_adds_one_request_per_interval_and_none_between_frequent_scrapes()
         "--no-collector.ntpdata",
         "--no-collector.serverstats",
     ]);
-    assert_eq!(cw.get("/metrics", None).0, 200);
+    assert_eq!(cw.get("/metrics", None).status, 200);
     let before = command_packets(&pair);
     let mut scrapes = 0u64;
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
-        assert_eq!(cw.get("/metrics", None).0, 200);
+        assert_eq!(cw.get("/metrics", None).status, 200);
         scrapes += 1;
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -771,9 +771,13 @@ fn the_exporter_exports_every_field_as_busctl_reads_it() {
         metrics.get("clockwatch_collector_success", "collector=\"timesyncd\""),
         Some(1.0)
     );
-    let (code, _, ready) = cw.get("/readyz", None);
+    let common::Response {
+        status: code,
+        body: ready,
+        ..
+    } = cw.get("/readyz", None);
     assert_eq!((code, ready.trim()), (200, "ready: timesyncd answers"));
-    let (_, _, page) = cw.get("/", None);
+    let common::Response { body: page, .. } = cw.get("/", None);
     assert!(page.contains("systemd-timesyncd"), "{page}");
 
     // status --json and check read the same verdict.
@@ -894,6 +898,6 @@ fn the_exporter_without_a_bus_is_unknown_with_the_reason() {
         metrics.value("clockwatch_clock_error_bound_seconds"),
         f64::INFINITY
     );
-    let (code, _, _) = cw.get("/readyz", None);
+    let common::Response { status: code, .. } = cw.get("/readyz", None);
     assert_eq!(code, 503);
 }

@@ -1,12 +1,18 @@
 //! What the integration tests of clockwatch and clockwatch-report share: a
 //! loud skip for a missing tool, a real Prometheus on loopback, headless
-//! Chromium, and where tests keep what they render. Each crate's
+//! Chromium, where tests keep what they render, the one HTTP client and a
+//! strict exposition parser. Each crate's
 //! `tests/common` adds its own (its binary, chronyd for the exporter).
 //!
 //! Test code: a failed setup panics with what went wrong.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+pub mod exposition;
+pub mod http;
+
+pub use exposition::{parse_matchers, Exposition, Sample};
+pub use http::{get, request, Response};
+
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -134,21 +140,8 @@ impl Prometheus {
 
     /// `GET /-/ready` answers 200 within 5 s.
     fn ready(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let limit = Some(Duration::from_secs(5));
-        let mut answer = String::new();
-        stream.set_read_timeout(limit).is_ok()
-            && stream.set_write_timeout(limit).is_ok()
-            && stream
-                .write_all(b"GET /-/ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-                .is_ok()
-            && stream.read_to_string(&mut answer).is_ok()
-            && answer
-                .split_whitespace()
-                .nth(1)
-                .is_some_and(|status| status == "200")
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        request(addr, "GET", "/-/ready", &[], Duration::from_secs(5)).is_ok_and(|r| r.status == 200)
     }
 }
 

@@ -17,10 +17,11 @@ pub use chronyc::{between, close, csv_fields, Version, MATRIX};
 /// Shared with the report's tests (crates/testkit).
 #[allow(unused_imports)]
 pub use clockwatch_testkit::{
-    chromium, free_tcp_port, is_root, skip_unless, test_output_dir, which, Prometheus,
+    chromium, free_tcp_port, get, is_root, parse_matchers, request, skip_unless, test_output_dir,
+    which, Exposition, Prometheus, Response, Sample,
 };
 #[allow(unused_imports)] // each test binary uses a different part
-pub use http::{proc_status_kib, request, signal, wait_exit, Response};
+pub use http::{proc_status_kib, signal, wait_exit};
 #[allow(unused_imports)]
 pub use versions::{chrony_of_version, ChronyBinaries};
 
@@ -515,15 +516,15 @@ impl Clockwatch {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// GET with a plain HTTP/1.1 client: (status, headers, body).
-    pub fn get(&self, path: &str, accept: Option<&str>) -> (u16, String, String) {
-        http_get(self.port, path, accept)
+    /// GET with an optional Accept header; panics if the exchange fails.
+    pub fn get(&self, path: &str, accept: Option<&str>) -> Response {
+        get(self.port, path, accept)
     }
 
     pub fn metrics(&self) -> Exposition {
-        let (status, _, body) = self.get("/metrics", None);
-        assert_eq!(status, 200, "{body}");
-        Exposition::parse(&body)
+        let r = self.get("/metrics", None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.exposition()
     }
 }
 
@@ -531,106 +532,5 @@ impl Drop for Clockwatch {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-pub fn http_get(port: u16, path: &str, accept: Option<&str>) -> (u16, String, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let accept = accept
-        .map(|a| format!("Accept: {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{accept}Connection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP response");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status code");
-    (status, head.to_string(), body.to_string())
-}
-
-/// Samples of one exposition: "name{labels}" -> value, in the order given.
-pub struct Exposition {
-    pub text: String,
-    pub samples: Vec<(String, String, f64)>,
-}
-
-impl Exposition {
-    pub fn parse(text: &str) -> Self {
-        let mut samples = Vec::new();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let (series, value) = line.rsplit_once(' ').expect("sample line");
-            let (name, labels) = match series.split_once('{') {
-                Some((n, l)) => (n.to_string(), l.trim_end_matches('}').to_string()),
-                None => (series.to_string(), String::new()),
-            };
-            let value = match value {
-                "+Inf" => f64::INFINITY,
-                "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
-            };
-            samples.push((name, labels, value));
-        }
-        Self {
-            text: text.to_string(),
-            samples,
-        }
-    }
-
-    /// The value of an unlabelled metric, or of the first series whose labels contain `labels`.
-    pub fn get(&self, name: &str, labels: &str) -> Option<f64> {
-        self.samples
-            .iter()
-            .find(|(n, l, _)| n == name && l.contains(labels))
-            .map(|(_, _, v)| *v)
-    }
-
-    /// The values of `label` across the samples of `name`, sorted.
-    pub fn label_values(&self, name: &str, label: &str) -> Vec<String> {
-        let key = format!("{label}=\"");
-        let mut found: Vec<String> = self
-            .samples
-            .iter()
-            .filter(|(n, _, _)| n == name)
-            .filter_map(|(_, labels, _)| {
-                let rest = &labels[labels.find(&key)? + key.len()..];
-                Some(rest[..rest.find('"')?].to_string())
-            })
-            .collect();
-        found.sort();
-        found
-    }
-
-    pub fn value(&self, name: &str) -> f64 {
-        self.get(name, "")
-            .unwrap_or_else(|| panic!("{name} missing from:\n{}", self.text))
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.samples.iter().any(|(n, _, _)| n == name)
-    }
-
-    pub fn state(&self) -> String {
-        self.samples
-            .iter()
-            .find(|(n, _, v)| n == "clockwatch_sync_state" && *v == 1.0)
-            .map(|(_, l, _)| {
-                l.trim_start_matches("state=\"")
-                    .trim_end_matches('"')
-                    .to_string()
-            })
-            .unwrap_or_else(|| panic!("no current state in:\n{}", self.text))
     }
 }
