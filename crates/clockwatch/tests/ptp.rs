@@ -1827,6 +1827,20 @@ fn missing_and_dead_sockets_are_told_apart() {
     // A socket file whose daemon is gone.
     let dead = dir.path().join("dead");
     drop(UnixDatagram::bind(&dead).expect("bind"));
+    // Another test's process, forked in this instant, holds a copy of the
+    // socket until it execs (close-on-exec): until then the socket is not
+    // yet dead, and a connect still succeeds.
+    let until = Instant::now() + Duration::from_secs(5);
+    while UnixDatagram::unbound()
+        .and_then(|s| s.connect(&dead))
+        .is_ok()
+    {
+        assert!(
+            Instant::now() < until,
+            "the dropped socket still accepts connections"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let err = collect(&PtpClient::new(&dead, TIMEOUT)).expect_err("nobody listens");
     assert_eq!(err.kind(), "not_listening");
     assert!(err.to_string().contains("ptp4l is not running"), "{err}");
