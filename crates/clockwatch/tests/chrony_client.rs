@@ -760,7 +760,7 @@ fn address_forms_reach_the_same_daemon() {
     if skip_unless(&["chronyd", "chronyc"], true) {
         return;
     }
-    let pair = ChronyPair::start();
+    let pair = common::shared_pair();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -364,7 +364,7 @@ fn udp_skips_socket_only_collectors_quietly() {
     if skip_unless(&["chronyd", "chronyc"], true) {
         return;
     }
-    let pair = ChronyPair::start();
+    let pair = common::shared_pair();
     let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.udp_address())]);
     let m = cw.metrics();
     assert_eq!(m.value("chrony_up"), 1.0);
@@ -717,7 +717,7 @@ fn promtool_accepts_the_exposition() {
     if skip_unless(&["chronyd", "chronyc", "promtool"], true) {
         return;
     }
-    let pair = ChronyPair::start();
+    let pair = common::shared_pair();
     let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
     let common::Response { head, body, .. } = cw.get("/metrics", None);
     assert!(

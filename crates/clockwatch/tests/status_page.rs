@@ -4,14 +4,14 @@
 
 mod common;
 
-use common::{skip_unless, ChronyPair, Clockwatch};
+use common::{skip_unless, Clockwatch};
 
 #[test]
 fn chromium_shows_state_bound_reference_and_sources() {
     if skip_unless(&["chronyd", "chronyc", "chromium"], true) {
         return;
     }
-    let pair = ChronyPair::start();
+    let pair = common::shared_pair();
     let cw = Clockwatch::start(&[&format!("--chrony.address={}", pair.unix_address())]);
     let out_dir = common::test_output_dir();
     let profile = tempfile::tempdir().expect("profile dir");
@@ -62,7 +62,7 @@ fn chromium_shows_the_history_plot() {
     if skip_unless(&["chronyd", "chronyc", "chromium"], true) {
         return;
     }
-    let pair = ChronyPair::start();
+    let pair = common::shared_pair();
     // The upstream chronyd serves NTP: the probe measures the node against
     // it, and its |offset| gets a line of its own.
     let cw = Clockwatch::start(&[

@@ -363,6 +363,39 @@ impl ChronyPair {
     }
 }
 
+/// One synchronised pair for every test of this binary that only reads it:
+/// starting a pair and waiting for it to synchronise costs a few seconds.
+/// Tests that stop, restart, reconfigure or settle a daemon, count its
+/// command packets (http_abuse, sampling) or the reply sockets in its
+/// directory start their own pair.
+///
+/// A static is never dropped, so the pair's daemons would outlive the test
+/// process. A keeper process holds the read end of a pipe whose write end
+/// only this process has (Rust opens pipes close-on-exec): when the test
+/// process exits, however it exits, the keeper reads end-of-file, kills both
+/// daemons and removes their directory.
+pub fn shared_pair() -> &'static ChronyPair {
+    static SHARED: std::sync::OnceLock<(ChronyPair, Child)> = std::sync::OnceLock::new();
+    &SHARED
+        .get_or_init(|| {
+            let pair = ChronyPair::start();
+            let pid = |d: &Chronyd| d.child.as_ref().expect("a running chronyd").id();
+            let keeper = Command::new("sh")
+                .arg("-c")
+                .arg(r#"read -r _; kill -KILL "$1" "$2"; sleep 0.2; rm -rf "$3""#)
+                .arg("shared-chrony-pair-keeper")
+                .arg(pid(&pair.upstream).to_string())
+                .arg(pid(&pair.client).to_string())
+                .arg(pair.dir.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start the shared pair's keeper");
+            (pair, keeper)
+        })
+        .0
+}
+
 /// `chronyc -c -n ARGS` against a chronyd's command port on 127.0.0.1.
 pub fn chronyc_at(cmd_port: u16, args: &[&str]) -> String {
     let chronyc = which("chronyc").expect("chronyc installed");
