@@ -83,6 +83,9 @@ pub struct DoctorArgs {
     /// Deadline for each NTP reply of the probe.
     #[arg(long = "probe-timeout", default_value = "1s", value_parser = parse_timeout)]
     pub probe_timeout: Duration,
+    /// Requests of the probe, 2 s apart; the one with the lowest delay counts (1 to 8).
+    #[arg(long = "probe-samples", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub probe_samples: u32,
     #[command(flatten)]
     pub source: SourceArgs,
 }
@@ -681,6 +684,7 @@ fn run_doctor(args: &DoctorArgs) -> ExitCode {
         server: args.server.clone(),
         server_port: args.server_port,
         probe_timeout: args.probe_timeout,
+        probe_samples: args.probe_samples,
         expect_timezone: args.expect_timezone.clone(),
     };
     let code = rt.block_on(async {

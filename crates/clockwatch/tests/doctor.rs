@@ -119,17 +119,24 @@ fn doctor(s: &Steering, pair: &ChronyPair) -> Doctor {
             pair.ntp_port.to_string(),
             "--timesyncd.bus".into(),
             "none".into(),
+            // One request: the check needs an answer, not the best of four
+            // (each further one waits 2 s).
+            "--probe-samples".into(),
+            "1".into(),
         ];
         if json {
             a.push("--json".into());
         }
         a
     };
-    let out = Command::new(BIN).args(args(true)).output().expect("doctor");
+    // Both forms at once, each its own collection and probe.
     let text = Command::new(BIN)
         .args(args(false))
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("doctor");
+    let out = Command::new(BIN).args(args(true)).output().expect("doctor");
+    let text = text.wait_with_output().expect("doctor");
     Doctor {
         code: out.status.code(),
         json: serde_json::from_slice(&out.stdout)
@@ -210,6 +217,7 @@ fn doctor_on_real_daemons() {
             "Mars/Olympus_Mons",
         ])
         .args(["--server-port", &pair.ntp_port.to_string()])
+        .args(["--probe-samples", "1"])
         .output()
         .expect("doctor");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -241,4 +249,20 @@ fn doctor_on_real_daemons() {
     assert!(fix.contains("systemctl disable --now"), "{fix}");
     assert!(d.text.contains("FAIL  daemons_fighting"), "{}", d.text);
     assert_eq!(d.code, Some(2));
+}
+
+#[test]
+fn probe_samples_out_of_range_is_refused_by_name() {
+    for bad in ["0", "9", "many"] {
+        let out = Command::new(BIN)
+            .args(["doctor", "--chrony.address", "none", "--probe-samples", bad])
+            .output()
+            .expect("doctor");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("--probe-samples") && err.contains(&format!("'{bad}'")),
+            "{bad}: {err}"
+        );
+    }
 }

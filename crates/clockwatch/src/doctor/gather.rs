@@ -23,6 +23,7 @@ pub struct Places {
     /// The port of the daemon's server (NTP's 123).
     pub server_port: u16,
     pub probe_timeout: Duration,
+    pub probe_samples: u32,
     pub expect_timezone: Option<String>,
 }
 
@@ -65,7 +66,9 @@ fn chrony_conf(candidates: &[PathBuf]) -> ChronyConf {
 /// The probe of the selected server, if there is one.
 pub async fn probe(scrape: &Scrape, places: &Places) -> Option<ProbeResult> {
     let server = selected_server(scrape, places)?;
-    probe_once(&[server], places.probe_timeout, 4).await.pop()
+    probe_once(&[server], places.probe_timeout, places.probe_samples)
+        .await
+        .pop()
 }
 
 /// Everything but the probe, which is async; `probe` is its result.
