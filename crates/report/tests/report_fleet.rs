@@ -175,26 +175,10 @@ fn openmetrics(base: i64) -> String {
 }
 
 fn start(dir: &Path, base: i64) -> Prometheus {
-    let om = dir.join("fleet.om");
-    std::fs::write(&om, openmetrics(base)).expect("write openmetrics");
-    let out = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(dir.join("data"))
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Prometheus::start(
+    Prometheus::with_history(
         dir,
-        "global:\n  scrape_interval: 15s\n",
-        &[
-            "--storage.tsdb.retention.time=3650d",
-            &format!("--query.max-samples={MAX_SAMPLES}"),
-        ],
+        &openmetrics(base),
+        &[&format!("--query.max-samples={MAX_SAMPLES}")],
     )
 }
 

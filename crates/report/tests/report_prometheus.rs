@@ -237,24 +237,7 @@ fn openmetrics(base: i64) -> String {
 /// Loads the synthetic history into a TSDB with promtool and serves it
 /// with a real Prometheus.
 fn start_prometheus(dir: &Path, base: i64) -> Prometheus {
-    let om = dir.join("history.om");
-    std::fs::write(&om, openmetrics(base)).expect("write openmetrics");
-    let out = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(dir.join("data"))
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Prometheus::start(
-        dir,
-        "global:\n  scrape_interval: 15s\n",
-        &["--storage.tsdb.retention.time=3650d"],
-    )
+    Prometheus::with_history(dir, &openmetrics(base), &[])
 }
 
 fn report(port: u16, extra: &[&str]) -> Output {

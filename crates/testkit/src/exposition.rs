@@ -255,9 +255,7 @@ fn check_label_name(name: &str) -> Result<(), String> {
 }
 
 fn parse_sample(line: &str) -> Result<Sample, String> {
-    let name_end = line
-        .find(|c: char| c == '{' || c == ' ')
-        .ok_or("no value")?;
+    let name_end = line.find(['{', ' ']).ok_or("no value")?;
     let name = &line[..name_end];
     check_metric_name(name)?;
     let (labels, rest) = match line[name_end..].strip_prefix('{') {
@@ -286,9 +284,11 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     })
 }
 
+type Labels = Vec<(String, String)>;
+
 /// Label pairs up to (not including) a `}` or the end; returns the rest.
-fn parse_labels(mut text: &str) -> Result<(Vec<(String, String)>, &str), String> {
-    let mut labels: Vec<(String, String)> = Vec::new();
+fn parse_labels(mut text: &str) -> Result<(Labels, &str), String> {
+    let mut labels: Labels = Vec::new();
     loop {
         if text.is_empty() || text.starts_with('}') {
             return Ok((labels, text));

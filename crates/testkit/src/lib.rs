@@ -138,6 +138,29 @@ impl Prometheus {
         prometheus
     }
 
+    /// Loads `openmetrics` (an OpenMetrics text ending in `# EOF`) into a
+    /// TSDB in `dir/data` with `promtool tsdb create-blocks-from
+    /// openmetrics`, then serves it: a history of any length, at once.
+    /// Retention is ten years, so an old history is not deleted at start.
+    pub fn with_history(dir: &Path, openmetrics: &str, extra: &[&str]) -> Self {
+        let file = dir.join("history.om");
+        std::fs::write(&file, openmetrics).expect("write openmetrics");
+        let out = Command::new(which("promtool").expect("promtool installed"))
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&file)
+            .arg(dir.join("data"))
+            .output()
+            .expect("run promtool");
+        assert!(
+            out.status.success(),
+            "promtool tsdb create-blocks-from failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut flags = vec!["--storage.tsdb.retention.time=3650d"];
+        flags.extend_from_slice(extra);
+        Self::start(dir, "global:\n  scrape_interval: 15s\n", &flags)
+    }
+
     /// `GET /-/ready` answers 200 within 5 s.
     fn ready(&self) -> bool {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
