@@ -134,15 +134,19 @@ fn query(part: Part, matchers: &str, step_ms: i64) -> String {
 pub const SERIES_PER_NODE: usize = 12;
 
 /// Reads every node's counters over the grid, `max_points` instants per
-/// range query.
+/// range query. A chunk the query engine refuses as too large (HTTP 422
+/// "too many samples") is fetched again in two halves, down to one
+/// instant, as the cells are (fetch.rs); `max_samples` is only named in
+/// the note that says so.
 pub async fn fetch(
     client: &Client,
     grid: &Grid,
     matchers: &str,
     max_points: usize,
+    max_samples: u64,
 ) -> Result<BTreeMap<String, NodeCounters>, ReportError> {
     let mut raw: BTreeMap<(String, String), NodeCounters> = BTreeMap::new();
-    let mut states: BTreeMap<(String, String), Vec<Vec<Option<f64>>>> = BTreeMap::new();
+    let mut states: BTreeMap<(String, String), StateReadings> = BTreeMap::new();
     let instants = grid.cells + 1;
     let per = max_points.max(1);
     for part in [
@@ -153,14 +157,32 @@ pub async fn fetch(
         Part::Peak,
     ] {
         let q = query(part, matchers, grid.step_ms);
-        let mut first = 0;
-        while first < instants {
-            let n = per.min(instants - first);
+        // (first instant, instants), in time order; a refused one is
+        // replaced by its halves.
+        let mut chunks: std::collections::VecDeque<(usize, usize)> = (0..instants)
+            .step_by(per)
+            .map(|first| (first, per.min(instants - first)))
+            .collect();
+        while let Some((first, n)) = chunks.pop_front() {
             let start = grid.start_ms + first as i64 * grid.step_ms;
             let end = start + (n as i64 - 1) * grid.step_ms;
-            let series = client.query_range(&q, start, end, grid.step_ms).await?;
-            add(&mut raw, &mut states, grid, part, &series);
-            first += n;
+            match client.query_range(&q, start, end, grid.step_ms).await {
+                Ok(series) => add(&mut raw, &mut states, grid, part, &series),
+                Err(ReportError::TooLarge { query, error }) if n > 1 => {
+                    super::fetch::note_split(n, &query, &error, max_samples);
+                    let half = n / 2;
+                    chunks.push_front((first + half, n - half));
+                    chunks.push_front((first, half));
+                }
+                Err(ReportError::TooLarge { query, error }) => {
+                    return Err(ReportError::TooLargeUnsplittable {
+                        query,
+                        at: super::timeparse::format_ms(start),
+                        error,
+                    })
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     // Sum the state counters per instant (present only where every state
@@ -170,7 +192,7 @@ pub async fn fetch(
         nc.observed = (0..instants)
             .map(|k| {
                 per_state
-                    .iter()
+                    .values()
                     .map(|s| s.get(k).copied().flatten())
                     .sum::<Option<f64>>()
             })
@@ -198,7 +220,7 @@ pub async fn fetch(
 
 fn add(
     raw: &mut BTreeMap<(String, String), NodeCounters>,
-    states: &mut BTreeMap<(String, String), Vec<Vec<Option<f64>>>>,
+    states: &mut BTreeMap<(String, String), StateReadings>,
     grid: &Grid,
     part: Part,
     series: &[Series],
@@ -225,19 +247,31 @@ fn add(
             }
         }
         match part {
+            // A bucket or a state comes once per chunk of instants: each
+            // chunk fills its own instants of the same row.
             Part::Bucket => {
                 let le = s
                     .labels
                     .get("le")
                     .map(|l| super::prom::parse_value(l))
                     .unwrap_or(f64::NAN);
-                if !le.is_nan() {
-                    nc.buckets.push((le, values));
+                if le.is_nan() {
+                    continue;
+                }
+                match nc.buckets.iter_mut().find(|(have, _)| *have == le) {
+                    Some((_, row)) => merge(row, values),
+                    None => nc.buckets.push((le, values)),
                 }
             }
             Part::Count => merge(&mut nc.count, values),
             Part::Stamp => merge(&mut nc.stamp, values),
-            Part::State => states.entry(key).or_default().push(values),
+            Part::State => {
+                let state = s.labels.get(label::STATE).cloned().unwrap_or_default();
+                merge(
+                    states.entry(key).or_default().entry(state).or_default(),
+                    values,
+                );
+            }
             Part::Peak => {
                 // Per cell: instant i + 1 is the end of cell i.
                 let cells: Vec<Option<f64>> = values.into_iter().skip(1).collect();
@@ -246,6 +280,9 @@ fn add(
         }
     }
 }
+
+/// Per state label, its counter's readings per instant.
+type StateReadings = BTreeMap<String, Vec<Option<f64>>>;
 
 fn merge(into: &mut Vec<Option<f64>>, values: Vec<Option<f64>>) {
     if into.is_empty() {

@@ -31,6 +31,16 @@ use super::ReportError;
 /// Whether the split note was printed (once per process).
 static SAID_SPLIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Says, once per run whatever the groups and queries, that the query
+/// engine refused a chunk and chunks are being split.
+pub(crate) fn note_split(cells: usize, query: &str, error: &str, max_samples: u64) {
+    if !SAID_SPLIT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "clockwatch report: note: the query engine refused a chunk of {cells} cells of {query} as too large ({error}); splitting such chunks in half and retrying (--max-samples-per-query {max_samples} sets the starting size)"
+        );
+    }
+}
+
 /// Default of `--max-samples-per-query`: a tenth of Prometheus' default
 /// `--query.max-samples` (50,000,000).
 pub const DEFAULT_MAX_SAMPLES: u64 = 5_000_000;
@@ -495,13 +505,7 @@ async fn run_jobs(
                 progress(*done, *total);
             }
             Err(ReportError::TooLarge { query, error }) if job.chunk.cells > 1 => {
-                if !SAID_SPLIT.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    // Said once per run (whatever the groups), as it happens.
-                    eprintln!(
-                        "clockwatch report: note: the query engine refused a chunk of {} cells of {query} as too large ({error}); splitting such chunks in half and retrying (--max-samples-per-query {} sets the starting size)",
-                        job.chunk.cells, args.max_samples_per_query
-                    );
-                }
+                note_split(job.chunk.cells, &query, &error, args.max_samples_per_query);
                 stats.splits += 1;
                 let a = job.chunk.cells / 2;
                 let first = Chunk {

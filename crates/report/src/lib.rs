@@ -604,7 +604,13 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
                 args.fleet.max_samples_per_query,
                 args.max_points,
             );
-            runtime.block_on(counters::fetch(&client, &plan.grid, &plan.matchers, per))?
+            runtime.block_on(counters::fetch(
+                &client,
+                &plan.grid,
+                &plan.matchers,
+                per,
+                args.fleet.max_samples_per_query,
+            ))?
         };
     let analyze = |name: &str, cells: &[analysis::CellInput]| {
         analyze_with_method(name, &plan.grid, cells, counted.get(name), tol, args.method)

@@ -295,6 +295,11 @@ fn start_prometheus(dir: &Path, base: i64) -> Prometheus {
 }
 
 fn report(port: u16, base: i64, method: &str) -> serde_json::Value {
+    report_with(port, base, method, &[]).0
+}
+
+/// The JSON report and what was said on stderr.
+fn report_with(port: u16, base: i64, method: &str, extra: &[&str]) -> (serde_json::Value, String) {
     let out = Command::new(BIN)
         .arg("--prometheus")
         .arg(format!("http://127.0.0.1:{port}"))
@@ -313,15 +318,69 @@ fn report(port: u16, base: i64, method: &str) -> serde_json::Value {
             "json",
         ])
         .args(["--method", method])
+        .args(extra)
         .env_remove("CLOCKWATCH_PROMETHEUS_BEARER_TOKEN")
         .output()
         .expect("run clockwatch-report");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
-        "report failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "report failed: {stderr}"
     );
-    serde_json::from_slice(&out.stdout).expect("json")
+    (serde_json::from_slice(&out.stdout).expect("json"), stderr)
+}
+
+/// A Prometheus whose query engine takes at most this many samples per
+/// query: the counters' whole-period queries are refused, their halves
+/// (and quarters) are not.
+const SMALL_ENGINE_LIMIT: u64 = 120;
+
+#[test]
+fn counters_refused_as_too_large_are_fetched_in_halves_with_the_same_answer() {
+    if skip_unless(&["prometheus", "promtool"], false) {
+        return;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock");
+    let base = now / 3600 * 3600 - 3 * 3600;
+    let (roomy_dir, small_dir) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let roomy = start_prometheus(roomy_dir.path(), base);
+    let limit = format!("--query.max-samples={SMALL_ENGINE_LIMIT}");
+    let small = Prometheus::with_history(small_dir.path(), &openmetrics(base), &[&limit]);
+
+    let (want, quiet) = report_with(roomy.port, base, "counters", &[]);
+    assert!(!quiet.contains("splitting"), "{quiet}");
+    // The report believes the whole period fits one query: only the
+    // engine's refusal can make it split.
+    let (got, said) = report_with(
+        small.port,
+        base,
+        "counters",
+        &["--max-samples-per-query", "100000000"],
+    );
+    assert!(
+        said.contains("refused a chunk") && said.contains("splitting such chunks in half"),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("refused a chunk").count(),
+        1,
+        "said once: {said}"
+    );
+    assert_eq!(got["nodes"], want["nodes"]);
+    assert_eq!(
+        secs(node(&got, "breach-short"), "out_of_tolerance_seconds"),
+        3.0
+    );
+    // Chunks the report sizes itself (7 instants each) add up the same:
+    // each chunk's buckets and states fill the same rows.
+    let (chunked, _) = report_with(roomy.port, base, "counters", &["--max-points", "7"]);
+    assert_eq!(chunked["nodes"], want["nodes"]);
 }
 
 fn node<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
