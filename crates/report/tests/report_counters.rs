@@ -18,7 +18,6 @@ mod common;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{skip_unless, Prometheus, BIN};
 
@@ -340,11 +339,7 @@ fn counters_refused_as_too_large_are_fetched_in_halves_with_the_same_answer() {
     if skip_unless(&["prometheus", "promtool"], false) {
         return;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .expect("clock");
-    let base = now / 3600 * 3600 - 3 * 3600;
+    let base = common::hours_ago(3);
     let (roomy_dir, small_dir) = (
         tempfile::tempdir().expect("tempdir"),
         tempfile::tempdir().expect("tempdir"),
@@ -403,11 +398,7 @@ fn counters_see_what_the_grid_misses() {
     if skip_unless(&["prometheus", "promtool"], false) {
         return;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .expect("clock");
-    let base = now / 3600 * 3600 - 3 * 3600;
+    let base = common::hours_ago(3);
     let dir = tempfile::tempdir().expect("tempdir");
     let prometheus = start_prometheus(dir.path(), base);
     let port = prometheus.port;
@@ -580,11 +571,7 @@ fn signed_bundle_verifies_and_tampering_fails() {
     if skip_unless(&["prometheus", "promtool", "openssl"], false) {
         return;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .expect("clock");
-    let base = now / 3600 * 3600 - 3 * 3600;
+    let base = common::hours_ago(3);
     let dir = tempfile::tempdir().expect("tempdir");
     let prometheus = start_prometheus(dir.path(), base);
     let d = |n: &str| dir.path().join(n);

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{skip_unless, Prometheus, BIN};
 /// Scrape interval of the synthetic history.
@@ -578,12 +577,8 @@ fn report_against_real_prometheus() {
     if skip_unless(&["prometheus", "promtool"], false) {
         return;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .expect("clock");
     // Two hours, ending at least one hour ago, aligned to the hour.
-    let base = now / 3600 * 3600 - 4 * 3600;
+    let base = common::hours_ago(4);
     let dir = tempfile::tempdir().expect("tempdir");
     let prometheus = start_prometheus(dir.path(), base);
     let port = prometheus.port;
