@@ -10,8 +10,8 @@ set -u
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-PIP_PACKAGES=(pytest pyyaml jsonschema helm-python-sdk kubernetes-validate)
-declare -A MODULE_OF=([pytest]=pytest [pyyaml]=yaml [jsonschema]=jsonschema
+PIP_PACKAGES=(pytest pytest-xdist pyyaml jsonschema helm-python-sdk kubernetes-validate)
+declare -A MODULE_OF=([pytest]=pytest [pytest-xdist]=xdist [pyyaml]=yaml [jsonschema]=jsonschema
                       [helm-python-sdk]=helm_python [kubernetes-validate]=kubernetes_validate)
 is_root() { [ "$(id -u)" = 0 ]; }
 # Installing needs the network: never inside the isolated test namespace
@@ -75,7 +75,16 @@ fi
 
 counts=$(mktemp)
 trap 'rm -f "$counts"' EXIT
-DEPLOY_COUNTS_FILE="$counts" "$PY" -m pytest -q -rs -p no:cacheprovider deploy/tests "$@"
+# Several test files at once (pytest-xdist; DEPLOY_JOBS, default 3): most
+# of the time is helm, promtool, buildah and qemu processes. A file's tests
+# stay on one worker (--dist loadfile), as they share fixtures.
+parallel=()
+if "$PY" -c "import xdist" 2>/dev/null; then
+    parallel=(-n "${DEPLOY_JOBS:-3}" --dist loadfile)
+else
+    loud "pytest-xdist missing (pip install pytest-xdist): the deployment tests run one at a time"
+fi
+DEPLOY_COUNTS_FILE="$counts" "$PY" -m pytest -q -rs -p no:cacheprovider "${parallel[@]}" deploy/tests "$@"
 rc=$?
 
 "$PY" - "$counts" "$rc" <<'PYEOF'

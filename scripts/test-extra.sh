@@ -76,7 +76,9 @@ sim() { CLOCKWATCH_SIM_BIN=target/debug/clockwatch scripts/cluster-sim.sh --shor
 
 # --- the three at once ---
 logs=$(mktemp -d -t clockwatch-extra.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$logs"' EXIT
+# Under set -e a failing command in the trap would become the exit status:
+# kill with no job left fails.
+trap 'jobs -p | xargs -r kill 2>/dev/null || true; rm -rf "$logs"' EXIT
 names=()
 pids=()
 start() {  # start NAME COMMAND...: runs it in the background, logged

@@ -241,6 +241,12 @@ def test_guide_commands_run(section, registry):
                 os.symlink(entry, Path(work) / entry.name)
         env = dict(os.environ, PATH=f"{SHIMS}{os.pathsep}{os.environ['PATH']}", DOC_STATE=str(Path(work) / ".state"),
                    PUSH_OPTS="--tls-verify=false", CARGO_TERM_COLOR="never")
+        # The work directory has no .git: without this the commands would
+        # stamp (and so rebuild) the shared target/'s binaries as revision
+        # "unknown", where a user's checkout has its commit.
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        if revision.returncode == 0:
+            env.setdefault("CLOCKWATCH_REVISION", revision.stdout.strip())
         try:
             run_section(sections()[section], work, env, registry)
         finally:
