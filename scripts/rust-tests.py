@@ -13,9 +13,10 @@ a binary shares (one chronyd pair, an in-process lock) still works.
 
 Binaries that move the host's clock run alone (ALONE) or never beside
 the ones that read the kernel's clock state (APART): a test there must not
-see another binary move it. A binary's output is printed when it ends (whole if it
-failed, its result lines and every SKIP otherwise); one that runs past
---timeout is killed and fails. Doc tests follow with `cargo test --doc`.
+see another binary move it. A binary's output is printed when it ends
+(whole if it failed, its result lines and every SKIP otherwise); one that
+runs past --timeout is killed and fails, and so is every one still running
+when the runner is interrupted. Doc tests follow with `cargo test --doc`.
 
 Why not cargo-nextest: it runs every test in a process of its own, which
 would start a chronyd pair per test instead of per binary and break the
@@ -26,6 +27,7 @@ in-process lock the clock-steering tests take.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,7 +59,8 @@ def apart(a, b):
 
 
 def build():
-    """Builds every test binary; returns [(name, executable, cwd)]."""
+    """Builds every test binary; returns [(name, executable, package
+    directory, package name)]."""
     out = subprocess.run(
         ["cargo", "test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -98,6 +101,13 @@ class Run:
         self.proc = subprocess.Popen([executable, "--nocapture"], cwd=cwd, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
     def poll(self, timeout):
         """None while it runs; then (code, seconds, why, output)."""
         took = time.monotonic() - self.started
@@ -106,8 +116,7 @@ class Run:
         if code is None:
             if took < timeout:
                 return None
-            os.killpg(self.proc.pid, 9)
-            self.proc.wait()
+            self.kill()
             code, why = -1, f"killed after {timeout} s"
         elif code != 0:
             why = f"exit {code}"
@@ -144,34 +153,52 @@ def run_all(binaries, jobs, timeout):
     pending = [b for b in binaries if b[0] not in ALONE]
     for name in ALONE:
         run = Run(next(b for b in binaries if b[0] == name))
-        while (outcome := run.poll(timeout)) is None:
-            time.sleep(0.05)
+        try:
+            while (outcome := run.poll(timeout)) is None:
+                time.sleep(0.05)
+        except BaseException:
+            run.kill()
+            raise
         finish(run, outcome)
     running = []
-    while pending or running:
-        for b in list(pending):
-            if len(running) >= jobs:
-                break
-            if not any(apart(b[0], r.name) for r in running):
-                pending.remove(b)
-                running.append(Run(b))
-        time.sleep(0.05)
-        for run in list(running):
-            if (outcome := run.poll(timeout)) is not None:
-                running.remove(run)
-                finish(run, outcome)
+    try:
+        while pending or running:
+            for b in list(pending):
+                if len(running) >= jobs:
+                    break
+                if not any(apart(b[0], r.name) for r in running):
+                    pending.remove(b)
+                    running.append(Run(b))
+            time.sleep(0.05)
+            for run in list(running):
+                if (outcome := run.poll(timeout)) is not None:
+                    running.remove(run)
+                    finish(run, outcome)
+    finally:
+        # Interrupted (Ctrl-C, SIGTERM): each binary is in a session of its
+        # own, so nothing else would stop it and its daemons.
+        for run in running:
+            run.kill()
     return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("CLOCKWATCH_TEST_JOBS", "3")),
+    parser.add_argument("--jobs", type=int, default=None,
                         help="test binaries at once (default 3, or CLOCKWATCH_TEST_JOBS)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds one binary may run (default 900)")
     parser.add_argument("--list", action="store_true", help="print the binaries in their order and stop")
     args = parser.parse_args()
+    if args.jobs is None:
+        jobs = os.environ.get("CLOCKWATCH_TEST_JOBS", "3")
+        if not jobs.isdigit():
+            parser.error(f"CLOCKWATCH_TEST_JOBS={jobs!r}: a whole number of test binaries at once, e.g. 3")
+        args.jobs = int(jobs)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    # SIGTERM (a CI timeout) ends the run as Ctrl-C does, through the
+    # cleanup that stops the binaries still running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("rust-tests: terminated"))
 
     binaries = build()
     try:

@@ -254,12 +254,14 @@ impl Drop for NtpServer {
     }
 }
 
-/// A private system bus: dbus-daemon --fork on a socket in a temporary
-/// directory; killed (by its pid) when dropped.
+/// A private system bus: dbus-daemon on a socket in a temporary directory;
+/// killed when dropped. Not --fork: a daemon that forks away from the test
+/// process is left running when the test binary is killed (a runner's
+/// timeout), and a child of it is not.
 pub struct SystemBus {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
-    pid: Option<u32>,
+    child: Option<Child>,
 }
 
 impl SystemBus {
@@ -331,29 +333,27 @@ impl SystemBus {
             ),
         )
         .expect("write bus.conf");
-        let out = Command::new(which("dbus-daemon").expect("dbus-daemon"))
+        let log = dir.path().join("dbus-daemon.log");
+        let mut child = Command::new(which("dbus-daemon").expect("dbus-daemon"))
             .arg(format!("--config-file={}", config.display()))
-            .args(["--fork", "--print-pid=1", "--nosyslog"])
-            .output()
+            .args(["--nofork", "--nosyslog"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("dbus-daemon's log"))
+            .spawn()
             .expect("run dbus-daemon");
-        assert!(
-            out.status.success(),
-            "dbus-daemon failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let pid = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<u32>()
-            .expect("dbus-daemon's pid");
         let until = Instant::now() + Duration::from_secs(10);
         while !socket.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let why = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("dbus-daemon exited ({status}): {why}");
+            }
             assert!(Instant::now() < until, "dbus-daemon made no socket");
             std::thread::sleep(Duration::from_millis(20));
         }
         Self {
             dir,
             socket,
-            pid: Some(pid),
+            child: Some(child),
         }
     }
 
@@ -362,12 +362,9 @@ impl SystemBus {
     }
 
     pub fn stop(&mut self) {
-        if let Some(pid) = self.pid.take() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            let until = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
