@@ -8,24 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::{skip_unless, ChronyPair, Clockwatch, Prometheus};
 
-fn query(port: u16, q: &str) -> serde_json::Value {
-    let path = format!("/api/v1/query?query={}", urlencode(q));
-    let common::Response { status, body, .. } = common::get(port, &path, None);
-    assert_eq!(status, 200, "{q}: {body}");
-    serde_json::from_str(&body).expect("JSON")
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn scalar(v: &serde_json::Value) -> Option<f64> {
     v["data"]["result"][0]["value"][1]
         .as_str()
@@ -49,7 +31,7 @@ fn prometheus_scrapes_every_second_for_a_minute() {
     let started = Instant::now();
     // Wait for the first scrape, then a minute of them.
     loop {
-        if scalar(&query(port, "up")).is_some() {
+        if scalar(&common::prometheus_query(port, "up")).is_some() {
             break;
         }
         assert!(
@@ -64,19 +46,30 @@ fn prometheus_scrapes_every_second_for_a_minute() {
     let window = "[10s]";
     let until = Instant::now() + Duration::from_secs(30);
     let scrapes = loop {
-        let n = scalar(&query(port, &format!("count_over_time(up{window})"))).unwrap_or(0.0);
+        let n = scalar(&common::prometheus_query(
+            port,
+            &format!("count_over_time(up{window})"),
+        ))
+        .unwrap_or(0.0);
         if n >= 45.0 {
             break n;
         }
         assert!(Instant::now() < until, "only {n} scrapes in 10 s at 200 ms");
         std::thread::sleep(Duration::from_millis(500));
     };
-    let worst = scalar(&query(port, &format!("min_over_time(up{window})"))).expect("min up");
+    let worst = scalar(&common::prometheus_query(
+        port,
+        &format!("min_over_time(up{window})"),
+    ))
+    .expect("min up");
     assert_eq!(worst, 1.0, "a scrape failed among the last {scrapes}");
-    let chrony_up =
-        scalar(&query(port, &format!("min_over_time(chrony_up{window})"))).expect("chrony_up");
+    let chrony_up = scalar(&common::prometheus_query(
+        port,
+        &format!("min_over_time(chrony_up{window})"),
+    ))
+    .expect("chrony_up");
     assert_eq!(chrony_up, 1.0);
-    let synced = scalar(&query(
+    let synced = scalar(&common::prometheus_query(
         port,
         &format!("min_over_time(clockwatch_clock_synchronized{window})"),
     ))
@@ -84,10 +77,11 @@ fn prometheus_scrapes_every_second_for_a_minute() {
     assert_eq!(synced, 1.0);
     // Prometheus' independent measurement: its scrape timestamp against the
     // node's clock read during the scrape (same host clock: well under 1 s).
-    let offset = scalar(&query(port, "max_over_time((abs(clockwatch_system_time_seconds - timestamp(clockwatch_system_time_seconds)))[10s:200ms])"))
+    let offset = scalar(&common::prometheus_query(port, "max_over_time((abs(clockwatch_system_time_seconds - timestamp(clockwatch_system_time_seconds)))[10s:200ms])"))
         .expect("measured offset");
     assert!(offset < 0.5, "measured offset {offset}");
     // Samples ingested per scrape show the OpenMetrics parse worked.
-    let samples = scalar(&query(port, "scrape_samples_scraped")).expect("samples");
+    let samples =
+        scalar(&common::prometheus_query(port, "scrape_samples_scraped")).expect("samples");
     assert!(samples > 40.0, "{samples} samples");
 }

@@ -14,24 +14,6 @@ use common::{skip_unless, which, ChronyPair, Clockwatch, Prometheus};
 
 const SAMPLE: Duration = Duration::from_millis(500);
 
-fn query(port: u16, q: &str) -> serde_json::Value {
-    let path = format!("/api/v1/query?query={}", urlencode(q));
-    let common::Response { status, body, .. } = common::get(port, &path, None);
-    assert_eq!(status, 200, "{q}: {body}");
-    serde_json::from_str(&body).expect("JSON")
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn number(v: &serde_json::Value) -> f64 {
     match v.as_str() {
         Some("+Inf") => f64::INFINITY,
@@ -42,7 +24,7 @@ fn number(v: &serde_json::Value) -> f64 {
 
 /// (timestamp, value) pairs of each series of a range query, by a label.
 fn matrix(port: u16, q: &str, label: &str) -> Vec<(String, Vec<(f64, f64)>)> {
-    let v = query(port, q);
+    let v = common::prometheus_query(port, q);
     v["data"]["result"]
         .as_array()
         .expect("a matrix")
@@ -126,7 +108,8 @@ fn the_counters_follow_wall_time_and_form_a_valid_histogram() {
     assert!(synced[n].1 - synced[0].1 >= observed - tolerance);
 
     // The histogram: monotone in le, +Inf = _count, every bucket <= _count.
-    let buckets = query(port, "clockwatch_clock_error_bound_time_seconds_bucket");
+    let buckets =
+        common::prometheus_query(port, "clockwatch_clock_error_bound_time_seconds_bucket");
     let mut by_le: Vec<(f64, f64)> = buckets["data"]["result"]
         .as_array()
         .expect("vector")
@@ -144,8 +127,8 @@ fn the_counters_follow_wall_time_and_form_a_valid_histogram() {
     by_le.sort_by(|a, b| a.0.total_cmp(&b.0));
     assert_eq!(by_le.len(), 9, "8 default buckets and +Inf: {by_le:?}");
     let count = number(
-        &query(port, "clockwatch_clock_error_bound_time_seconds_count")["data"]["result"][0]
-            ["value"][1],
+        &common::prometheus_query(port, "clockwatch_clock_error_bound_time_seconds_count")["data"]
+            ["result"][0]["value"][1],
     );
     assert!(count > 0.0);
     for w in by_le.windows(2) {
@@ -159,7 +142,7 @@ fn the_counters_follow_wall_time_and_form_a_valid_histogram() {
     assert_eq!(by_le[7], (1.0, count));
 
     // The peak over the window is never below the bound of the same scrape.
-    let below = query(
+    let below = common::prometheus_query(
         port,
         "min_over_time((clockwatch_clock_error_bound_max_seconds - clockwatch_clock_error_bound_seconds)[60s:2s])",
     );

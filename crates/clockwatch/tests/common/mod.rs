@@ -428,6 +428,23 @@ fn run_chronyc(chronyc: &Path, target: &[&str], args: &[&str]) -> String {
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_clockwatch");
 
+/// An instant query to the Prometheus on 127.0.0.1:`port`: its JSON answer
+/// (panics unless HTTP 200).
+pub fn prometheus_query(port: u16, promql: &str) -> serde_json::Value {
+    let encoded: String = promql
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let r = get(port, &format!("/api/v1/query?query={encoded}"), None);
+    assert_eq!(r.status, 200, "{promql}: {}", r.body);
+    serde_json::from_str(&r.body).expect("JSON")
+}
+
 /// The reply sockets clockwatch has bound in `dir` (chronyd's socket
 /// directory), by file name.
 pub fn reply_sockets(dir: &Path) -> Vec<String> {
