@@ -65,7 +65,7 @@ fuzz_smoke() {
 # --- cluster simulation ---
 # A fleet of chronyd + clockwatch nodes (one shifted, one whose chronyd stops
 # halfway), a real Prometheus with the shipped rules and `clockwatch report`;
-# ~80 s each. See docs/cluster-simulation.md.
+# ~2 min each. See docs/cluster-simulation.md.
 # The debug binaries the Rust tests built (glibc, as libfaketime needs):
 # the simulation checks behaviour, not speed, and a release build of both
 # binaries would cost CI minutes.
