@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +66,11 @@ def build():
     )
     if out.returncode != 0:
         sys.exit(f"rust-tests: the build failed (cargo exit {out.returncode})")
+    metadata = subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    if metadata.returncode != 0:
+        sys.exit(f"rust-tests: cargo metadata failed (exit {metadata.returncode})")
+    name_of = {p["manifest_path"]: p["name"] for p in json.loads(metadata.stdout)["packages"]}
     binaries = []
     for line in out.stdout.splitlines():
         try:
@@ -78,7 +82,7 @@ def build():
         if not msg.get("profile", {}).get("test"):
             continue
         manifest = Path(msg["manifest_path"])
-        package_name = tomllib.loads(manifest.read_text())["package"]["name"]
+        package_name = name_of.get(msg["manifest_path"], manifest.parent.name)
         target = msg["target"]
         kind = target["kind"][0]
         name = f"{package_name}::{target['name']}" if kind == "test" else f"{package_name}::{kind}:{target['name']}"
