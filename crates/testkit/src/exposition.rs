@@ -1,8 +1,10 @@
 //! A strict reader of the Prometheus text exposition format 0.0.4, for
 //! tests: every line must be a comment, a HELP/TYPE line or a well-formed
 //! sample, or parsing fails with the line and what is wrong with it. A
-//! lenient reader would let a test pass on output that Prometheus itself
-//! rejects; promtool is the second opinion where a test needs one.
+//! lenient reader would let a test pass on output that Prometheus rejects;
+//! this one is stricter still (only the documented value spellings, no
+//! TYPE after its samples). promtool is the second opinion where a test
+//! needs one.
 //!
 //! No crate is used: the maintained parsers live inside Prometheus client
 //! libraries (and expose only their own registries), and this one must
@@ -349,8 +351,9 @@ fn parse_value(text: &str) -> Result<f64, String> {
         "+Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),
-        // Rust's parser would also take "inf" and "infinity", which the
-        // format does not.
+        // Only the spellings the format documents: Rust's parser (and
+        // Go's, which Prometheus uses) would also take "inf" and
+        // "infinity", which no exporter should write.
         t if t
             .chars()
             .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
@@ -397,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_prometheus_refuses() {
+    fn refuses_malformed_lines() {
         for (bad, why) in [
             ("1m 1", "bad metric name"),
             ("m{x=\"1} 1", "not terminated"),
