@@ -120,7 +120,7 @@ pub async fn survey(client: &Client, grid: &Grid, matchers: &str) -> Result<Surv
     let mut labelled = BTreeSet::new();
     let mut unlabelled = false;
     for l in &all {
-        match l.get(label::NODE).filter(|v| !v.is_empty()) {
+        match l.get(source::node_label()).filter(|v| !v.is_empty()) {
             Some(n) => {
                 labelled.insert(n.clone());
             }
@@ -161,11 +161,11 @@ pub fn with_nodes(matchers: &str, nodes: Option<&BTreeSet<String>>) -> String {
             let m = job_matcher(set);
             format!(
                 "{}{}",
-                label::NODE,
+                source::node_label(),
                 m.strip_prefix(label::JOB).unwrap_or(&m)
             )
         }
-        None => format!("{}=\"\"", label::NODE),
+        None => format!("{}=\"\"", source::node_label()),
     };
     if matchers.is_empty() {
         node
@@ -223,7 +223,7 @@ struct Flagged {
 impl Flagged {
     fn add(&mut self, grid: &Grid, series: &[Series]) {
         for s in series {
-            match s.labels.get(label::NODE).filter(|v| !v.is_empty()) {
+            match s.labels.get(source::node_label()).filter(|v| !v.is_empty()) {
                 Some(n) => {
                     self.nodes.insert(n.clone());
                 }
@@ -423,7 +423,7 @@ pub async fn fetch(
         notes.push(format!(
             "warning: {} series without a `{}` label were attributed to their `instance` (or `(unlabelled)`), which may make one machine count as several nodes: {}{}",
             asm.unlabelled_count,
-            label::NODE,
+            source::node_label(),
             shown.join(", "),
             if asm.unlabelled_count > shown.len() {
                 format!(", and {} more", asm.unlabelled_count - shown.len())

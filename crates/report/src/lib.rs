@@ -210,6 +210,10 @@ pub struct ReportArgs {
     /// Label matchers selecting the clockwatch series, e.g. '{cluster="prod"}'.
     #[arg(long, default_value = "")]
     pub selector: String,
+    /// The label that names a series' node, as your scrape configuration
+    /// writes it (the shipped ones write `node`).
+    #[arg(long, default_value = "node", value_name = "LABEL")]
+    pub node_label: String,
     /// Grid step: each cell is one step long. Use the scrape interval for
     /// the finest resolution.
     #[arg(long, default_value = "60s")]
@@ -331,6 +335,7 @@ pub struct Plan {
 impl Plan {
     /// Validates the arguments against `now_ms`.
     pub fn new(args: &ReportArgs, now_ms: i64) -> Result<Plan, ReportError> {
+        source::set_node_label(&args.node_label)?;
         let tolerance = profile::parse_tolerance(&args.tolerance)?;
         let from_ms = timeparse::parse_time("--from", &args.from, now_ms)?;
         let to_ms = timeparse::parse_time("--to", &args.to, now_ms)?;

@@ -159,10 +159,42 @@ fn promql_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// The node a series belongs to: label `node`, else `instance`.
+/// The label naming a series' node (`--node-label`). Set once, by the
+/// command line, before the first query; `node` (what the shipped scrape
+/// configurations write) when never set.
+static NODE_LABEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The label naming a series' node: `--node-label`, else `node`.
+pub fn node_label() -> &'static str {
+    NODE_LABEL.get().map_or(label::NODE, String::as_str)
+}
+
+/// Sets `--node-label` for this run, after checking it is a label name a
+/// selector can use (not a reserved `__` one).
+pub fn set_node_label(name: &str) -> Result<(), ReportError> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__");
+    if !valid {
+        return Err(ReportError::Argument(format!(
+            "--node-label {name:?}: not a label name (letters, digits and _, not starting with a digit or __)"
+        )));
+    }
+    match NODE_LABEL.get_or_init(|| name.to_string()) {
+        set if set == name => Ok(()),
+        set => Err(ReportError::Argument(format!(
+            "--node-label {name:?}: this process already reports by {set:?}"
+        ))),
+    }
+}
+
+/// The node a series belongs to: its [`node_label`], else `instance`.
 pub fn node_of(labels: &BTreeMap<String, String>) -> Option<String> {
     labels
-        .get(label::NODE)
+        .get(node_label())
         .filter(|v| !v.is_empty())
         .or_else(|| labels.get(label::INSTANCE).filter(|v| !v.is_empty()))
         .cloned()
@@ -208,7 +240,7 @@ impl Assembly {
     /// under `(unlabelled)`.
     pub fn add(&mut self, grid: &Grid, kind: Kind, series: &[Series]) {
         for s in series {
-            if s.labels.get(label::NODE).is_none_or(|v| v.is_empty()) {
+            if s.labels.get(node_label()).is_none_or(|v| v.is_empty()) {
                 self.unlabelled_count += 1;
                 if self.unlabelled.len() < UNLABELLED_KEPT {
                     self.unlabelled

@@ -801,3 +801,58 @@ fn signed_bundle_verifies_and_tampering_fails() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
 }
+
+/// A Prometheus whose scrape configuration names the node
+/// `kubernetes_node`: with `--node-label kubernetes_node` the report is the
+/// same as with `node`; without it every series is attributed to its
+/// `instance` and a warning says so. A label that is not one exits 2 before
+/// any query.
+#[test]
+fn node_label_names_the_label_that_holds_the_node() {
+    if skip_unless(&["prometheus", "promtool"], false) {
+        return;
+    }
+    let base = common::hours_ago(3);
+    let (plain_dir, renamed_dir) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let plain = start_prometheus(plain_dir.path(), base);
+    let history = openmetrics(base);
+    let renamed_history = history.replace(",node=\"", ",kubernetes_node=\"");
+    assert_ne!(renamed_history, history);
+    let renamed = Prometheus::with_history(renamed_dir.path(), &renamed_history, &[]);
+
+    let (want, _) = report_with(plain.port, base, "auto", &[]);
+    let (got, said) = report_with(
+        renamed.port,
+        base,
+        "auto",
+        &["--node-label", "kubernetes_node"],
+    );
+    assert_eq!(got["nodes"], want["nodes"]);
+    assert!(!said.contains("without a `"), "{said}");
+
+    let (by_instance, warned) = report_with(renamed.port, base, "auto", &[]);
+    assert!(
+        warned.contains("without a `node` label were attributed to their `instance`"),
+        "{warned}"
+    );
+    assert!(by_instance["nodes"]
+        .as_array()
+        .is_some_and(|nodes| nodes.iter().any(|n| n["node"] == "breach-short:9707")));
+
+    for bad in ["1node", "node-name", "__name__", ""] {
+        let out = Command::new(BIN)
+            .args(["--prometheus", "http://127.0.0.1:1", "--from", "now-1h"])
+            .args(["--tolerance", "1ms", "--node-label", bad])
+            .output()
+            .expect("run clockwatch-report");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
+        assert!(
+            err.contains("--node-label") && err.contains("not a label name"),
+            "{bad:?}: {err}"
+        );
+    }
+}
