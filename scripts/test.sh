@@ -45,23 +45,11 @@ if [ "${1:-}" = --suites ]; then
     # Both static binaries of the multi-arch image, stamped with the git HEAD
     # as the image labels are. The deploy tests run the arm64 one under
     # qemu-user; without them those tests SKIP (FAIL under CI=true).
-    # The fuzz targets build at the same time (their own target directory,
-    # so no lock is shared): the fuzz smoke later only runs them, and the
-    # build is no longer the longest part of the last suite.
-    suite "static release binaries, x86_64 and aarch64 (image, end-to-end and arm64 tests), fuzz targets" sh -c '
-        fuzz=""
-        if rustup toolchain list 2>/dev/null | grep -q "^nightly" && cargo fuzz --version >/dev/null 2>&1; then
-            mkdir -p target && cargo +nightly fuzz build --fuzz-dir fuzz >target/fuzz-build.log 2>&1 &
-            fuzz=$!
-        fi
+    suite "static release binaries, x86_64 and aarch64 (image, end-to-end and arm64 tests)" sh -c '
         deploy/image/cross-build.sh || {
             printf "\n!!! cross-build failed: the image, arm64 and multi-arch tests will SKIP (FAIL under CI=true)\n\n" >&2
             [ "${CI:-}" != true ]
-        }
-        if [ -n "$fuzz" ] && ! wait "$fuzz"; then
-            cat target/fuzz-build.log
-            printf "\n!!! the fuzz targets did not build (above); the fuzz smoke will say so again\n\n" >&2
-        fi'
+        }'
     # Several test binaries at once, those steering the host clock alone
     # (scripts/rust-tests.py says how and why).
     suite "Rust tests (unit, golden, real chronyd, real Prometheus)" scripts/rust-tests.py
