@@ -105,7 +105,7 @@ fn chromium_shows_the_history_plot() {
     assert!(svg.contains("|probe offset|"));
     assert!(
         svg.contains("class=\"state-synchronized\""),
-        "no state strip"
+        "no state strip: {svg}"
     );
     assert!(svg.contains("seconds (log)") && svg.contains("time (UTC)"));
     assert!(

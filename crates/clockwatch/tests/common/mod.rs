@@ -31,7 +31,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// A UDP port free on 127.0.0.1 for a daemon to bind (chronyd's NTP and
+/// command ports). Not from the kernel's ephemeral range: between our
+/// check and the daemon's bind, any client socket of a test running beside
+/// this one (chronyc, the exporter, the probe) may be given an ephemeral
+/// port, and once it was this one (chronyd then had no command port, and
+/// chronyc said "506 Cannot talk to daemon"). Random below that range.
 pub fn free_udp_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (from, to) = (10_000u16, low.max(10_001));
+    for _ in 0..200 {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = from + (random % u64::from(to - from)) as u16;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind ephemeral port");
     s.local_addr().expect("local addr").port()
 }
