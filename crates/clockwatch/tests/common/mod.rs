@@ -578,18 +578,19 @@ impl Clockwatch {
     /// GET on a fresh connection, with timing: panics (with the log) if the
     /// exchange fails, not if the status is an error.
     pub fn response(&self, path: &str) -> Response {
-        request(self.addr, "GET", path, &[], Duration::from_secs(10)).unwrap_or_else(|e| {
-            panic!("GET {path} failed: {e}\n{}", self.log_text());
-        })
+        self.get(path, None)
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// GET with an optional Accept header; panics if the exchange fails.
+    /// GET with an optional Accept header; panics (with clockwatch's log)
+    /// if the exchange fails, not if the status is an error.
     pub fn get(&self, path: &str, accept: Option<&str>) -> Response {
-        get(self.port, path, accept)
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+        request(self.addr, "GET", path, &headers, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("GET {path} failed: {e}\n{}", self.log_text()))
     }
 
     pub fn metrics(&self) -> Exposition {
