@@ -21,6 +21,8 @@ use std::fmt;
 
 use clockwatch_vocab::SyncState;
 
+use super::timeline::Timeline;
+
 /// The evaluation grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grid {
@@ -287,8 +289,8 @@ pub struct NodeReport {
     pub first_sample_ms: Option<i64>,
     /// End of the last cell with any bound sample.
     pub last_sample_ms: Option<i64>,
-    /// Per-cell outcomes (for charts).
-    pub outcomes: Vec<CellOutcome>,
+    /// What the HTML timeline draws of the cells.
+    pub timeline: Timeline,
     /// How the node's time was measured (grid unless the counters were used).
     pub method: MethodUsed,
 }
@@ -404,6 +406,19 @@ fn ratio(n: usize, d: usize) -> f64 {
 /// Analyses one node's cells (`cells.len()` must equal `grid.cells`; missing
 /// cells count as unmeasured).
 pub fn analyze_node(node: &str, grid: &Grid, cells: &[CellInput], tolerance: f64) -> NodeReport {
+    let (mut report, outcomes) = analyze_cells(node, grid, cells, tolerance);
+    report.timeline = Timeline::of(&outcomes);
+    report
+}
+
+/// [`analyze_node`] without the timeline, and the per-cell outcomes it was
+/// computed from (for a caller that changes their peaks before drawing).
+pub fn analyze_cells(
+    node: &str,
+    grid: &Grid,
+    cells: &[CellInput],
+    tolerance: f64,
+) -> (NodeReport, Vec<CellOutcome>) {
     let empty = CellInput::default();
     let outcomes: Vec<CellOutcome> = (0..grid.cells)
         .map(|i| classify(cells.get(i).unwrap_or(&empty), tolerance))
@@ -419,7 +434,7 @@ pub fn analyze_node(node: &str, grid: &Grid, cells: &[CellInput], tolerance: f64
         gaps: Vec::new(),
         first_sample_ms: None,
         last_sample_ms: None,
-        outcomes: Vec::new(),
+        timeline: Timeline::default(),
         method: MethodUsed::default(),
     };
     let mut measured_peaks = Vec::new();
@@ -471,8 +486,7 @@ pub fn analyze_node(node: &str, grid: &Grid, cells: &[CellInput], tolerance: f64
     }
     report.worst_bound = measured_peaks.iter().copied().reduce(f64::max);
     report.p99_bound = percentile(&mut measured_peaks, 0.99);
-    report.outcomes = outcomes;
-    report
+    (report, outcomes)
 }
 
 fn push_interval(report: &mut NodeReport, class: CellClass, iv: Interval) {

@@ -6,25 +6,100 @@
 use std::mem::size_of;
 
 use super::analysis::{CellInput, CellOutcome};
+use super::timeline::Timeline;
 use super::ReportError;
 
-/// Default of `--max-memory`.
-pub const DEFAULT_MAX_MEMORY: &str = "4GiB";
-/// Resident bytes per node and cell: the cell while the answers are merged
-/// and the scrape-target bits of the rollout rule. Once a node is analysed
-/// its cells are freed and only [`node_bytes`] stay.
-pub const BYTES_PER_CELL: u64 = (size_of::<CellInput>() + 2) as u64;
-/// What stays of an analysed node over `cells` cells: its outcomes, at most
-/// the timeline columns (see [`crate::compact`]), and its name, intervals
-/// and counts, roughly.
-pub fn node_bytes(cells: usize) -> u64 {
-    (cells.min(2 * crate::compact::TIMELINE_COLUMNS) * size_of::<CellOutcome>() + 1024) as u64
-}
+/// Default of `--max-memory`: a 10,000-node × 30-day report at 60 s runs
+/// within it (in groups of nodes, see [`group_size`]).
+pub const DEFAULT_MAX_MEMORY: &str = "512MiB";
+/// Resident bytes per node and cell of the grid: the cell while the answers
+/// are merged and the scrape-target bits of the rollout rule. Once a node
+/// is analysed its cells are freed and only [`NODE_BYTES`] stay.
+pub const GRID_BYTES_PER_CELL: u64 = (size_of::<CellInput>() + 2) as u64;
+/// Resident bytes per counters series and instant while a group is
+/// analysed: one reading (`Option<f64>`) per bucket, `_count`, its scrape
+/// time, the summed state counters and the windowed peak, plus the five
+/// state series summed into one.
+pub const COUNTER_BYTES_PER_CELL: u64 =
+    ((crate::counters::SERIES_PER_NODE + 4 + clockwatch_vocab::SyncState::ALL.len())
+        * size_of::<Option<f64>>()) as u64;
+/// What stays of an analysed node whatever the period: its timeline
+/// columns, and its name, counts, method and intervals, roughly (a node
+/// with thousands of breaches keeps every one: they are listed in full).
+pub const NODE_BYTES: u64 = (Timeline::BYTES + 1024) as u64;
 /// Bytes per sample of one answer in flight: its JSON text (about 28 B)
 /// and the parsed point (16 B), rounded up.
 pub const BYTES_PER_SAMPLE_IN_FLIGHT: u64 = 48;
 /// The program, the HTTP client and the rendered text, roughly.
 pub const BASE_BYTES: u64 = 64 << 20;
+
+/// Bytes per node and cell of one group: the grid, and the counters when
+/// the counters method will read them (`counter_series` of them over
+/// `nodes`, e.g. two per node with replicas).
+pub fn bytes_per_cell(nodes: usize, counter_series: usize, counters: bool) -> u64 {
+    let per_node = if counters {
+        (counter_series as u64).div_ceil(nodes.max(1) as u64)
+    } else {
+        0
+    };
+    GRID_BYTES_PER_CELL + per_node * COUNTER_BYTES_PER_CELL
+}
+
+/// What a run holds: `nodes` × `cells`, `per_cell` bytes each while a
+/// group is fetched, and `concurrency` answers of at most
+/// `samples_per_query` in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Nodes of the fleet.
+    pub nodes: usize,
+    /// Cells per node.
+    pub cells: usize,
+    /// Bytes per node and cell while fetched (see [`bytes_per_cell`]).
+    pub per_cell: u64,
+    /// Queries in flight.
+    pub concurrency: usize,
+    /// Samples one query may load.
+    pub samples_per_query: u64,
+}
+
+impl Load {
+    /// Bytes held whatever the grouping: the base, every node's kept
+    /// result, and the one node being analysed (its outcomes).
+    fn fixed(&self) -> u64 {
+        BASE_BYTES
+            .saturating_add((self.nodes as u64).saturating_mul(NODE_BYTES))
+            .saturating_add((self.cells as u64).saturating_mul(size_of::<CellOutcome>() as u64 + 8))
+    }
+
+    /// Peak bytes with groups of `group` nodes.
+    pub fn with_group(&self, group: u64) -> u64 {
+        let cells = self.cells as u64;
+        let answer = self
+            .samples_per_query
+            .min(group.saturating_mul(cells))
+            .max(1);
+        let flight = (self.concurrency.max(1) as u64)
+            .saturating_mul(answer)
+            .saturating_mul(BYTES_PER_SAMPLE_IN_FLIGHT);
+        self.fixed()
+            .saturating_add(group.saturating_mul(cells).saturating_mul(self.per_cell))
+            .saturating_add(flight)
+    }
+
+    /// Estimated peak bytes with the whole fleet in one group.
+    pub fn estimate(&self) -> u64 {
+        self.with_group(self.nodes.max(1) as u64)
+    }
+
+    fn refusal(&self, need: u64, limit_text: &str) -> ReportError {
+        ReportError::Memory {
+            need: mib(need),
+            limit: limit_text.trim().to_string(),
+            nodes: self.nodes,
+            cells: self.cells,
+        }
+    }
+}
 
 /// Parses `512MiB`, `4GiB`, `2G`, `1000000` (bytes).
 pub fn parse_size(text: &str) -> Result<u64, ReportError> {
@@ -54,41 +129,35 @@ pub fn parse_size(text: &str) -> Result<u64, ReportError> {
     Ok((v * scale as f64) as u64)
 }
 
-/// Estimated peak bytes of a report over `nodes` × `cells` with
-/// `concurrency` answers of at most `samples_per_query` in flight.
-pub fn estimate(nodes: usize, cells: usize, concurrency: usize, samples_per_query: u64) -> u64 {
-    let grid = (nodes as u64)
-        .saturating_mul(cells as u64)
-        .saturating_mul(BYTES_PER_CELL)
-        .saturating_add((nodes as u64).saturating_mul(node_bytes(cells)))
-        // The one node being analysed: its full outcomes.
-        .saturating_add((cells as u64).saturating_mul(size_of::<CellOutcome>() as u64 + 8));
-    let largest_answer = samples_per_query.min((nodes as u64).saturating_mul(cells as u64).max(1));
-    let flight = (concurrency.max(1) as u64)
-        .saturating_mul(largest_answer)
-        .saturating_mul(BYTES_PER_SAMPLE_IN_FLIGHT);
-    BASE_BYTES.saturating_add(grid).saturating_add(flight)
-}
-
-/// Refuses a run whose estimate is above `limit`.
-pub fn check(
-    nodes: usize,
-    cells: usize,
-    concurrency: usize,
-    samples_per_query: u64,
-    limit_text: &str,
-) -> Result<u64, ReportError> {
+/// Refuses a run whose estimate (one group) is above `limit_text`.
+pub fn check(load: &Load, limit_text: &str) -> Result<u64, ReportError> {
     let limit = parse_size(limit_text)?;
-    let need = estimate(nodes, cells, concurrency, samples_per_query);
+    let need = load.estimate();
     if need > limit {
-        return Err(ReportError::Memory {
-            need: mib(need),
-            limit: limit_text.trim().to_string(),
-            nodes,
-            cells,
-        });
+        return Err(load.refusal(need, limit_text));
     }
     Ok(need)
+}
+
+/// How many nodes one group may hold so that the run stays within
+/// `limit_text`: every node's kept result, plus one group's cells being
+/// merged and the answers in flight. `Err` when not even one node fits.
+pub fn group_size(load: &Load, limit_text: &str) -> Result<usize, ReportError> {
+    let limit = parse_size(limit_text)?;
+    if load.with_group(1) > limit {
+        return Err(load.refusal(load.with_group(1), limit_text));
+    }
+    // Largest g in [1, nodes] that fits (the peak grows with g).
+    let (mut lo, mut hi) = (1u64, load.nodes.max(1) as u64);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if load.with_group(mid) <= limit {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(lo as usize)
 }
 
 /// `1234.5 MiB`.
@@ -99,6 +168,16 @@ pub fn mib(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load(nodes: usize, cells: usize, per_cell: u64) -> Load {
+        Load {
+            nodes,
+            cells,
+            per_cell,
+            concurrency: 3,
+            samples_per_query: crate::fetch::DEFAULT_MAX_SAMPLES,
+        }
+    }
 
     #[test]
     fn sizes() {
@@ -113,75 +192,39 @@ mod tests {
 
     #[test]
     fn estimate_refuses_with_what_to_change() {
-        // 10,000 nodes × 30 days at 60 s.
-        let e = check(10_000, 43_200, 3, 5_000_000, "4GiB").expect_err("too big");
+        // 10,000 nodes × 30 days at 60 s in one group.
+        let e = check(&load(10_000, 43_200, GRID_BYTES_PER_CELL), "4GiB").expect_err("too big");
         let text = e.to_string();
         assert!(text.contains("--max-memory 4GiB"), "{text}");
         assert!(text.contains("--step"), "{text}");
-        assert!(check(8, 480, 3, 5_000_000, "64MiB").is_err());
-        assert!(check(8, 480, 3, 5_000_000, "256MiB").is_ok());
+        assert!(check(&load(8, 480, GRID_BYTES_PER_CELL), "64MiB").is_err());
+        assert!(check(&load(8, 480, GRID_BYTES_PER_CELL), "256MiB").is_ok());
     }
-}
-
-/// How many nodes one group may hold so that the run stays within
-/// `limit_text`: every node's kept result, plus one group's cells being
-/// merged and the answers in flight. `Err` when not even one node fits.
-pub fn group_size(
-    nodes: usize,
-    cells: usize,
-    concurrency: usize,
-    samples_per_query: u64,
-    limit_text: &str,
-) -> Result<usize, ReportError> {
-    let limit = parse_size(limit_text)?;
-    let fixed = BASE_BYTES
-        .saturating_add((nodes as u64).saturating_mul(node_bytes(cells)))
-        .saturating_add((cells as u64).saturating_mul(size_of::<CellOutcome>() as u64 + 8));
-    let per_node = (cells as u64).saturating_mul(BYTES_PER_CELL);
-    let fits = |g: u64| {
-        let flight = (concurrency.max(1) as u64)
-            .saturating_mul(samples_per_query.min(g.saturating_mul(cells as u64)).max(1))
-            .saturating_mul(BYTES_PER_SAMPLE_IN_FLIGHT);
-        fixed
-            .saturating_add(g.saturating_mul(per_node))
-            .saturating_add(flight)
-            <= limit
-    };
-    if !fits(1) {
-        return Err(ReportError::Memory {
-            need: mib(estimate(nodes, cells, concurrency, samples_per_query).min(
-                fixed
-                    .saturating_add(per_node)
-                    .saturating_add(BYTES_PER_SAMPLE_IN_FLIGHT * cells as u64),
-            )),
-            limit: limit_text.trim().to_string(),
-            nodes,
-            cells,
-        });
-    }
-    // Largest g in [1, nodes] that fits (fits is monotonic).
-    let (mut lo, mut hi) = (1u64, nodes.max(1) as u64);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        if fits(mid) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    Ok(lo as usize)
-}
-
-#[cfg(test)]
-mod group_tests {
-    use super::*;
 
     #[test]
-    fn groups_fit_the_budget() {
-        // 10,000 nodes × 30 days at 60 s in 4 GiB: groups, not a refusal.
-        let g = group_size(10_000, 43_200, 3, 5_000_000, "4GiB").expect("fits");
-        assert!(g > 100 && g < 10_000, "{g}");
-        assert_eq!(group_size(8, 480, 3, 5_000_000, "4GiB").expect("fits"), 8);
-        assert!(group_size(8, 480, 3, 5_000_000, "16MiB").is_err());
+    fn the_largest_fleet_fits_the_default_in_groups() {
+        // 10,000 nodes × 30 days at 60 s, with the counters of one
+        // exporter per node, and of two (replicas).
+        for counter_series in [10_000, 20_000] {
+            let per_cell = bytes_per_cell(10_000, counter_series, true);
+            let l = load(10_000, 43_200, per_cell);
+            let g = group_size(&l, DEFAULT_MAX_MEMORY).expect("fits");
+            assert!((5..10_000).contains(&g), "{g}");
+            let limit = parse_size(DEFAULT_MAX_MEMORY).expect("size");
+            assert!(l.with_group(g as u64) <= limit);
+            assert!(l.with_group(g as u64 + 1) > limit);
+        }
+        // Without counters the groups are larger.
+        let grid_only = load(10_000, 43_200, bytes_per_cell(10_000, 10_000, false));
+        let counted = load(10_000, 43_200, bytes_per_cell(10_000, 10_000, true));
+        assert!(
+            group_size(&grid_only, DEFAULT_MAX_MEMORY).expect("fits")
+                > 5 * group_size(&counted, DEFAULT_MAX_MEMORY).expect("fits")
+        );
+        assert_eq!(
+            group_size(&load(8, 480, GRID_BYTES_PER_CELL), "4GiB").expect("fits"),
+            8
+        );
+        assert!(group_size(&load(8, 480, GRID_BYTES_PER_CELL), "16MiB").is_err());
     }
 }

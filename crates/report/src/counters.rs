@@ -453,9 +453,14 @@ pub fn count(nc: &NodeCounters, grid: &Grid, tolerance: f64) -> Result<Counted, 
 /// Peaks shown for a node measured by the counters: the windowed peaks
 /// scraped (`clockwatch_clock_error_bound_max_seconds`), never the bucket
 /// edges the cells were classified with.
-pub fn real_peaks(n: &mut super::analysis::NodeReport, nc: &NodeCounters, grid: &Grid) {
+pub fn real_peaks(
+    n: &mut super::analysis::NodeReport,
+    outcomes: &mut [super::analysis::CellOutcome],
+    nc: &NodeCounters,
+    grid: &Grid,
+) {
     let finite = |i: usize| nc.peak.get(i).copied().flatten().filter(|p| p.is_finite());
-    for (i, o) in n.outcomes.iter_mut().enumerate() {
+    for (i, o) in outcomes.iter_mut().enumerate() {
         o.peak = finite(i);
     }
     let cell_of = |t: i64| usize::try_from((t - grid.start_ms) / grid.step_ms).unwrap_or(0);

@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use clockwatch_vocab::CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS;
 use clockwatch_vocab::{label, prometheus, CHRONY_UP, CLOCKWATCH_SYNC_STATE};
 use clockwatch_vocab::{SyncState, CLOCKWATCH_CLOCK_ERROR_BOUND_SECONDS};
 use tokio::task::JoinSet;
@@ -41,9 +42,12 @@ pub(crate) fn note_split(cells: usize, query: &str, error: &str, max_samples: u6
     }
 }
 
-/// Default of `--max-samples-per-query`: a tenth of Prometheus' default
-/// `--query.max-samples` (50,000,000).
-pub const DEFAULT_MAX_SAMPLES: u64 = 5_000_000;
+/// Default of `--max-samples-per-query`: a fiftieth of Prometheus' default
+/// `--query.max-samples` (50,000,000), so that three answers in flight
+/// (about 48 B per sample each while parsed) fit the default
+/// `--max-memory` with room for the cells, and smaller queries cost the
+/// engine less peak memory than a few large ones.
+pub const DEFAULT_MAX_SAMPLES: u64 = 1_000_000;
 /// Default of `--prometheus-concurrency`.
 pub const DEFAULT_CONCURRENCY: usize = 3;
 
@@ -86,6 +90,10 @@ pub struct Survey {
     pub unlabelled: bool,
     /// Jobs of the bound series.
     pub jobs: BTreeSet<String>,
+    /// Series of the time-accounting counters (`…_bound_time_seconds_count`):
+    /// zero where the exporters predate them, and then the counters method
+    /// costs no memory.
+    pub counter_series: usize,
 }
 
 /// Counts the bound series and the nodes they belong to.
@@ -117,6 +125,15 @@ pub async fn survey(client: &Client, grid: &Grid, matchers: &str) -> Result<Surv
         nodes.extend(up.iter().filter_map(source::node_of));
         all.extend(up);
     }
+    let counted = source::vector(
+        &format!("{}_count", CLOCKWATCH_CLOCK_ERROR_BOUND_TIME_SECONDS.name),
+        matchers,
+        &[],
+    );
+    let counter_series = client
+        .series_labels(&counted, grid.start_ms, grid.end_ms())
+        .await?
+        .len();
     let mut labelled = BTreeSet::new();
     let mut unlabelled = false;
     for l in &all {
@@ -141,6 +158,7 @@ pub async fn survey(client: &Client, grid: &Grid, matchers: &str) -> Result<Surv
         labelled,
         unlabelled,
         jobs,
+        counter_series,
     })
 }
 

@@ -1,13 +1,15 @@
 //! Fetching by groups of nodes when the whole fleet's cells would not fit
 //! in `--max-memory`: each group (a `node=~"…"` matcher over at most
 //! [`crate::budget::group_size`] nodes, and one group `node=""` for series
-//! without the label) is fetched, analysed and freed before the next, so
-//! only the analysed results of every node stay.
+//! without the label) has its cells and, for the counters method, its
+//! counters fetched, is analysed and freed before the next, so only the
+//! analysed results of every node stay.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::analysis::{self, Grid, NodeReport};
-use super::budget;
+use super::budget::{self, Load};
+use super::counters::{self, NodeCounters};
 use super::fetch::{self, FleetArgs, Stats, Survey};
 use super::prom::Client;
 use super::source;
@@ -23,6 +25,24 @@ pub struct Fetched {
     pub stats: Stats,
     /// Nodes per group (the whole fleet when one group).
     pub group_size: usize,
+    /// The estimated peak memory of that grouping (`None`: the engine has
+    /// no series index, so the estimate came after the bound query).
+    pub estimated_bytes: Option<u64>,
+}
+
+/// Analyses one node from its cells and, where read, its counters.
+pub type Analyze<'a> =
+    dyn Fn(&str, &[analysis::CellInput], Option<&NodeCounters>) -> NodeReport + 'a;
+
+/// What a fleet fetch of `survey` holds (see [`crate::budget`]).
+pub fn load(survey: &Survey, cells: usize, args: &FleetArgs, counters: bool) -> Load {
+    Load {
+        nodes: survey.nodes,
+        cells,
+        per_cell: budget::bytes_per_cell(survey.nodes, survey.counter_series, counters),
+        concurrency: args.prometheus_concurrency,
+        samples_per_query: args.max_samples_per_query,
+    }
 }
 
 /// Fetches and analyses the fleet, in groups when needed.
@@ -34,36 +54,51 @@ pub async fn fetch_all(
     survey: &Survey,
     args: &FleetArgs,
     max_points: usize,
-    analyze: &dyn Fn(&str, &[analysis::CellInput]) -> NodeReport,
+    counters: bool,
+    analyze: &Analyze<'_>,
     progress: source::Progress<'_>,
     notes: &mut Vec<String>,
     check_memory: &dyn Fn(usize) -> Result<(), ReportError>,
 ) -> Result<Fetched, ReportError> {
+    // Nothing to count where the index has no counters series.
+    let counters = counters && (!survey.known || survey.counter_series > 0);
+    let planned = load(survey, grid.cells, args, counters);
     let size = if survey.known {
-        budget::group_size(
-            survey.nodes,
-            grid.cells,
-            args.prometheus_concurrency,
-            args.max_samples_per_query,
-            &args.max_memory,
-        )?
+        budget::group_size(&planned, &args.max_memory)?
     } else {
         usize::MAX
+    };
+    // The counters of one group's nodes (chunks sized as the grid's, for
+    // the widest of the counters' queries: every bucket series).
+    let read_counters = |m: String, bound_series: usize| async move {
+        if !counters {
+            return Ok(BTreeMap::new());
+        }
+        let per = fetch::cells_per_chunk(
+            bound_series.max(1) * counters::SERIES_PER_NODE,
+            args.max_samples_per_query,
+            max_points,
+        );
+        counters::fetch(client, grid, &m, per, args.max_samples_per_query).await
     };
     let mut out = Fetched {
         nodes: Vec::new(),
         jobs: BTreeSet::new(),
         stats: Stats::default(),
         group_size: size.min(survey.nodes),
+        estimated_bytes: survey
+            .known
+            .then(|| planned.with_group(size.min(survey.nodes) as u64)),
     };
-    let analyse = |asm: source::Assembly, out: &mut Fetched| {
-        out.jobs.extend(asm.jobs.iter().cloned());
-        out.nodes.extend(asm.nodes.into_iter().map(|(name, cells)| {
-            let mut n = analyze(&name, &cells);
-            crate::compact::compact(&mut n);
-            n
-        }));
-    };
+    let analyse =
+        |asm: source::Assembly, counted: BTreeMap<String, NodeCounters>, out: &mut Fetched| {
+            out.jobs.extend(asm.jobs.iter().cloned());
+            out.nodes.extend(
+                asm.nodes
+                    .into_iter()
+                    .map(|(name, cells)| analyze(&name, &cells, counted.get(&name))),
+            );
+        };
     if size >= survey.nodes || !survey.known {
         let (asm, stats) = fetch::fetch(
             client,
@@ -79,7 +114,8 @@ pub async fn fetch_all(
         )
         .await?;
         out.stats = stats;
-        analyse(asm, &mut out);
+        let counted = read_counters(matchers.to_string(), survey.bound_series).await?;
+        analyse(asm, counted, &mut out);
         return Ok(out);
     }
     let names: Vec<&String> = survey.labelled.iter().collect();
@@ -127,7 +163,8 @@ pub async fn fetch_all(
                 .first_pass
                 .map(|_| fetch::first_pass_query(matchers, grid.step_ms));
         }
-        analyse(asm, &mut out);
+        let counted = read_counters(m, part.bound_series).await?;
+        analyse(asm, counted, &mut out);
     }
     out.nodes.sort_by(|a, b| a.node.cmp(&b.node));
     Ok(out)

@@ -15,7 +15,6 @@
 pub mod analysis;
 pub mod budget;
 pub mod bundle;
-pub mod compact;
 pub mod counters;
 pub mod fetch;
 pub mod groups;
@@ -27,6 +26,7 @@ pub mod render_html;
 pub mod render_json;
 pub mod render_md;
 pub mod source;
+pub mod timeline;
 pub mod timeparse;
 pub mod traceability;
 
@@ -583,43 +583,27 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         }
     };
     let survey = runtime.block_on(fetch::survey(&client, &plan.grid, &plan.matchers))?;
+    let counters = args.method != counters::Method::Grid;
     let check_memory = |nodes: usize| {
-        budget::check(
+        // The engine has no series index: the nodes the bound query found,
+        // with counters assumed for each where they will be read.
+        let found = fetch::Survey {
             nodes,
-            plan.grid.cells,
-            args.fleet.prometheus_concurrency,
-            args.fleet.max_samples_per_query,
+            counter_series: nodes,
+            ..Default::default()
+        };
+        budget::check(
+            &groups::load(&found, plan.grid.cells, &args.fleet, counters),
             &args.fleet.max_memory,
         )
         .map(|_| ())
     };
     let mut notes = Vec::new();
     let tol = plan.tolerance.seconds();
-    // The counters are one reading per node per cell, small next to the
-    // cells: fetched for the whole fleet before the (grouped) cells.
-    // Chunks sized as the grid's are, for a query touching every bucket
-    // series (the widest of the counters' queries). Skipped when the
-    // series index says there is nothing to report.
-    let counted =
-        if args.method == counters::Method::Grid || (survey.known && survey.bound_series == 0) {
-            Default::default()
-        } else {
-            let per = fetch::cells_per_chunk(
-                survey.bound_series.max(1) * counters::SERIES_PER_NODE,
-                args.fleet.max_samples_per_query,
-                args.max_points,
-            );
-            runtime.block_on(counters::fetch(
-                &client,
-                &plan.grid,
-                &plan.matchers,
-                per,
-                args.fleet.max_samples_per_query,
-            ))?
+    let analyze =
+        |name: &str, cells: &[analysis::CellInput], counted: Option<&counters::NodeCounters>| {
+            analyze_with_method(name, &plan.grid, cells, counted, tol, args.method)
         };
-    let analyze = |name: &str, cells: &[analysis::CellInput]| {
-        analyze_with_method(name, &plan.grid, cells, counted.get(name), tol, args.method)
-    };
     let fetched = runtime.block_on(groups::fetch_all(
         &client,
         &plan.grid,
@@ -627,6 +611,7 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         &survey,
         &args.fleet,
         args.max_points,
+        counters,
         &analyze,
         &mut progress,
         &mut notes,
@@ -637,8 +622,14 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         eprintln!("clockwatch report: {n}");
     }
     eprintln!(
-        "clockwatch report: {} range requests sent, {} chunk(s) split after the engine refused them",
-        stats.queries, stats.splits
+        "clockwatch report: {} range requests sent, {} chunk(s) split after the engine refused them{}",
+        stats.queries,
+        stats.splits,
+        fetched.estimated_bytes.map_or(String::new(), |b| format!(
+            "; peak memory estimated at {} (--max-memory {})",
+            budget::mib(b),
+            args.fleet.max_memory.trim()
+        ))
     );
     let bound_q = source::bound_query(&plan.matchers, plan.grid.step_ms);
     if fetched.jobs.is_empty() {
@@ -765,8 +756,9 @@ pub fn analyze_with_method(
     }
     match counters::count(nc, grid, tol) {
         Ok(c) => {
-            let mut n = analysis::analyze_node(name, grid, &c.cells, tol);
-            counters::real_peaks(&mut n, nc, grid);
+            let (mut n, mut outcomes) = analysis::analyze_cells(name, grid, &c.cells, tol);
+            counters::real_peaks(&mut n, &mut outcomes, nc, grid);
+            n.timeline = crate::timeline::Timeline::of(&outcomes);
             let mut why = vec![if method == Method::Auto {
                 "counters cover the whole period".to_string()
             } else {

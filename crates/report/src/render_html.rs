@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::analysis::{CellClass, CellOutcome, NodeReport};
+use super::analysis::{CellClass, NodeReport};
 use super::profile::format_seconds;
 use super::timeparse::{format_ms, format_span};
 use super::{method_notes, node_verdict, opt_seconds, pct, verdict_line, Report};
@@ -70,41 +70,6 @@ svg { display: block; max-width: 100%; height: auto; }
 @page { size: A4; margin: 14mm; }
 "#;
 
-/// One pixel column of a timeline.
-#[derive(Clone, Copy)]
-struct Column {
-    class: CellClass,
-    peak: Option<f64>,
-}
-
-fn columns(outcomes: &[CellOutcome], n: usize) -> Vec<Column> {
-    let cells = outcomes.len();
-    if cells == 0 {
-        return Vec::new();
-    }
-    let n = n.min(cells).max(1);
-    (0..n)
-        .map(|c| {
-            let a = c * cells / n;
-            let b = ((c + 1) * cells / n).max(a + 1);
-            let slice = &outcomes[a..b];
-            let class = if slice.iter().any(|o| o.class == CellClass::OutOfTolerance) {
-                CellClass::OutOfTolerance
-            } else if slice.iter().any(|o| o.class == CellClass::Unmeasured) {
-                CellClass::Unmeasured
-            } else {
-                CellClass::Within
-            };
-            let peak = slice
-                .iter()
-                .filter(|o| o.class != CellClass::Unmeasured)
-                .filter_map(|o| o.peak)
-                .reduce(f64::max);
-            Column { class, peak }
-        })
-        .collect()
-}
-
 fn color(c: CellClass) -> &'static str {
     match c {
         CellClass::Within => GREEN,
@@ -118,13 +83,13 @@ fn color(c: CellClass) -> &'static str {
 fn timeline(r: &Report, n: &NodeReport) -> String {
     let tol = r.tolerance.seconds();
     let plot_w = W - LEFT;
-    let cols = columns(&n.outcomes, plot_w as usize);
+    let cols = n.timeline.columns();
     let count = cols.len().max(1) as f64;
     let cw = plot_w / count;
     // Log scale covering the tolerance and every peak.
     let positive: Vec<f64> = cols
         .iter()
-        .filter_map(|c| c.peak)
+        .filter_map(|c| c.peak())
         .filter(|v| *v > 0.0)
         .collect();
     let lo = positive
@@ -168,12 +133,12 @@ fn timeline(r: &Report, n: &NodeReport) -> String {
     // Peak bound bars; runs of equal columns drawn as one rectangle.
     let mut i = 0;
     while i < cols.len() {
-        let Some(p) = cols[i].peak else {
+        let Some(p) = cols[i].peak() else {
             i += 1;
             continue;
         };
         let mut j = i + 1;
-        while j < cols.len() && cols[j].peak == Some(p) {
+        while j < cols.len() && cols[j].peak() == Some(p) {
             j += 1;
         }
         let x = LEFT + i as f64 * cw;
@@ -345,7 +310,7 @@ pub fn render(r: &Report) -> String {
         o,
         "<h2>Timelines</h2>\n<p class=\"legend\">Bars: peak clock error bound per column (log scale), dashed line: tolerance. Strip:<span style=\"background:{GREEN}\"></span>within tolerance<span style=\"background:{RED}\"></span>out of tolerance<span style=\"background:{GREY}\"></span>unmeasured</p>"
     );
-    let large = r.nodes.len() > crate::compact::LARGE_FLEET;
+    let large = r.nodes.len() > crate::timeline::LARGE_FLEET;
     if large {
         let _ = writeln!(
             o,

@@ -376,6 +376,13 @@ fn counters_refused_as_too_large_are_fetched_in_halves_with_the_same_answer() {
     // each chunk's buckets and states fill the same rows.
     let (chunked, _) = report_with(roomy.port, base, "counters", &["--max-points", "7"]);
     assert_eq!(chunked["nodes"], want["nodes"]);
+    // A budget of about one node's cells and counters at a time (64 MiB
+    // of base and 55 KB: 4 nodes' kept results are 33 KB, one node's 30
+    // cells with counters and answers 16 KB): each group's counters are
+    // read with its cells, with the same answer.
+    let (grouped, said) = report_with(roomy.port, base, "counters", &["--max-memory", "67164864"]);
+    assert!(said.contains("groups of at most"), "{said}");
+    assert_eq!(grouped["nodes"], want["nodes"]);
 }
 
 fn node<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

@@ -31,10 +31,7 @@ fn fleet() -> Report {
                     ..CellInput::default()
                 })
                 .collect();
-            let mut n =
-                analysis::analyze_node(&format!("node-{i:04}"), &grid, &cells, tol.seconds());
-            clockwatch_report::compact::compact(&mut n);
-            n
+            analysis::analyze_node(&format!("node-{i:04}"), &grid, &cells, tol.seconds())
         })
         .collect();
     let summary = analysis::summarize(&nodes, 0.0);
