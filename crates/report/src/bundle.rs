@@ -18,13 +18,13 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::prom::Recorded;
 use super::timeparse::format_ms;
 
 /// The manifest.
@@ -144,39 +144,152 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), BundleError> {
     f.write_all(bytes).map_err(io(path))
 }
 
-/// Writes a bundle: the rendered report files `(name, text)`, the recorded
-/// answers, the manifest and, with a key, the signature.
-pub fn write(
-    dir: &Path,
-    reports: &[(&str, String)],
-    recorded: &[Recorded],
-    key: Option<&SigningKey>,
-) -> Result<(), BundleError> {
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
-        if entries.next().is_some() {
-            return Err(BundleError::NotEmpty(dir.display().to_string()));
+/// One answer written to the bundle as it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spooled {
+    /// Path inside the bundle (`queries/NNNN.json`).
+    pub file: String,
+    /// PromQL.
+    pub query: String,
+    /// Evaluation range and step, unix ms.
+    pub start_ms: i64,
+    /// End.
+    pub end_ms: i64,
+    /// Step.
+    pub step_ms: i64,
+    /// HTTP status.
+    pub status: u16,
+    /// SHA-256 of the body, hex.
+    pub sha256: String,
+}
+
+/// The bundle being written: every answer goes to `queries/` as it
+/// arrives and only its name and hash stay in memory, so a bundle of a
+/// large fleet costs disk, not memory. Dropped without [`write`] (the
+/// report failed), it removes what it wrote.
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    created_dir: bool,
+    state: Mutex<SpoolState>,
+}
+
+#[derive(Debug, Default)]
+struct SpoolState {
+    entries: Vec<Spooled>,
+    error: Option<BundleError>,
+    done: bool,
+}
+
+impl Spool {
+    /// Starts a bundle in `dir`, which must be new or empty.
+    pub fn create(dir: &Path) -> Result<Self, BundleError> {
+        let existed = dir.exists();
+        if existed {
+            let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
+            if entries.next().is_some() {
+                return Err(BundleError::NotEmpty(dir.display().to_string()));
+            }
+        }
+        let qdir = dir.join("queries");
+        std::fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            created_dir: !existed,
+            state: Mutex::new(SpoolState::default()),
+        })
+    }
+
+    /// Writes one answer, byte for byte. A failure is kept and returned by
+    /// [`write`] (the report goes on; its bundle will not be written).
+    pub fn record(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        status: u16,
+        body: &[u8],
+    ) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if st.error.is_some() {
+            return;
+        }
+        let file = format!("queries/{:04}.json", st.entries.len() + 1);
+        let path = self.dir.join(&file);
+        match std::fs::write(&path, body) {
+            Ok(()) => st.entries.push(Spooled {
+                file,
+                query: query.to_string(),
+                start_ms,
+                end_ms,
+                step_ms,
+                status,
+                sha256: sha256_hex(body),
+            }),
+            Err(e) => st.error = Some(io(&path)(e)),
         }
     }
-    let qdir = dir.join("queries");
-    std::fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+
+    /// Answers written so far.
+    pub fn len(&self) -> usize {
+        self.state.lock().map_or(0, |st| st.entries.len())
+    }
+
+    /// Whether no answer was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let done = self.state.lock().map_or(true, |st| st.done);
+        if !done {
+            let _ = std::fs::remove_dir_all(self.dir.join("queries"));
+            if self.created_dir {
+                let _ = std::fs::remove_dir(&self.dir);
+            }
+        }
+    }
+}
+
+/// Finishes the bundle `spool` started: the rendered report files `(name,
+/// text)`, the index of the answers, the manifest and, with a key, the
+/// signature.
+pub fn write(
+    spool: &Spool,
+    reports: &[(&str, String)],
+    key: Option<&SigningKey>,
+) -> Result<(), BundleError> {
+    let dir = spool.dir.as_path();
+    let mut st = spool
+        .state
+        .lock()
+        .map_err(|_| BundleError::Mismatch("the bundle's state was poisoned".to_string()))?;
+    if let Some(e) = st.error.take() {
+        return Err(e);
+    }
     let mut files: Vec<(String, Vec<u8>)> = reports
         .iter()
         .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec()))
         .collect();
-    let mut index = Vec::new();
-    for (i, r) in recorded.iter().enumerate() {
-        let name = format!("queries/{:04}.json", i + 1);
-        index.push(serde_json::json!({
-            "file": name,
-            "query": r.query,
-            "start": format_ms(r.start_ms),
-            "end": format_ms(r.end_ms),
-            "step_seconds": r.step_ms as f64 / 1000.0,
-            "http_status": r.status,
-        }));
-        files.push((name, r.body.clone()));
-    }
+    let index: Vec<serde_json::Value> = st
+        .entries
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "file": r.file,
+                "query": r.query,
+                "start": format_ms(r.start_ms),
+                "end": format_ms(r.end_ms),
+                "step_seconds": r.step_ms as f64 / 1000.0,
+                "http_status": r.status,
+            })
+        })
+        .collect();
     let mut idx = serde_json::to_vec_pretty(&index).unwrap_or_default();
     idx.push(b'\n');
     files.push(("queries/index.json".to_string(), idx));
@@ -190,12 +303,21 @@ pub fn write(
             })?;
         files.push((SIGNER_PUB.to_string(), pem.into_bytes()));
     }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut manifest = String::new();
+    let mut listed: Vec<(String, String)> = Vec::with_capacity(files.len() + st.entries.len());
     for (name, bytes) in &files {
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(io(&path))?;
-        let _ = writeln!(manifest, "{}  {name}", sha256_hex(bytes));
+        listed.push((name.clone(), sha256_hex(bytes)));
+    }
+    listed.extend(
+        st.entries
+            .iter()
+            .map(|r| (r.file.clone(), r.sha256.clone())),
+    );
+    listed.sort();
+    let mut manifest = String::new();
+    for (name, hash) in &listed {
+        let _ = writeln!(manifest, "{hash}  {name}");
     }
     let mpath = dir.join(MANIFEST);
     std::fs::write(&mpath, manifest.as_bytes()).map_err(io(&mpath))?;
@@ -204,6 +326,7 @@ pub fn write(
         let spath = dir.join(SIGNATURE);
         std::fs::write(&spath, sig.to_bytes()).map_err(io(&spath))?;
     }
+    st.done = true;
     Ok(())
 }
 

@@ -532,13 +532,6 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             "use either a bearer token or basic auth, not both".to_string(),
         ));
     }
-    if let Some(dir) = &args.bundle {
-        if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-            return Err(ReportError::Argument(
-                bundle::BundleError::NotEmpty(dir.display().to_string()).to_string(),
-            ));
-        }
-    }
     let sign_key = match &args.sign_key {
         Some(p) => Some(
             bundle::read_signing_key(p)
@@ -558,9 +551,22 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
             .zip(args.connection.key_file.clone()),
         timeout,
     })?;
-    if args.bundle.is_some() {
-        client.record();
-    }
+    // Started before any query: a directory in the way is refused before
+    // the work, and every answer is written as it arrives.
+    let spool = match &args.bundle {
+        Some(dir) => {
+            let spool = std::sync::Arc::new(bundle::Spool::create(dir).map_err(|e| match e {
+                bundle::BundleError::NotEmpty(_) => ReportError::Argument(e.to_string()),
+                e => ReportError::Output {
+                    path: dir.display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                },
+            })?);
+            client.record(spool.clone());
+            Some(spool)
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -697,7 +703,7 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
                 })?;
         }
     }
-    if let Some(dir) = &args.bundle {
+    if let (Some(dir), Some(spool)) = (&args.bundle, &spool) {
         let mut files = Vec::new();
         for (name, format) in [
             ("report.md", Format::Md),
@@ -707,11 +713,9 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
         ] {
             files.push((name, render(&report, format)?));
         }
-        bundle::write(dir, &files, &client.recorded(), sign_key.as_ref()).map_err(|e| {
-            ReportError::Output {
-                path: dir.display().to_string(),
-                source: std::io::Error::other(e.to_string()),
-            }
+        bundle::write(spool, &files, sign_key.as_ref()).map_err(|e| ReportError::Output {
+            path: dir.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
         })?;
         eprintln!(
             "clockwatch report: evidence bundle in {}{}",

@@ -48,25 +48,8 @@ pub struct Client {
     display: String,
     bearer_token: Option<String>,
     basic_auth: Option<(String, String)>,
-    /// Every answer, kept for the evidence bundle when asked for.
-    recorded: Option<std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>>,
-}
-
-/// One query and the raw body Prometheus answered it with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
-    /// PromQL.
-    pub query: String,
-    /// Evaluation range and step, unix ms.
-    pub start_ms: i64,
-    /// End.
-    pub end_ms: i64,
-    /// Step.
-    pub step_ms: i64,
-    /// HTTP status.
-    pub status: u16,
-    /// The body, byte for byte.
-    pub body: Vec<u8>,
+    /// Where every answer goes for the evidence bundle, when asked for.
+    recorded: Option<std::sync::Arc<crate::bundle::Spool>>,
 }
 
 #[derive(Deserialize)]
@@ -186,17 +169,9 @@ impl Client {
         })
     }
 
-    /// Keeps every answer from now on (for `--bundle`).
-    pub fn record(&mut self) {
-        self.recorded = Some(std::sync::Arc::new(std::sync::Mutex::new(Vec::new())));
-    }
-
-    /// The answers kept so far, in order.
-    pub fn recorded(&self) -> Vec<Recorded> {
-        self.recorded
-            .as_ref()
-            .map(|m| m.lock().map(|v| v.clone()).unwrap_or_default())
-            .unwrap_or_default()
+    /// Writes every answer from now on into `spool` (for `--bundle`).
+    pub fn record(&mut self, spool: std::sync::Arc<crate::bundle::Spool>) {
+        self.recorded = Some(spool);
     }
 
     /// The base URL without credentials, for the report.
@@ -241,17 +216,8 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| self.transport_error(&e, what()))?;
-        if let Some(rec) = &self.recorded {
-            if let Ok(mut v) = rec.lock() {
-                v.push(Recorded {
-                    query: query.to_string(),
-                    start_ms,
-                    end_ms,
-                    step_ms,
-                    status: status.as_u16(),
-                    body: body.to_vec(),
-                });
-            }
+        if let Some(spool) = &self.recorded {
+            spool.record(query, start_ms, end_ms, step_ms, status.as_u16(), &body);
         }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(ReportError::Auth {

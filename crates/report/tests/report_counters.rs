@@ -807,6 +807,26 @@ fn signed_bundle_verifies_and_tampering_fails() {
         .expect("report");
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
+    // A report that fails half-way (nothing listens on port 1) leaves no
+    // partial bundle behind: the answers it had written are removed.
+    let fresh = d("never-written");
+    let o = Command::new(BIN)
+        .args(["--prometheus", "http://127.0.0.1:1", "--from", "now-1h"])
+        .args(["--tolerance", "mifid2-hft", "--bundle", &s(&fresh)])
+        .output()
+        .expect("report");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot reach Prometheus"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!fresh.exists(), "a failed report left {}", fresh.display());
 }
 
 /// A Prometheus whose scrape configuration names the node
