@@ -195,8 +195,6 @@ pub fn with_nodes(matchers: &str, nodes: Option<&BTreeSet<String>>) -> String {
 /// Counters of one fetch, for the user and the bench.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
-    /// Range queries sent (including retried halves).
-    pub queries: usize,
     /// Chunks split after the engine refused them as too large.
     pub splits: usize,
     /// The first-pass query, when one ran.
@@ -506,7 +504,6 @@ async fn run_jobs(
                 grid.cell_end(job.chunk.first_cell + job.chunk.cells - 1),
             );
             let step = grid.step_ms;
-            stats.queries += 1;
             running.spawn(async move {
                 let r = client.query_range(&q, start, end, step).await;
                 (job, r)

@@ -156,7 +156,6 @@ pub async fn fetch_all(
             true,
         )
         .await?;
-        out.stats.queries += stats.queries;
         out.stats.splits += stats.splits;
         if out.stats.first_pass.is_none() {
             out.stats.first_pass = stats

@@ -629,7 +629,7 @@ fn execute(args: &ReportArgs) -> Result<bool, ReportError> {
     }
     eprintln!(
         "clockwatch report: {} range requests sent, {} chunk(s) split after the engine refused them{}",
-        stats.queries,
+        client.range_requests(),
         stats.splits,
         fetched.estimated_bytes.map_or(String::new(), |b| format!(
             "; peak memory estimated at {} (--max-memory {})",

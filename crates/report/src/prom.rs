@@ -48,6 +48,8 @@ pub struct Client {
     display: String,
     bearer_token: Option<String>,
     basic_auth: Option<(String, String)>,
+    /// Range requests sent by this client and its clones.
+    range_requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Where every answer goes for the evidence bundle, when asked for.
     recorded: Option<std::sync::Arc<crate::bundle::Spool>>,
 }
@@ -165,8 +167,15 @@ impl Client {
             display,
             bearer_token: cfg.bearer_token.clone(),
             basic_auth,
+            range_requests: Default::default(),
             recorded: None,
         })
+    }
+
+    /// Range requests sent so far (retried halves included).
+    pub fn range_requests(&self) -> usize {
+        self.range_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Writes every answer from now on into `spool` (for `--bundle`).
@@ -193,6 +202,8 @@ impl Client {
             ("end", secs(end_ms)),
             ("step", secs(step_ms)),
         ];
+        self.range_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut req = self.http.post(self.endpoint.clone()).form(&form);
         if let Some(token) = &self.bearer_token {
             req = req.bearer_auth(token);
