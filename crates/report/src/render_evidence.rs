@@ -190,16 +190,57 @@ pub fn markdown(r: &Report) -> String {
     o
 }
 
-/// HTML.
+/// Rows that are the same but for the node (the first column), merged
+/// into one whose node cell names how many and the first of them, in the
+/// order they first appear.
+fn merge_alike(rows: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut order: Vec<(&[String], Vec<&str>)> = Vec::new();
+    let mut index: std::collections::HashMap<&[String], usize> = std::collections::HashMap::new();
+    for row in rows {
+        let Some((node, rest)) = row.split_first() else {
+            continue;
+        };
+        match index.get(rest) {
+            Some(&i) => order[i].1.push(node),
+            None => {
+                index.insert(rest, order.len());
+                order.push((rest, vec![node]));
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|(rest, nodes)| {
+            let who = match nodes.as_slice() {
+                [one] => (*one).to_string(),
+                [a, b] => format!("2 nodes: {a}, {b}"),
+                [a, b, c] => format!("3 nodes: {a}, {b}, {c}"),
+                [a, b, .., z] => format!("{} nodes: {a}, {b}, … {z}", nodes.len()),
+                [] => String::new(),
+            };
+            std::iter::once(who).chain(rest.iter().cloned()).collect()
+        })
+        .collect()
+}
+
+/// HTML. Above [`crate::timeline::LARGE_FLEET`] nodes, rows that are the
+/// same but for the node are merged (a fleet of compliant nodes is then a
+/// few rows, not thousands of pages); Markdown, CSV and JSON keep every row.
 pub fn html(r: &Report) -> String {
     let mut o = String::new();
-    for s in sections(r) {
-        let _ = writeln!(
-            o,
-            "<h2>{}</h2>\n<table class=\"{}\">",
-            esc(s.title),
-            s.record
-        );
+    let large = r.nodes.len() > crate::timeline::LARGE_FLEET;
+    for mut s in sections(r) {
+        let _ = writeln!(o, "<h2>{}</h2>", esc(s.title));
+        if large && !s.rows.is_empty() {
+            let before = s.rows.len();
+            s.rows = merge_alike(&s.rows);
+            let _ = writeln!(
+                o,
+                "<p class=\"legend\">{before} rows; rows the same but for the node are merged into {} (the Markdown, CSV and JSON reports list every node).</p>",
+                s.rows.len()
+            );
+        }
+        let _ = writeln!(o, "<table class=\"{}\">", s.record);
         let _ = write!(o, "<tr>");
         for h in &s.header {
             let _ = write!(o, "<th>{}</th>", esc(h));
@@ -234,4 +275,35 @@ pub fn csv_rows(r: &Report) -> Vec<(&'static str, String, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_alike;
+
+    fn row(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| (*c).to_string()).collect()
+    }
+
+    #[test]
+    fn rows_alike_but_for_the_node_merge_in_first_seen_order() {
+        let rows = vec![
+            row(&["a", "grid", "60"]),
+            row(&["b", "counters", "59"]),
+            row(&["c", "grid", "60"]),
+            row(&["d", "grid", "60"]),
+            row(&["e", "counters", "59"]),
+            row(&["f", "grid", "1"]),
+            row(&["g", "grid", "60"]),
+        ];
+        assert_eq!(
+            merge_alike(&rows),
+            vec![
+                row(&["4 nodes: a, c, … g", "grid", "60"]),
+                row(&["2 nodes: b, e", "counters", "59"]),
+                row(&["f", "grid", "1"]),
+            ]
+        );
+        assert!(merge_alike(&[]).is_empty());
+    }
 }

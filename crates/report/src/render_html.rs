@@ -49,6 +49,7 @@ h3 { font-size: 1.05em; margin: 1.2em 0 .3em; }
 table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { border: 1px solid #ccc; padding: .25em .55em; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr > td:first-child { white-space: nowrap; }
 th { background: #f3f3f3; }
 .verdict { font-size: 1.3em; font-weight: 700; padding: .5em .8em; border-radius: 4px; display: inline-block; color: #fff; }
 .verdict.ok { background: var(--green); }
