@@ -467,8 +467,13 @@ def run_sim(args, mode, interval, run, binary, work, fleet, checks):
     # --- nodes: clockwatch ----------------------------------------------------
     node_local = args.topology == "node-local"
     for name in nodes:
+        # The peak window as long as a scrape interval, as in production
+        # (60 s against 30-60 s scrapes): with the default 60 s against the
+        # sim's 2 s scrapes the period's first minute carried the peak of
+        # the minute before --from (the shifted node's start, 41.0 s once).
         argv = [binary, "--web.listen-address", f"127.0.0.1:{info[name]['web']}",
-                "--chrony.address", f"unix://{info[name]['sock']}"]
+                "--chrony.address", f"unix://{info[name]['sock']}",
+                "--sample.window", f"{interval}s"]
         if node_local:
             # Every node probes the same honest server: the upstream chronyd.
             argv += ["--probe.server", f"127.0.0.1:{ntp_port}", "--probe.interval", "16s",
