@@ -380,6 +380,9 @@ impl Plan {
                     .to_string(),
             ));
         }
+        // Checked here, not only when the grouping is planned after the
+        // survey: a bad size is a bad flag even when Prometheus is down.
+        budget::parse_size(&args.fleet.max_memory)?;
         if args.max_points == 0 || args.max_points > 11_000 {
             return Err(ReportError::Argument(
                 "--max-points must be between 1 and 11000".to_string(),

@@ -326,6 +326,17 @@ fn bad_ranges_fail_before_any_request() {
     ]);
     assert_error(&o, "--selector");
 
+    // A bad budget is a bad flag, not a Prometheus that cannot be reached.
+    let o = run(&[
+        "--from",
+        "now-1h",
+        "--tolerance",
+        "1ms",
+        "--max-memory",
+        "lots",
+    ]);
+    assert_error(&o, "--max-memory \"lots\": expected a size such as 512MiB");
+
     let o = Command::new(BIN)
         .args([
             "--prometheus",
