@@ -203,13 +203,17 @@ mod tests {
 
     #[test]
     fn the_largest_fleet_fits_the_default_in_groups() {
-        // 10,000 nodes × 30 days at 60 s, with the counters of one
-        // exporter per node, and of two (replicas).
-        for counter_series in [10_000, 20_000] {
-            let per_cell = bytes_per_cell(10_000, counter_series, true);
+        // 10,000 nodes × 30 days at 60 s: the grid alone (47 groups of
+        // 215), with the counters of one exporter per node, and of two
+        // (replicas).
+        for (counter_series, counters) in [(0, false), (10_000, true), (20_000, true)] {
+            let per_cell = bytes_per_cell(10_000, counter_series, counters);
             let l = load(10_000, 43_200, per_cell);
             let g = group_size(&l, DEFAULT_MAX_MEMORY).expect("fits");
             assert!((5..10_000).contains(&g), "{g}");
+            if !counters {
+                assert_eq!(g, 215);
+            }
             let limit = parse_size(DEFAULT_MAX_MEMORY).expect("size");
             assert!(l.with_group(g as u64) <= limit);
             assert!(l.with_group(g as u64 + 1) > limit);
