@@ -232,16 +232,6 @@ impl Spool {
             Err(e) => st.error = Some(io(&path)(e)),
         }
     }
-
-    /// Answers written so far.
-    pub fn len(&self) -> usize {
-        self.state.lock().map_or(0, |st| st.entries.len())
-    }
-
-    /// Whether no answer was written.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Drop for Spool {
