@@ -142,14 +142,21 @@ fn timeline(r: &Report, n: &NodeReport) -> String {
             i += 1;
             continue;
         };
+        // Red where the column is out of tolerance (its class, from the
+        // f64 cells: the f32 peak of a cell exactly at the tolerance may
+        // round above it).
+        let out = cols[i].class == CellClass::OutOfTolerance;
         let mut j = i + 1;
-        while j < cols.len() && cols[j].peak() == Some(p) {
+        while j < cols.len()
+            && cols[j].peak() == Some(p)
+            && (cols[j].class == CellClass::OutOfTolerance) == out
+        {
             j += 1;
         }
         let x = LEFT + i as f64 * cw;
         let top = y(p).min(base - 0.5);
         let width = ((j - i) as f64 * cw).max(0.6);
-        let d = if p > tol { &mut over } else { &mut within };
+        let d = if out { &mut over } else { &mut within };
         let _ = write!(d, "M{x:.2} {base}V{top:.2}h{width:.2}V{base}Z");
         i = j;
     }
@@ -367,4 +374,62 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(o, "</ul>\n</body>\n</html>");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::{self, CellInput, Grid};
+
+    fn report_of(peak: f64) -> crate::Report {
+        let grid = Grid {
+            start_ms: 1_714_521_600_000,
+            step_ms: 60_000,
+            cells: 43_200,
+        };
+        let tolerance = crate::profile::parse_tolerance("1ms").expect("tol");
+        let cells: Vec<CellInput> = (0..grid.cells)
+            .map(|_| CellInput {
+                bound_peak: Some(peak),
+                ..CellInput::default()
+            })
+            .collect();
+        let nodes = vec![analysis::analyze_node(
+            "n",
+            &grid,
+            &cells,
+            tolerance.seconds(),
+        )];
+        crate::Report {
+            generated_ms: 0,
+            prometheus: "http://p".into(),
+            selector: String::new(),
+            requested_from_ms: grid.start_ms,
+            requested_to_ms: grid.end_ms(),
+            grid,
+            tolerance,
+            allowed_unmeasured: 0.0,
+            summary: analysis::summarize(&nodes, 0.0),
+            nodes,
+            queries: vec![],
+            traceability: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_bound_exactly_at_the_tolerance_is_drawn_within() {
+        // 1 ms as f64 rounds up as f32: the bars' colour comes from the
+        // cells' class, not from the rounded peak.
+        assert!(f64::from(0.001f32) > 0.001);
+        let at = super::render(&report_of(0.001));
+        assert!(at.contains(r##"fill="#1565c0" opacity"##), "blue bars");
+        assert!(
+            !at.contains(&format!(r#"fill="{}" opacity"#, super::RED)),
+            "no red bar"
+        );
+        let over = super::render(&report_of(0.0011));
+        assert!(
+            over.contains(&format!(r#"fill="{}" opacity"#, super::RED)),
+            "red bars"
+        );
+    }
 }
