@@ -23,8 +23,6 @@ pub struct Fetched {
     pub jobs: BTreeSet<String>,
     /// Counters.
     pub stats: Stats,
-    /// Nodes per group (the whole fleet when one group).
-    pub group_size: usize,
     /// The estimated peak memory of that grouping (`None`: the engine has
     /// no series index, so the estimate came after the bound query).
     pub estimated_bytes: Option<u64>,
@@ -85,7 +83,6 @@ pub async fn fetch_all(
         nodes: Vec::new(),
         jobs: BTreeSet::new(),
         stats: Stats::default(),
-        group_size: size.min(survey.nodes),
         estimated_bytes: survey
             .known
             .then(|| planned.with_group(size.min(survey.nodes) as u64)),
