@@ -120,8 +120,19 @@ fn large_fleet_html_prints_to_pdf() {
         )
     });
     assert!(bytes.starts_with(b"%PDF"), "not a PDF");
+    // About 45 rows a page once names do not wrap and the evidence rows
+    // are merged (2000 nodes: 45 pages; 10,000: 219); before, a 10,000-node
+    // report took 1010.
+    let pages = bytes
+        .windows(12)
+        .filter(|w| w.starts_with(b"/Type /Page") && w[11] != b's')
+        .count();
+    assert!(
+        pages > 0 && pages < n / 30 + 20,
+        "{pages} pages for {n} nodes"
+    );
     println!(
-        "large fleet: HTML {} bytes, PDF {} bytes",
+        "large fleet: HTML {} bytes, PDF {} bytes, {pages} pages",
         html.len(),
         bytes.len()
     );
